@@ -1,0 +1,3 @@
+from agentic_design.cli import main
+
+main()

@@ -1,0 +1,475 @@
+"""The run store: one SQLite file (WAL) per run holding designs, evaluations, events, LLM calls.
+
+Every state change is one committed transaction, so killing the process at any instant loses at
+most the evaluations in flight and never corrupts the store. The events table is append-only
+(triggers refuse updates and deletes). Several readers (`status`, `show`) may watch a live run.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import sqlite3
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from agentic_design.records import Design, Proposal, Status, code_hash
+
+if TYPE_CHECKING:
+    from agentic_design.evaluation import Evaluation
+    from agentic_design.replay import Replay
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL                         -- JSON
+);
+CREATE TABLE IF NOT EXISTS designs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    run TEXT NOT NULL,
+    name TEXT NOT NULL,
+    thought TEXT NOT NULL DEFAULT '',
+    code TEXT NOT NULL,
+    code_hash TEXT NOT NULL,
+    status TEXT NOT NULL,
+    parents TEXT NOT NULL DEFAULT '[]',         -- JSON list of design ids
+    generation INTEGER NOT NULL DEFAULT 0,
+    proposer TEXT NOT NULL,
+    operator TEXT NOT NULL DEFAULT '',
+    error TEXT,
+    fitness REAL,
+    ci_low REAL,
+    ci_high REAL,
+    metrics TEXT NOT NULL DEFAULT '{}',
+    descriptors TEXT NOT NULL DEFAULT '{}',
+    eval_seed INTEGER,
+    task_fingerprint TEXT,
+    llm_tokens INTEGER NOT NULL DEFAULT 0,
+    llm_usd REAL NOT NULL DEFAULT 0,
+    wall_s REAL,
+    created_at REAL NOT NULL,
+    finished_at REAL
+);
+CREATE INDEX IF NOT EXISTS designs_status ON designs (status);
+CREATE INDEX IF NOT EXISTS designs_fitness ON designs (fitness);
+CREATE TABLE IF NOT EXISTS evaluations (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    design_id INTEGER NOT NULL REFERENCES designs (id),
+    purpose TEXT NOT NULL,                      -- search | replay | test
+    split TEXT NOT NULL,
+    seed INTEGER,
+    status TEXT NOT NULL,
+    fitness REAL,
+    ci_low REAL,
+    ci_high REAL,
+    metrics TEXT NOT NULL DEFAULT '{}',
+    error TEXT,
+    wall_s REAL,
+    finished_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    at REAL NOT NULL,
+    kind TEXT NOT NULL,
+    design_id INTEGER,
+    data TEXT NOT NULL DEFAULT '{}'
+);
+CREATE TRIGGER IF NOT EXISTS events_no_update BEFORE UPDATE ON events
+    BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
+CREATE TRIGGER IF NOT EXISTS events_no_delete BEFORE DELETE ON events
+    BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
+CREATE TABLE IF NOT EXISTS llm_calls (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    at REAL NOT NULL,
+    key TEXT NOT NULL,                          -- hash of model, messages, parameters, sample
+    model TEXT NOT NULL,
+    request TEXT NOT NULL,
+    response TEXT,
+    error TEXT,
+    prompt_tokens INTEGER NOT NULL DEFAULT 0,
+    completion_tokens INTEGER NOT NULL DEFAULT 0,
+    usd REAL NOT NULL DEFAULT 0,
+    latency_s REAL,
+    design_id INTEGER
+);
+CREATE INDEX IF NOT EXISTS llm_calls_key ON llm_calls (key);
+CREATE TABLE IF NOT EXISTS graphs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    at REAL NOT NULL,
+    name TEXT NOT NULL,
+    data TEXT NOT NULL
+);
+"""
+
+
+class ArchiveError(ValueError):
+    """The path holds no run store, or the store does not hold what was asked for."""
+
+
+@dataclass(frozen=True)
+class Context:
+    """A bounded selection of the archive for a proposer: its size never grows with the archive."""
+
+    best: list[Design]
+    diverse: list[Design]
+    failures: list[Design]
+
+    def all(self) -> list[Design]:
+        return [*self.best, *self.diverse, *self.failures]
+
+
+def db_path(run_dir: str | Path) -> Path:
+    path = Path(run_dir)
+    return path if path.suffix == ".db" else path / "run.db"
+
+
+class Archive:
+    """A run's store. Open an existing one with `Archive.open(run_dir)`."""
+
+    def __init__(self, path: Path, *, readonly: bool = False) -> None:
+        self.path = path
+        self.run_dir = path.parent
+        self.readonly = readonly
+        if readonly:
+            uri = f"file:{path}?mode=ro"
+            self._db = sqlite3.connect(uri, uri=True, timeout=30, check_same_thread=False)
+        else:
+            self._db = sqlite3.connect(path, timeout=30, check_same_thread=False)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.executescript(_SCHEMA)
+        self._db.row_factory = sqlite3.Row
+        self._db.execute("PRAGMA foreign_keys=ON")
+
+    # -- opening --------------------------------------------------------------------------------
+    @classmethod
+    def open(cls, run_dir: str | Path, *, readonly: bool = False) -> Archive:
+        """Open the store of an existing run (a run directory or its run.db)."""
+        path = db_path(run_dir)
+        if not path.is_file():
+            raise ArchiveError(f"no run found at {run_dir} (expected {path})")
+        try:
+            archive = cls(path, readonly=readonly)
+            archive._db.execute("SELECT 1 FROM designs LIMIT 1")
+        except sqlite3.DatabaseError as exc:
+            raise ArchiveError(f"{path} is not a readable run store: {exc}") from None
+        return archive
+
+    @classmethod
+    def create(cls, run_dir: str | Path) -> Archive:
+        """Create a new run store in `run_dir` (made if missing)."""
+        Path(run_dir).mkdir(parents=True, exist_ok=True)
+        (Path(run_dir) / "designs").mkdir(exist_ok=True)
+        archive = cls(db_path(run_dir))
+        archive.set_meta("schema_version", SCHEMA_VERSION)
+        return archive
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> Archive:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._db:  # commits on success, rolls back on error
+            yield self._db
+
+    # -- run metadata ---------------------------------------------------------------------------
+    def set_meta(self, key: str, value: Any) -> None:
+        with self._transaction() as db:
+            db.execute(
+                "INSERT INTO meta (key, value) VALUES (?, ?) "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (key, json.dumps(value)),
+            )
+
+    def meta(self, key: str, default: Any = None) -> Any:
+        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return default if row is None else json.loads(row["value"])
+
+    def all_meta(self) -> dict[str, Any]:
+        rows = self._db.execute("SELECT key, value FROM meta ORDER BY key").fetchall()
+        return {row["key"]: json.loads(row["value"]) for row in rows}
+
+    @property
+    def run_name(self) -> str:
+        return str(self.meta("name", self.run_dir.name))
+
+    # -- writing designs ------------------------------------------------------------------------
+    def add(self, proposal: Proposal, *, eval_seed: int, task_fingerprint: str) -> int:
+        """Record a proposal as a pending design; return its id. Its code also goes to designs/."""
+        now = time.time()
+        with self._transaction() as db:
+            cursor = db.execute(
+                "INSERT INTO designs (run, name, thought, code, code_hash, status, parents, "
+                "generation, proposer, operator, eval_seed, task_fingerprint, llm_tokens, "
+                "llm_usd, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    self.run_name,
+                    proposal.name,
+                    proposal.thought,
+                    proposal.code,
+                    code_hash(proposal.code),
+                    Status.PENDING.value,
+                    json.dumps(list(proposal.parents)),
+                    proposal.generation,
+                    proposal.proposer,
+                    proposal.operator,
+                    eval_seed,
+                    task_fingerprint,
+                    proposal.llm_tokens,
+                    proposal.llm_usd,
+                    now,
+                ),
+            )
+            design_id = int(cursor.lastrowid or 0)
+            self._event(db, "proposed", design_id, operator=proposal.operator)
+        self._write_code_file(design_id, proposal)
+        return design_id
+
+    def finish(self, design_id: int, evaluation: Evaluation) -> None:
+        """Record a design's evaluation result: its status becomes final."""
+        with self._transaction() as db:
+            db.execute(
+                "UPDATE designs SET status = ?, error = ?, fitness = ?, ci_low = ?, ci_high = ?, "
+                "metrics = ?, descriptors = ?, wall_s = ?, finished_at = ? WHERE id = ?",
+                (
+                    evaluation.status.value,
+                    evaluation.error,
+                    evaluation.fitness,
+                    evaluation.ci_low,
+                    evaluation.ci_high,
+                    json.dumps(evaluation.metrics),
+                    json.dumps(evaluation.descriptors),
+                    evaluation.wall_s,
+                    time.time(),
+                    design_id,
+                ),
+            )
+            self._insert_evaluation(db, design_id, "search", evaluation)
+            self._event(
+                db,
+                "evaluated",
+                design_id,
+                status=evaluation.status.value,
+                fitness=evaluation.fitness,
+            )
+
+    def record_evaluation(self, design_id: int, purpose: str, evaluation: Evaluation) -> None:
+        """Record an extra evaluation (a replay, the final test) without touching the design."""
+        with self._transaction() as db:
+            self._insert_evaluation(db, design_id, purpose, evaluation)
+            self._event(
+                db, purpose, design_id, status=evaluation.status.value, fitness=evaluation.fitness
+            )
+
+    def event(self, kind: str, design_id: int | None = None, **data: Any) -> None:
+        with self._transaction() as db:
+            self._event(db, kind, design_id, **data)
+
+    @staticmethod
+    def _event(db: sqlite3.Connection, kind: str, design_id: int | None, **data: Any) -> None:
+        db.execute(
+            "INSERT INTO events (at, kind, design_id, data) VALUES (?, ?, ?, ?)",
+            (time.time(), kind, design_id, json.dumps(data, default=str)),
+        )
+
+    @staticmethod
+    def _insert_evaluation(
+        db: sqlite3.Connection, design_id: int, purpose: str, evaluation: Evaluation
+    ) -> None:
+        db.execute(
+            "INSERT INTO evaluations (design_id, purpose, split, seed, status, fitness, ci_low, "
+            "ci_high, metrics, error, wall_s, finished_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                design_id,
+                purpose,
+                evaluation.split,
+                evaluation.seed,
+                evaluation.status.value,
+                evaluation.fitness,
+                evaluation.ci_low,
+                evaluation.ci_high,
+                json.dumps(evaluation.metrics),
+                evaluation.error,
+                evaluation.wall_s,
+                time.time(),
+            ),
+        )
+
+    def _write_code_file(self, design_id: int, proposal: Proposal) -> None:
+        folder = self.run_dir / "designs"
+        folder.mkdir(exist_ok=True)
+        slug = re.sub(r"[^a-z0-9]+", "_", proposal.name.lower()).strip("_")[:40] or "design"
+        header = f"# design {design_id}: {proposal.name}\n# {proposal.operator}\n"
+        (folder / f"{design_id:05d}_{slug}.py").write_text(header + proposal.code)
+
+    # -- reading --------------------------------------------------------------------------------
+    def get(self, design_id: int) -> Design:
+        row = self._db.execute("SELECT * FROM designs WHERE id = ?", (design_id,)).fetchone()
+        if row is None:
+            raise ArchiveError(f"no design with id {design_id} in {self.path}")
+        return _design(row)
+
+    def designs(self, status: Status | None = None, limit: int | None = None) -> list[Design]:
+        """Designs in creation order, optionally only those with `status`."""
+        sql = "SELECT * FROM designs"
+        params: list[Any] = []
+        if status is not None:
+            sql += " WHERE status = ?"
+            params.append(status.value)
+        sql += " ORDER BY id"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
+        return [_design(row) for row in self._db.execute(sql, params)]
+
+    def recent(self, n: int) -> list[Design]:
+        """The n newest designs, oldest first."""
+        rows = self._db.execute("SELECT * FROM designs ORDER BY id DESC LIMIT ?", (n,)).fetchall()
+        return [_design(row) for row in reversed(rows)]
+
+    def top(self, k: int) -> list[Design]:
+        """The k best designs with status ok, best first (ties: the earlier design first)."""
+        rows = self._db.execute(
+            "SELECT * FROM designs WHERE status = 'ok' AND fitness IS NOT NULL "
+            "ORDER BY fitness DESC, id LIMIT ?",
+            (k,),
+        )
+        return [_design(row) for row in rows]
+
+    def best(self) -> Design | None:
+        top = self.top(1)
+        return top[0] if top else None
+
+    def counts(self) -> dict[str, int]:
+        rows = self._db.execute("SELECT status, COUNT(*) AS n FROM designs GROUP BY status")
+        return {row["status"]: row["n"] for row in rows}
+
+    def total(self) -> int:
+        return int(self._db.execute("SELECT COUNT(*) FROM designs").fetchone()[0])
+
+    def pending(self) -> list[Design]:
+        return self.designs(Status.PENDING)
+
+    def code_hashes(self) -> set[str]:
+        return {row[0] for row in self._db.execute("SELECT code_hash FROM designs")}
+
+    def evaluations(self, design_id: int) -> list[dict[str, Any]]:
+        rows = self._db.execute(
+            "SELECT * FROM evaluations WHERE design_id = ? ORDER BY id", (design_id,)
+        )
+        return [{**dict(row), "metrics": json.loads(row["metrics"])} for row in rows]
+
+    def events(self, kind: str | None = None) -> list[dict[str, Any]]:
+        sql = "SELECT * FROM events"
+        params: list[Any] = []
+        if kind is not None:
+            sql += " WHERE kind = ?"
+            params.append(kind)
+        rows = self._db.execute(sql + " ORDER BY id", params)
+        return [{**dict(row), "data": json.loads(row["data"])} for row in rows]
+
+    def spend(self) -> dict[str, float]:
+        row = self._db.execute(
+            "SELECT COALESCE(SUM(prompt_tokens + completion_tokens), 0) AS tokens, "
+            "COALESCE(SUM(usd), 0) AS usd, COUNT(*) AS calls FROM llm_calls"
+        ).fetchone()
+        return {"tokens": row["tokens"], "usd": row["usd"], "calls": row["calls"]}
+
+    # -- selection ------------------------------------------------------------------------------
+    def select_context(self, k_best: int = 4, n_diverse: int = 3, n_failures: int = 3) -> Context:
+        """A bounded context for proposals: the k best, a few far from them, recent failures.
+
+        Diversity is farthest-point sampling in descriptor space among ok designs outside the
+        best-k; the candidates scanned are capped too, so the cost stays flat as the run grows.
+        """
+        best = self.top(k_best)
+        chosen = {d.id for d in best}
+        rows = self._db.execute(
+            "SELECT * FROM designs WHERE status = 'ok' ORDER BY fitness DESC LIMIT 500"
+        ).fetchall()
+        candidates = [d for d in map(_design, rows) if d.id not in chosen and d.descriptors]
+        diverse = farthest_points(best, candidates, n_diverse)
+        failed = self._db.execute(
+            "SELECT * FROM designs WHERE status NOT IN ('ok', 'pending') ORDER BY id DESC LIMIT ?",
+            (n_failures,),
+        ).fetchall()
+        return Context(best=best, diverse=diverse, failures=[_design(r) for r in failed])
+
+    # -- replay ---------------------------------------------------------------------------------
+    def replay(self, design_id: int) -> Replay:
+        """Re-evaluate one design with its recorded seed; say whether its fitness came back."""
+        from agentic_design.replay import replay_design
+
+        return replay_design(self, design_id)
+
+
+def farthest_points(anchors: list[Design], candidates: list[Design], n: int) -> list[Design]:
+    """Greedy farthest-point selection of n candidates, away from the anchors and each other."""
+    keys = sorted({k for d in [*anchors, *candidates] for k in d.descriptors})
+    if not keys or n <= 0:
+        return []
+
+    def vector(d: Design) -> list[float]:
+        return [float(d.descriptors.get(k, 0.0)) for k in keys]
+
+    # Scale each descriptor by its spread so that no single unit dominates the distance.
+    columns = list(zip(*(vector(d) for d in [*anchors, *candidates]), strict=True))
+    spread = [(max(c) - min(c)) or 1.0 for c in columns]
+
+    def distance(a: list[float], b: list[float]) -> float:
+        return math.sqrt(sum(((x - y) / s) ** 2 for x, y, s in zip(a, b, spread, strict=True)))
+
+    picked: list[Design] = []
+    placed = [vector(d) for d in anchors]
+    remaining = list(candidates)
+    while remaining and len(picked) < n:
+        if placed:
+            far = max(remaining, key=lambda d: min(distance(vector(d), p) for p in placed))
+        else:
+            far = remaining[0]
+        picked.append(far)
+        placed.append(vector(far))
+        remaining.remove(far)
+    return picked
+
+
+def _design(row: sqlite3.Row) -> Design:
+    return Design(
+        id=row["id"],
+        run=row["run"],
+        name=row["name"],
+        thought=row["thought"],
+        code=row["code"],
+        code_hash=row["code_hash"],
+        status=Status(row["status"]),
+        parents=tuple(json.loads(row["parents"])),
+        generation=row["generation"],
+        proposer=row["proposer"],
+        operator=row["operator"],
+        error=row["error"],
+        fitness=row["fitness"],
+        ci_low=row["ci_low"],
+        ci_high=row["ci_high"],
+        metrics=json.loads(row["metrics"]),
+        descriptors=json.loads(row["descriptors"]),
+        eval_seed=row["eval_seed"],
+        task_fingerprint=row["task_fingerprint"],
+        llm_tokens=row["llm_tokens"],
+        llm_usd=row["llm_usd"],
+        wall_s=row["wall_s"],
+        created_at=row["created_at"],
+    )

@@ -1,0 +1,309 @@
+"""The `agentic-design` command: a thin shell over the Python API.
+
+Exit codes: 0 done, 1 the work failed, 2 bad input (config, file, arguments) with a message that
+names what is wrong and where — never a traceback for a user's mistake.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import typer
+from rich.console import Console
+from rich.syntax import Syntax
+from rich.table import Table
+
+from agentic_design.archive import Archive, ArchiveError
+from agentic_design.config import ConfigError, RunConfig
+from agentic_design.records import Design, Status
+from agentic_design.tasks import BUILTIN_TASKS, TaskLoadError, task_class
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Automated design of neural architectures and LLM agents.",
+)
+# Wide when piped (to a file or a test), so tables and messages are not folded at 80 columns.
+out = Console(width=None if sys.stdout.isatty() else 160)
+err = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
+
+
+def _fail(message: str, code: int = 2) -> NoReturn:
+    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+@contextmanager
+def _user_errors() -> Iterator[None]:
+    """Turn a user's mistake into one clear message and exit code 2."""
+    try:
+        yield
+    except (ConfigError, ArchiveError, TaskLoadError) as exc:
+        _fail(str(exc))
+
+
+def _open(run_dir: Path, readonly: bool = True) -> Archive:
+    with _user_errors():
+        return Archive.open(run_dir, readonly=readonly)
+
+
+# -- run / resume -----------------------------------------------------------------------------
+
+
+@app.command()
+def run(
+    config: Annotated[Path, typer.Argument(help="the run's YAML configuration")],
+    run_dir: Annotated[Path | None, typer.Option(help="where the run is stored")] = None,
+    llm: Annotated[str | None, typer.Option(help="litellm model string for the meta-agent")] = None,
+    api_base: Annotated[str | None, typer.Option(help="OpenAI-compatible server URL")] = None,
+    evaluations: Annotated[int | None, typer.Option(help="budget: designs evaluated")] = None,
+    hours: Annotated[float | None, typer.Option(help="budget: wall-clock hours")] = None,
+    usd: Annotated[float | None, typer.Option(help="budget: LLM spend in USD")] = None,
+    workers: Annotated[int | None, typer.Option(help="parallel evaluations")] = None,
+    seed: Annotated[int | None, typer.Option(help="the run's seed")] = None,
+    executor: Annotated[str | None, typer.Option(help="local (ray: a later version)")] = None,
+    progress: Annotated[bool, typer.Option(help="show the progress bar")] = True,
+) -> None:
+    """Start a search from CONFIG (YAML); CLI options override the file."""
+    with _user_errors():
+        cfg = RunConfig.from_yaml(config).with_overrides(
+            run_dir=str(run_dir) if run_dir else None,
+            seed=seed,
+            executor=executor,
+            **{
+                "budget.evaluations": evaluations,
+                "budget.hours": hours,
+                "budget.usd": usd,
+                "sandbox.workers": workers,
+                "llm.model": llm,
+                "llm.api_base": api_base,
+            },
+        )
+        _search_and_report(cfg, resume=False, progress=progress)
+
+
+@app.command()
+def resume(
+    run_dir: Annotated[Path, typer.Argument(help="the run directory to continue")],
+    progress: Annotated[bool, typer.Option(help="show the progress bar")] = True,
+) -> None:
+    """Continue a stopped or killed run without repeating finished evaluations."""
+    with _user_errors():
+        from agentic_design.search import Search
+
+        search = Search.resume(run_dir, console=err, progress=progress)
+        _search_and_report(search.config, resume=True, progress=progress, search=search)
+
+
+def _search_and_report(cfg: RunConfig, *, resume: bool, progress: bool, search: Any = None) -> None:
+    from agentic_design.search import Search  # the CLI's other commands stay fast to start
+
+    search = search or Search(cfg, console=err, progress=progress)
+    result = search.run()
+    out.print(f"\n[bold]run[/] {result.run_dir}  ({result.proposer})")
+    out.print(f"stopped by: {result.stopped_by}; designs: {result.total}")
+    counts = ", ".join(f"{status} {n}" for status, n in sorted(result.counts.items()))
+    out.print(f"by status: {counts}")
+    if result.best is None:
+        out.print("[red]no design evaluated successfully[/]")
+        raise typer.Exit(1)
+    best = result.best
+    out.print(
+        f"[bold]best[/] #{best.id} {best.name}: validation accuracy {best.fitness:.4f} "
+        f"(95% CI {best.ci_low:.4f}-{best.ci_high:.4f}), "
+        f"{best.metrics.get('params', '?')} parameters"
+    )
+    if result.test is not None and result.test.fitness is not None:
+        out.print(
+            f"test accuracy of the best, scored once: {result.test.fitness:.4f} "
+            f"(95% CI {result.test.ci_low:.4f}-{result.test.ci_high:.4f})"
+        )
+    out.print(
+        f"look closer: agentic-design show {result.run_dir} --id {best.id}; "
+        f"take it away: agentic-design export {result.run_dir} {best.id} -o best.py"
+    )
+    if result.stopped_by == "interrupted":
+        raise typer.Exit(130)
+
+
+# -- inspecting ----------------------------------------------------------------------------------
+
+
+@app.command()
+def status(run_dir: Annotated[Path, typer.Argument(help="a run directory")]) -> None:
+    """Progress, best so far and spend; works while the run is live."""
+    archive = _open(run_dir)
+    meta = archive.all_meta()
+    counts = archive.counts()
+    total = sum(counts.values())
+    pending = counts.get(Status.PENDING.value, 0)
+    state = meta.get("state", "unknown")
+    if state == "running" and not _alive(meta.get("pid")):
+        state = "stopped without finishing (killed?): resume it to continue"
+    budget = meta.get("budget", {})
+    out.print(f"[bold]run[/] {run_dir}: {state}")
+    out.print(f"task: {meta.get('task')}   proposer: {meta.get('proposer')}")
+    out.print(
+        f"designs: {total - pending} evaluated, {pending} pending, "
+        f"budget {budget.get('evaluations', '?')} evaluations"
+        + (f" / {budget['hours']} h" if budget.get("hours") else "")
+    )
+    out.print("by status: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+    out.print(f"searched: {float(meta.get('searched_s', 0.0)) / 60:.1f} min")
+    spend = archive.spend()
+    out.print(f"LLM spend: {spend['calls']} calls, {spend['tokens']} tokens, ${spend['usd']:.4f}")
+    best = archive.best()
+    if best is not None:
+        out.print(
+            f"best: #{best.id} {best.name}: {best.fitness:.4f} "
+            f"[{best.ci_low:.4f}, {best.ci_high:.4f}]"
+        )
+    test = meta.get("test")
+    if test and test.get("accuracy") is not None:
+        out.print(f"test accuracy of #{test['design_id']}: {test['accuracy']:.4f}")
+
+
+def _alive(pid: Any) -> bool:
+    if not isinstance(pid, int):
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@app.command()
+def show(
+    run_dir: Annotated[Path, typer.Argument(help="a run directory")],
+    top: Annotated[int | None, typer.Option(help="only the K best designs")] = None,
+    design_id: Annotated[int | None, typer.Option("--id", help="one design, with its code")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
+) -> None:
+    """The run's designs, best first (or one design in full with --id)."""
+    archive = _open(run_dir)
+    with _user_errors():
+        if design_id is not None:
+            designs = [archive.get(design_id)]
+        else:
+            designs = _ranked(archive.designs())
+            if top is not None:
+                designs = designs[:top]
+    if as_json:
+        run_info = {"dir": str(run_dir), **archive.all_meta(), "counts": archive.counts()}
+        payload = {"run": run_info, "designs": [d.to_dict() for d in designs]}
+        sys.stdout.write(json.dumps(payload, indent=2, default=str) + "\n")
+        return
+    if design_id is not None:
+        _show_one(designs[0])
+        return
+    table = Table(title=f"{run_dir} — {len(designs)} designs")
+    for column in ("id", "name", "status", "fitness", "95% CI", "params", "gen", "parents", "how"):
+        table.add_column(column, overflow="fold")
+    for d in designs:
+        table.add_row(
+            str(d.id),
+            d.name,
+            d.status.value,
+            f"{d.fitness:.4f}" if d.fitness is not None else "-",
+            f"{d.ci_low:.3f}-{d.ci_high:.3f}" if d.ci else "-",
+            str(d.metrics.get("params", "-")),
+            str(d.generation),
+            ",".join(map(str, d.parents)) or "-",
+            (d.operator or "")[:60],
+        )
+    out.print(table)
+
+
+def _ranked(designs: list[Design]) -> list[Design]:
+    return sorted(designs, key=lambda d: (d.fitness is None, -(d.fitness or 0.0), d.id))
+
+
+def _show_one(d: Design) -> None:
+    out.print(f"[bold]#{d.id} {d.name}[/]  status {d.status.value}  generation {d.generation}")
+    if d.fitness is not None and d.ci is not None:
+        out.print(f"fitness {d.fitness:.4f}  95% CI [{d.ci_low:.4f}, {d.ci_high:.4f}]")
+    out.print(f"parents: {list(d.parents) or 'none'}   proposer: {d.proposer}   via: {d.operator}")
+    if d.thought:
+        out.print(f"thought: {d.thought}")
+    if d.metrics:
+        shown = {k: v for k, v in d.metrics.items() if k not in ("curve", "stderr_tail")}
+        out.print(f"metrics: {json.dumps(shown)}")
+    if d.error:
+        out.print(f"[red]error:[/] {d.error}")
+    out.print(Syntax(d.code, "python", line_numbers=True))
+
+
+# -- replay / export / tasks ------------------------------------------------------------------
+
+
+@app.command()
+def replay(
+    run_dir: Annotated[Path, typer.Argument(help="a run directory")],
+    design_id: Annotated[int | None, typer.Argument(help="the design to re-evaluate")] = None,
+    search: Annotated[bool, typer.Option("--search", help="re-run the whole search")] = False,
+    new_run_dir: Annotated[Path | None, typer.Option("--run-dir", help="for --search")] = None,
+) -> None:
+    """Re-evaluate one archived design with its recorded seed and compare with the record."""
+    if search:
+        _fail(
+            "replay --search re-runs a search from its LLM recording; this run has none to "
+            "replay (searches with the LLM meta-agent arrive in a later version)"
+        )
+    if design_id is None:
+        _fail("replay needs a design id: agentic-design replay RUN_DIR ID")
+    archive = _open(run_dir, readonly=False)
+    with _user_errors():
+        result = archive.replay(design_id)
+    evaluation = result.evaluation
+    out.print(f"design #{design_id}: recorded {result.recorded!r}, measured {result.measured!r}")
+    if evaluation.status is not Status.OK:
+        out.print(f"status {evaluation.status.value}: {evaluation.error}")
+    if result.matches:
+        out.print("[green]reproduced exactly[/]")
+        return
+    out.print("[red]did not reproduce[/]")
+    raise typer.Exit(1)
+
+
+@app.command()
+def export(
+    run_dir: Annotated[Path, typer.Argument(help="a run directory")],
+    design_id: Annotated[int, typer.Argument(help="the design to export")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="the .py file to write")],
+) -> None:
+    """Write a design as a standalone module that needs only PyTorch."""
+    from agentic_design.replay import export_design
+
+    archive = _open(run_dir)
+    with _user_errors():
+        path = export_design(archive, design_id, output)
+    out.print(f"wrote {path}")
+
+
+@app.command()
+def tasks() -> None:
+    """The built-in tasks."""
+    table = Table(title="built-in tasks (or task: path/to/file.py:ClassName)")
+    for column in ("name", "kind", "what"):
+        table.add_column(column)
+    for name in sorted(BUILTIN_TASKS):
+        cls = task_class(name)
+        table.add_row(name, cls.kind, (cls.__doc__ or "").strip().splitlines()[0])
+    out.print(table)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,172 @@
+"""Typed run configuration, loaded from YAML and validated by pydantic.
+
+Every mistake a user can make in a config file becomes a `ConfigError` whose message names the
+file, the field and what is wrong; the CLI prints it and exits 2.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+
+class ConfigError(ValueError):
+    """A user's configuration is unusable; the message says where and why."""
+
+
+class _Strict(BaseModel):
+    # Unknown keys are typos more often than intentions: reject them.
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class Budget(_Strict):
+    """When a search stops: whichever limit is reached first."""
+
+    evaluations: int = Field(60, ge=1, description="designs evaluated, seeds included")
+    hours: float | None = Field(None, gt=0, description="wall-clock hours of searching")
+    usd: float | None = Field(None, ge=0, description="LLM spend cap in US dollars")
+    tokens: int | None = Field(None, ge=0, description="LLM token cap")
+
+
+class TrainConfig(_Strict):
+    """The trainer's budget for one architecture design, enforced inside the sandbox."""
+
+    max_epochs: int = Field(30, ge=1, le=1000, description="upper clamp for a recipe's epochs")
+    max_seconds: float = Field(10.0, gt=0, description="training stops after this many seconds")
+    max_params: int = Field(500_000, ge=1, description="designs with more parameters are invalid")
+    threads: int = Field(1, ge=1, description="torch threads per evaluation")
+
+
+class SandboxConfig(_Strict):
+    """How designs are isolated and limited."""
+
+    workers: int = Field(2, ge=1, le=64)
+    wall_s: float = Field(60.0, gt=0, description="hard wall-clock limit per evaluation")
+    memory_mb: int = Field(4096, ge=128, description="address-space limit per evaluation")
+    preload: list[str] = Field(default_factory=lambda: ["torch", "numpy"])
+
+
+class EvolutionConfig(_Strict):
+    """Regularized (aging) evolution, the offline proposer."""
+
+    population: int = Field(16, ge=2, description="window of recent ok designs parents come from")
+    tournament: int = Field(4, ge=1)
+    crossover_rate: float = Field(0.1, ge=0, le=1)
+    mutations_per_child: int = Field(2, ge=1, le=8)
+
+
+class LLMConfig(_Strict):
+    """The meta-agent's model, reached through litellm."""
+
+    model: str
+    api_base: str | None = None
+    temperature: float = Field(0.8, ge=0, le=2)
+    max_tokens: int = Field(4096, ge=16)
+    timeout_s: float = Field(120.0, gt=0)
+    concurrency: int = Field(4, ge=1)
+
+
+class SearchConfig(_Strict):
+    """How proposals are made."""
+
+    proposer: Literal["auto", "evolution", "meta_agent"] = "auto"
+    evolution: EvolutionConfig = Field(default_factory=EvolutionConfig)
+
+
+class RunConfig(_Strict):
+    """Everything a search needs; the resolved form is saved as `config.yaml` in the run dir."""
+
+    name: str = Field("run", min_length=1)
+    task: str = Field(..., description="a built-in task name or path/to/file.py:ClassName")
+    task_params: dict[str, Any] = Field(default_factory=dict)
+    run_dir: Path | None = Field(None, description="defaults to runs/<name>")
+    seed: int = 0
+    budget: Budget = Field(default_factory=Budget)
+    train: TrainConfig = Field(default_factory=TrainConfig)
+    sandbox: SandboxConfig = Field(default_factory=SandboxConfig)
+    search: SearchConfig = Field(default_factory=SearchConfig)
+    llm: LLMConfig | None = None
+    executor: Literal["local"] = "local"
+
+    @field_validator("task")
+    @classmethod
+    def _task_not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("task must name a built-in task or path/to/file.py:ClassName")
+        return value.strip()
+
+    @property
+    def resolved_run_dir(self) -> Path:
+        return self.run_dir if self.run_dir is not None else Path("runs") / self.name
+
+    @classmethod
+    def from_yaml(cls, path: str | Path) -> RunConfig:
+        """Load and validate a YAML config; raise ConfigError naming the file and the problem."""
+        path = Path(path)
+        try:
+            text = path.read_text()
+        except FileNotFoundError:
+            raise ConfigError(f"config file not found: {path}") from None
+        except IsADirectoryError:
+            raise ConfigError(f"config path is a directory, not a YAML file: {path}") from None
+        except OSError as exc:
+            raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            where = ""
+            mark = getattr(exc, "problem_mark", None)
+            if mark is not None:
+                where = f" at line {mark.line + 1}, column {mark.column + 1}"
+            problem = getattr(exc, "problem", None) or str(exc)
+            raise ConfigError(f"{path}: YAML syntax error{where}: {problem}") from None
+        if data is None:
+            data = {}
+        if not isinstance(data, dict):
+            raise ConfigError(
+                f"{path}: the top level must be a mapping of settings, not {type(data).__name__}"
+            )
+        return cls.from_dict(data, source=str(path))
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], source: str = "config") -> RunConfig:
+        """Validate a mapping; raise ConfigError listing every invalid field by its dotted path."""
+        try:
+            return cls.model_validate(data)
+        except ValidationError as exc:
+            raise ConfigError(describe_validation_error(exc, source)) from None
+
+    def with_overrides(self, **overrides: Any) -> RunConfig:
+        """A copy with dotted-path overrides (`budget.evaluations=5`) applied; None skips one."""
+        data = self.model_dump(mode="json")
+        for dotted, value in overrides.items():
+            if value is None:
+                continue
+            node = data
+            *parents, leaf = dotted.split(".")
+            for key in parents:
+                if not isinstance(node.get(key), dict):
+                    node[key] = {}
+                node = node[key]
+            node[leaf] = value
+        return RunConfig.from_dict(data, source="command-line options")
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)
+
+
+def describe_validation_error(exc: ValidationError, source: str) -> str:
+    """One readable line per problem: `source: budget.evaluations: Input should be ...`."""
+    lines = []
+    for err in exc.errors():
+        where = ".".join(str(part) for part in err["loc"]) or "(top level)"
+        message = err["msg"]
+        if err["type"] == "extra_forbidden":
+            message = "unknown setting (check its spelling and where it is nested)"
+        elif "input" in err and err["type"] != "missing":
+            message = f"{message} (got {err['input']!r})"
+        lines.append(f"{source}: {where}: {message}")
+    return "\n".join(lines)

@@ -1,0 +1,174 @@
+"""Regularized ("aging") evolution over design code (Real et al. 2019).
+
+The population is the most recent working designs, so every design eventually ages out however
+good it was: the search keeps re-earning its best results instead of clinging to a lucky one.
+A parent is the fittest of a small random tournament; its child is one or more code mutations
+of it, or now and then a crossover of two parents.
+"""
+
+from __future__ import annotations
+
+import ast
+import math
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from agentic_design.proposers.mutations import Mutation, check_weights, crossover, mutate
+from agentic_design.records import Design, Proposal, Status, code_hash
+
+# How often to draw a fresh child before giving up on finding code the run has not seen yet.
+MAX_ATTEMPTS = 12
+
+
+class EvolutionError(RuntimeError):
+    """Evolution cannot propose a child."""
+
+
+class NoParentsError(EvolutionError):
+    """No design in the history is fit to be a parent (none finished OK with a fitness)."""
+
+
+class NoNovelChildError(EvolutionError):
+    """Every child drawn duplicated code the run has already evaluated."""
+
+
+@dataclass(frozen=True)
+class EvolutionSettings:
+    """How the evolution proposer selects and varies parents.
+
+    `population` is the aging window (the most recent OK designs), `tournament` the sample
+    size for parent selection, `mutations_per_child` the most mutations stacked on one child
+    (each child gets 1..N), `operator_weights` the mutation operators' weights (defaults if None).
+    """
+
+    population: int = 16
+    tournament: int = 4
+    crossover_rate: float = 0.1
+    mutations_per_child: int = 1
+    operator_weights: dict[str, float] | None = None
+
+    def __post_init__(self) -> None:
+        if self.population < 1 or self.tournament < 1 or self.mutations_per_child < 1:
+            raise ValueError(
+                "population, tournament and mutations_per_child must be at least 1, got "
+                f"{self.population}, {self.tournament}, {self.mutations_per_child}"
+            )
+        if not 0.0 <= self.crossover_rate <= 1.0:
+            raise ValueError(f"crossover_rate must be in [0, 1], got {self.crossover_rate}")
+        if self.operator_weights is not None:
+            check_weights(self.operator_weights)
+
+
+def select_population(history: Sequence[Design], size: int) -> list[Design]:
+    """The `size` most recent designs that finished OK with a finite fitness, oldest first."""
+    alive = [
+        d
+        for d in history
+        if d.status is Status.OK and d.fitness is not None and math.isfinite(d.fitness)
+    ]
+    return sorted(alive, key=lambda d: d.id)[-size:]
+
+
+def tournament(population: Sequence[Design], size: int, rng: random.Random) -> Design:
+    """The fittest of `size` members sampled without replacement (ties go to the first drawn)."""
+    sample = rng.sample(list(population), min(size, len(population)))
+    return max(sample, key=lambda d: d.fitness if d.fitness is not None else -math.inf)
+
+
+def _normalized(code: str) -> str:
+    """The code as `ast.unparse` writes it, so that formatting alone does not make it new."""
+    try:
+        return ast.unparse(ast.parse(code))
+    except (SyntaxError, ValueError):
+        return code
+
+
+def _base_name(name: str) -> str:
+    # Children are named "<base> ·m12"; strip an earlier suffix so names do not grow.
+    return name.split(" ·", 1)[0]
+
+
+@dataclass(frozen=True)
+class _Child:
+    code: str
+    parents: tuple[Design, ...]
+    changes: tuple[Mutation, ...]
+
+
+class EvolutionProposer:
+    """Proposes children of the current population by tournament selection and mutation."""
+
+    name = "evolution"
+
+    def __init__(self, settings: EvolutionSettings, seed: int) -> None:
+        self.settings = settings
+        self.seed = seed
+
+    def propose(self, history: Sequence[Design], rng: random.Random | None = None) -> Proposal:
+        """A new child of the population in `history` (the run's designs in creation order).
+
+        Deterministic: the same history and the same `rng` state (or, without one, the same
+        proposer seed) give the same proposal. Raises NoParentsError when no design finished OK.
+        """
+        if rng is None:
+            rng = random.Random(self.seed * 1_000_003 + len(history))
+        population = select_population(history, self.settings.population)
+        if not population:
+            raise NoParentsError(
+                f"none of the {len(history)} designs so far finished OK with a fitness; "
+                "evolution needs at least one working design (a seed) to start from"
+            )
+        seen = {d.code_hash for d in history} | {code_hash(d.code) for d in history}
+        seen |= {code_hash(_normalized(d.code)) for d in history}
+        for attempt in range(MAX_ATTEMPTS):
+            # Later attempts stack extra mutations: a parent whose close neighbours were all
+            # tried already needs a bigger step to reach something new.
+            child = self._child(population, rng, extra=attempt // 4)
+            if not {code_hash(child.code), code_hash(_normalized(child.code))} & seen:
+                return self._proposal(child, history)
+        raise NoNovelChildError(
+            f"{MAX_ATTEMPTS} children in a row duplicated designs already in the run"
+        )
+
+    def _child(self, population: list[Design], rng: random.Random, extra: int) -> _Child:
+        settings = self.settings
+        parent = tournament(population, settings.tournament, rng)
+        if len(population) >= 2 and rng.random() < settings.crossover_rate:
+            others = [d for d in population if d.id != parent.id]
+            other = tournament(others, settings.tournament, rng)
+            labels = (f"#{parent.id}", f"#{other.id}")
+            crossed = crossover(parent.code, other.code, rng, labels=labels)
+            if crossed is not None:
+                return _Child(crossed.code, (parent, other), (crossed,))
+        code, changes = parent.code, []
+        for _ in range(rng.randint(1, settings.mutations_per_child) + extra):
+            change = mutate(code, rng, settings.operator_weights)
+            code = change.code
+            changes.append(change)
+        return _Child(code, (parent,), tuple(changes))
+
+    def _proposal(self, child: _Child, history: Sequence[Design]) -> Proposal:
+        first = child.parents[0]
+        # The next id, as the archive will most likely assign it; only used to tell names apart.
+        number = max((d.id for d in history), default=0) + 1
+        what = "; ".join(m.description for m in child.changes)
+        if len(child.parents) == 2:
+            second = child.parents[1]
+            suffix = "x"
+            thought = (
+                f"Crossed {first.name!r} (fitness {first.fitness:.3f}) with {second.name!r} "
+                f"(fitness {second.fitness:.3f}): {what}."
+            )
+        else:
+            suffix = "m"
+            thought = f"Mutated {first.name!r} (fitness {first.fitness:.3f}): {what}."
+        return Proposal(
+            name=f"{_base_name(first.name)} ·{suffix}{number}",
+            thought=thought,
+            code=child.code,
+            parents=tuple(d.id for d in child.parents),
+            operator="; ".join(f"{m.operator}: {m.description}" for m in child.changes),
+            proposer=self.name,
+            generation=max(d.generation for d in child.parents) + 1,
+        )

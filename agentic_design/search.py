@@ -1,0 +1,326 @@
+"""The orchestrator: propose → evaluate (W workers in parallel) → archive, until the budget ends.
+
+A run's state lives entirely in its store: a design is recorded as pending before it is
+evaluated and becomes final in one transaction when its result comes back. `resume` therefore
+re-evaluates exactly the designs that were in flight when a run died, and never repeats or loses
+a finished one.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+import platform
+import signal
+import time
+from collections import deque
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from agentic_design.archive import Archive
+from agentic_design.config import ConfigError, RunConfig
+from agentic_design.evaluation import Evaluation, Evaluator, evaluator_for, sandbox_for
+from agentic_design.proposers.evolution import EvolutionProposer, EvolutionSettings, NoParentsError
+from agentic_design.records import Design, Status
+from agentic_design.tasks import Task, TaskLoadError, load_task
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """What a finished (or stopped) search leaves behind."""
+
+    run_dir: Path
+    best: Design | None
+    counts: dict[str, int]
+    total: int
+    stopped_by: str
+    proposer: str
+    test: Evaluation | None
+
+
+def resolve_task_ref(ref: str) -> str:
+    """Make a `path/file.py:Class` reference absolute: sandboxed children run elsewhere."""
+    path, sep, cls = ref.rpartition(":")
+    if sep and path.endswith(".py"):
+        return f"{Path(path).resolve()}:{cls}"
+    return ref
+
+
+def load_run_task(config: RunConfig) -> Task:
+    """The configured task, with a config error (exit 2) for a bad name or parameters."""
+    try:
+        return load_task(config.task, config.task_params)
+    except TaskLoadError as exc:
+        raise ConfigError(f"task: {exc}") from None
+
+
+def versions() -> dict[str, str]:
+    found = {"python": platform.python_version()}
+    for package in ("agentic-design", "torch", "numpy"):
+        try:
+            found[package] = importlib.metadata.version(package)
+        except importlib.metadata.PackageNotFoundError:
+            found[package] = "not installed"
+    return found
+
+
+class Search:
+    """One search: `Search(config).run()` starts it, `Search.resume(run_dir).run()` goes on."""
+
+    def __init__(
+        self, config: RunConfig, *, console: Console | None = None, progress: bool = True
+    ) -> None:
+        self.config = config.with_overrides(task=resolve_task_ref(config.task))
+        self.console = console or Console(stderr=True)
+        self.show_progress = progress
+        self.run_dir = self.config.resolved_run_dir
+        self._resuming = False
+
+    @classmethod
+    def resume(cls, run_dir: str | Path, **kwargs: Any) -> Search:
+        """Continue a stopped or killed run from its directory."""
+        path = Path(run_dir) / "config.yaml"
+        if not (Path(run_dir) / "run.db").is_file() or not path.is_file():
+            raise ConfigError(f"no run to resume at {run_dir} (expected run.db and config.yaml)")
+        config = RunConfig.from_yaml(path).with_overrides(run_dir=str(run_dir))
+        search = cls(config, **kwargs)
+        search._resuming = True
+        return search
+
+    # -- set-up ---------------------------------------------------------------------------------
+    def _proposer(self) -> EvolutionProposer:
+        if self.config.llm is not None or self.config.search.proposer == "meta_agent":
+            raise ConfigError(
+                "llm / proposer meta_agent: the LLM meta-agent proposer is not part of this "
+                "version yet; remove the llm block (and --llm) to search with offline evolution"
+            )
+        evo = self.config.search.evolution
+        settings = EvolutionSettings(
+            population=evo.population,
+            tournament=evo.tournament,
+            crossover_rate=evo.crossover_rate,
+            mutations_per_child=evo.mutations_per_child,
+        )
+        return EvolutionProposer(settings, seed=self.config.seed)
+
+    def _open_archive(self, task: Task, proposer_note: str) -> Archive:
+        if self._resuming:
+            archive = Archive.open(self.run_dir)
+            if archive.meta("task_fingerprint") != task.fingerprint():
+                raise ConfigError(
+                    f"{self.run_dir}: the task's data or parameters changed since the run "
+                    "started (fingerprint mismatch); resuming would mix incomparable scores"
+                )
+            archive.event("resumed", pid=os.getpid())
+        else:
+            if (self.run_dir / "run.db").exists():
+                raise ConfigError(
+                    f"{self.run_dir} already holds a run: continue it with "
+                    f"`agentic-design resume {self.run_dir}`, or pass another --run-dir"
+                )
+            archive = Archive.create(self.run_dir)
+            (self.run_dir / "config.yaml").write_text(self.config.to_yaml())
+            archive.set_meta("name", self.config.name)
+            archive.set_meta("config", self.config.model_dump(mode="json"))
+            archive.set_meta("task", self.config.task)
+            archive.set_meta("task_fingerprint", task.fingerprint())
+            archive.set_meta("seed", self.config.seed)
+            archive.set_meta("versions", versions())
+            archive.set_meta("proposer", proposer_note)
+            archive.set_meta("started_at", time.time())
+            archive.set_meta("searched_s", 0.0)
+            archive.set_meta(
+                "sandbox",
+                {
+                    "isolation": "forked process per evaluation, own session, dies with server",
+                    "limits": [
+                        "wall clock",
+                        "address space",
+                        "cpu time",
+                        "file size",
+                        "open files",
+                    ],
+                    "not_enforced": ["network namespace", "filesystem confinement"],
+                },
+            )
+            archive.event("started", pid=os.getpid())
+        archive.set_meta("state", "running")
+        archive.set_meta("pid", os.getpid())
+        archive.set_meta("budget", self.config.budget.model_dump())
+        return archive
+
+    # -- the loop -------------------------------------------------------------------------------
+    def run(self) -> SearchResult:
+        task = load_run_task(self.config)
+        proposer = self._proposer()
+        note = "offline evolution (regularized evolution over code; no LLM configured)"
+        self.console.print(f"[bold]proposer:[/] {note}")
+        task.prepare()
+        archive = self._open_archive(task, note)
+        try:
+            if archive.total() == 0:
+                for seed in task.seeds():
+                    archive.add(
+                        seed, eval_seed=self.config.seed, task_fingerprint=task.fingerprint()
+                    )
+            sandbox = sandbox_for(self.config).start()
+            try:
+                evaluator = evaluator_for(self.config, task, sandbox)
+                stopped_by = self._loop(archive, evaluator, proposer, task)
+                test = None
+                if stopped_by != "interrupted":
+                    test = self._final_test(archive, evaluator)
+            finally:
+                sandbox.close()
+            archive.set_meta("state", "interrupted" if stopped_by == "interrupted" else "finished")
+            archive.set_meta("stopped_by", stopped_by)
+            archive.event("stopped", reason=stopped_by)
+            return SearchResult(
+                run_dir=self.run_dir,
+                best=archive.best(),
+                counts=archive.counts(),
+                total=archive.total(),
+                stopped_by=stopped_by,
+                proposer=note,
+                test=test,
+            )
+        finally:
+            archive.close()
+
+    def _loop(
+        self, archive: Archive, evaluator: Evaluator, proposer: EvolutionProposer, task: Task
+    ) -> str:
+        budget = self.config.budget
+        workers = self.config.sandbox.workers
+        queued = deque(d.id for d in archive.pending())
+        in_flight: dict[Future[Evaluation], int] = {}
+        searched_before = float(archive.meta("searched_s", 0.0))
+        started = time.monotonic()
+        stopped_by = "evaluations"
+        fingerprint = task.fingerprint()
+
+        def elapsed() -> float:
+            return searched_before + time.monotonic() - started
+
+        previous_handler = signal.signal(signal.SIGTERM, _raise_interrupt)
+        pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="evaluate")
+        progress = self._progress(budget.evaluations)
+        try:
+            with progress:
+                bar = progress.add_task("searching", total=budget.evaluations)
+                self._update(progress, bar, archive)
+                while True:
+                    out_of_time = budget.hours is not None and elapsed() > budget.hours * 3600
+                    if out_of_time:
+                        stopped_by = "hours"
+                    while len(in_flight) < workers and not out_of_time:
+                        if queued:
+                            design_id = queued.popleft()
+                        elif archive.total() < budget.evaluations:
+                            try:
+                                proposal = proposer.propose(archive.designs())
+                            except NoParentsError as exc:
+                                if in_flight:
+                                    break  # a running design may yet become a parent
+                                stopped_by = "no_parents"
+                                self.console.print(f"[red]stopping:[/] {exc}")
+                                break
+                            design_id = archive.add(
+                                proposal, eval_seed=self.config.seed, task_fingerprint=fingerprint
+                            )
+                        else:
+                            break
+                        design = archive.get(design_id)
+                        future = pool.submit(
+                            evaluator.evaluate, design.code, seed=design.eval_seed or 0
+                        )
+                        in_flight[future] = design_id
+                    if not in_flight:
+                        break
+                    done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+                    for future in done:
+                        design_id = in_flight.pop(future)
+                        self._record(archive, design_id, future.result())
+                    archive.set_meta("searched_s", elapsed())
+                    self._update(progress, bar, archive)
+        except KeyboardInterrupt:
+            stopped_by = "interrupted"
+            self.console.print(
+                "[yellow]interrupted:[/] finished designs are saved; designs in flight stay "
+                f"pending and `agentic-design resume {self.run_dir}` re-evaluates them"
+            )
+        finally:
+            signal.signal(signal.SIGTERM, previous_handler)
+            pool.shutdown(wait=stopped_by != "interrupted", cancel_futures=True)
+            archive.set_meta("searched_s", elapsed())
+        return stopped_by
+
+    def _record(self, archive: Archive, design_id: int, evaluation: Evaluation) -> None:
+        best_before = archive.best()
+        archive.finish(design_id, evaluation)
+        improved = evaluation.fitness is not None and (
+            best_before is None or evaluation.fitness > (best_before.fitness or 0.0)
+        )
+        if evaluation.status is Status.OK and improved:
+            design = archive.get(design_id)
+            self.console.print(
+                f"new best #{design_id} {design.name}: {evaluation.fitness:.4f} "
+                f"[{evaluation.ci_low:.3f}, {evaluation.ci_high:.3f}]"
+            )
+
+    def _final_test(self, archive: Archive, evaluator: Evaluator) -> Evaluation | None:
+        """Score the best design once on the test split, repeating its recorded training."""
+        best = archive.best()
+        if best is None:
+            return None
+        recorded = archive.meta("test")
+        if recorded and recorded.get("design_id") == best.id:
+            return None
+        evaluation = evaluator.evaluate(
+            best.code,
+            seed=best.eval_seed or 0,
+            split="test",
+            max_steps=best.metrics.get("steps"),
+        )
+        archive.record_evaluation(best.id, "test", evaluation)
+        archive.set_meta(
+            "test",
+            {
+                "design_id": best.id,
+                "status": evaluation.status.value,
+                "accuracy": evaluation.fitness,
+                "ci_low": evaluation.ci_low,
+                "ci_high": evaluation.ci_high,
+            },
+        )
+        return evaluation
+
+    # -- progress -------------------------------------------------------------------------------
+    def _progress(self, total: int) -> Progress:
+        return Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=self.console,
+            disable=not self.show_progress,
+            transient=False,
+        )
+
+    @staticmethod
+    def _update(progress: Progress, bar: Any, archive: Archive) -> None:
+        counts = archive.counts()
+        finished = sum(n for status, n in counts.items() if status != Status.PENDING.value)
+        best = archive.best()
+        label = f"best {best.fitness:.4f} (#{best.id})" if best and best.fitness else "no best yet"
+        progress.update(bar, completed=finished, description=label)
+
+
+def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt

@@ -1,0 +1,313 @@
+"""Architecture tasks: a design is a PyTorch model builder plus an optional training recipe.
+
+Both built-in tasks classify fixed-size inputs with a seeded train / validation / test split and
+inputs standardised with the training split's statistics. The data is generated offline (never
+downloaded) and cached on disk so that each sandboxed evaluation loads it in milliseconds.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import math
+import os
+from abc import abstractmethod
+from pathlib import Path
+from types import ModuleType
+from typing import Any, ClassVar, cast
+
+import numpy as np
+
+from agentic_design.prompts import render
+from agentic_design.records import Proposal
+from agentic_design.resources import shipped_dir
+from agentic_design.tasks.base import InvalidOutputs, Score, Split, Task
+
+BOOTSTRAP_RESAMPLES = 1000
+BOOTSTRAP_SEED = 0
+
+
+def cache_dir() -> Path:
+    """The dataset cache: `$AGENTIC_DESIGN_CACHE`, else ~/.cache/agentic-design."""
+    root = os.environ.get("AGENTIC_DESIGN_CACHE") or Path.home() / ".cache" / "agentic-design"
+    return Path(root)
+
+
+# Resolved once, at import: the sandbox server imports this module with the caller's environment,
+# while each sandboxed child runs with a scrubbed one whose HOME is a throw-away directory.
+CACHE_DIR = cache_dir()
+
+
+def bootstrap_interval(correct: np.ndarray, seed: int = BOOTSTRAP_SEED) -> tuple[float, float]:
+    """A seeded percentile-bootstrap 95% interval for the mean of a 0/1 vector."""
+    rng = np.random.default_rng(seed)
+    index = rng.integers(0, len(correct), size=(BOOTSTRAP_RESAMPLES, len(correct)))
+    means = correct[index].mean(axis=1)
+    low, high = np.percentile(means, [2.5, 97.5])
+    return float(low), float(high)
+
+
+def load_seed_designs(folder: Path) -> list[Proposal]:
+    """Seeds are .py files; the module docstring's first line is the name, the rest the thought."""
+    seeds = []
+    for path in sorted(folder.glob("*.py")):
+        code = path.read_text()
+        doc = ast.get_docstring(ast.parse(code)) or path.stem
+        name, _, thought = doc.partition("\n")
+        seeds.append(
+            Proposal(
+                name=name.strip(),
+                thought=" ".join(thought.split()),
+                code=code,
+                operator="seed",
+                proposer="seed",
+            )
+        )
+    return seeds
+
+
+class ArchitectureTask(Task):
+    """Classification of fixed-size inputs by a model the design builds and the trainer trains."""
+
+    kind: ClassVar[str] = "architecture"
+    input_shape: ClassVar[tuple[int, ...]]
+    num_classes: ClassVar[int]
+    summary: ClassVar[str] = ""
+    reference: ClassVar[str] = ""
+
+    def __init__(self, **params: Any) -> None:
+        super().__init__(**params)
+        self._arrays: dict[str, np.ndarray] | None = None
+
+    # -- data ---------------------------------------------------------------------------------
+    @abstractmethod
+    def generate(self) -> dict[str, np.ndarray]:
+        """Raw arrays: x_train, y_train, x_validation, y_validation, x_test, y_test."""
+
+    def _cache_path(self) -> Path:
+        key = hashlib.sha256(repr(sorted(self.params.items())).encode()).hexdigest()[:12]
+        return CACHE_DIR / f"{self.name}-{key}.npz"
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        if self._arrays is None:
+            path = self._cache_path()
+            if path.exists():
+                with np.load(path) as data:
+                    self._arrays = {key: data[key] for key in data.files}
+            else:
+                self._arrays = standardise(self.generate())
+                _write_cache(path, self._arrays)
+        return self._arrays
+
+    def prepare(self) -> None:
+        self.arrays()
+
+    def fingerprint(self) -> str:
+        digest = hashlib.sha256(super().fingerprint().encode())
+        for key, value in sorted(self.arrays().items()):
+            digest.update(key.encode())
+            digest.update(np.ascontiguousarray(value).tobytes())
+        return digest.hexdigest()[:16]
+
+    # -- the contract ---------------------------------------------------------------------------
+    def describe(self) -> str:
+        data = self.arrays()
+        return render(
+            "tasks/architecture.j2",
+            task=self.name,
+            summary=self.summary,
+            reference=self.reference,
+            input_shape=list(self.input_shape),
+            num_classes=self.num_classes,
+            n_train=len(data["y_train"]),
+            n_validation=len(data["y_validation"]),
+        )
+
+    def seeds(self) -> list[Proposal]:
+        return load_seed_designs(shipped_dir("archive") / "architecture" / self.name)
+
+    def run(
+        self, design: ModuleType, split: Split, *, seed: int, budget: dict[str, Any]
+    ) -> dict[str, Any]:
+        # Imported here: torch is heavy, and the search process only needs it inside the sandbox.
+        from agentic_design.tasks.training import TrainBudget, train_and_predict
+
+        data = self.arrays()
+        return train_and_predict(
+            design,
+            x_train=data["x_train"],
+            y_train=data["y_train"],
+            x_eval=data[f"x_{split}"],
+            num_classes=self.num_classes,
+            seed=seed,
+            budget=TrainBudget.from_dict(budget),
+        )
+
+    def score(self, outputs: dict[str, Any], split: Split) -> Score:
+        labels = self.arrays()[f"y_{split}"]
+        predictions = _checked_predictions(outputs, len(labels), self.num_classes)
+        correct = (predictions == labels).astype(np.float64)
+        low, high = bootstrap_interval(correct)
+        metrics = {
+            "accuracy": float(correct.mean()),
+            **{k: outputs[k] for k in _REPORTED if k in outputs},
+        }
+        return Score(fitness=float(correct.mean()), ci_low=low, ci_high=high, metrics=metrics)
+
+    def descriptors(self, code: str, metrics: dict[str, Any]) -> dict[str, float]:
+        params = metrics.get("params")
+        return {
+            "log10_params": math.log10(params) if isinstance(params, int) and params > 0 else 0.0,
+            "layers": float(count_layer_calls(code)),
+            "train_seconds": float(metrics.get("train_seconds") or 0.0),
+        }
+
+    def export_module(self, code: str, name: str) -> str:
+        return render(
+            "export/architecture.py.j2",
+            name=name,
+            task=self.name,
+            code=code.rstrip(),
+            input_shape=list(self.input_shape),
+            num_classes=self.num_classes,
+        )
+
+
+_REPORTED = (
+    "params",
+    "curve",
+    "steps",
+    "epochs_done",
+    "stopped_by",
+    "train_seconds",
+    "latency_ms",
+    "recipe",
+)
+
+
+def _checked_predictions(outputs: Any, n: int, num_classes: int) -> np.ndarray:
+    """The sandbox's answer is untrusted data: check it fully before comparing with labels."""
+    if not isinstance(outputs, dict) or not isinstance(outputs.get("predictions"), list):
+        raise InvalidOutputs("outputs must be a dict with a list of predictions")
+    predictions = outputs["predictions"]
+    if len(predictions) != n:
+        raise InvalidOutputs(f"expected {n} predictions, got {len(predictions)}")
+    if not all(type(p) is int and 0 <= p < num_classes for p in predictions):
+        raise InvalidOutputs(f"predictions must be integers in [0, {num_classes})")
+    return np.asarray(predictions, dtype=np.int64)
+
+
+def count_layer_calls(code: str) -> int:
+    """How many `nn.Something(...)` constructors the code calls: a rough depth descriptor."""
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return 0
+    return sum(
+        1
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and isinstance(node.func.value, ast.Name)
+        and node.func.value.id == "nn"
+        and node.func.attr[:1].isupper()
+    )
+
+
+def standardise(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Scale every split's inputs by the training split's mean and standard deviation."""
+    mean = float(arrays["x_train"].mean())
+    std = float(arrays["x_train"].std()) or 1.0
+    out = dict(arrays)
+    for split in ("train", "validation", "test"):
+        out[f"x_{split}"] = ((arrays[f"x_{split}"] - mean) / std).astype(np.float32)
+        out[f"y_{split}"] = arrays[f"y_{split}"].astype(np.int64)
+    return out
+
+
+def _write_cache(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    """Write atomically, so concurrent workers never read a half-written file."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp.npz")
+        np.savez(tmp, **cast(dict[str, Any], arrays))
+        os.replace(tmp, path)
+    except OSError:
+        pass  # a read-only home only costs regeneration next time; the arrays are in memory
+
+
+def _split_off(
+    x: np.ndarray, y: np.ndarray, fraction: float, seed: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """A seeded random split: (x_kept, y_kept, x_split_off, y_split_off)."""
+    order = np.random.default_rng(seed).permutation(len(y))
+    cut = round(len(y) * fraction)
+    held, kept = order[:cut], order[cut:]
+    return x[kept], y[kept], x[held], y[held]
+
+
+class MNIST1DTask(ArchitectureTask):
+    """MNIST-1D (Greydanus 2020): ten 1-D digit templates, shifted, scaled, sheared and noised."""
+
+    name: ClassVar[str] = "mnist1d"
+    input_shape: ClassVar[tuple[int, ...]] = (1, 40)
+    num_classes: ClassVar[int] = 10
+    summary: ClassVar[str] = (
+        "Classify MNIST-1D sequences: each input is a length-40 one-channel signal made from one "
+        "of ten digit templates, randomly padded, translated, scaled, sheared and noised."
+    )
+    reference: ClassVar[str] = (
+        "Published test accuracies: logistic regression 32%, MLP 68%, CNN 94%, GRU 91%, human 96%."
+    )
+
+    def generate(self) -> dict[str, np.ndarray]:
+        from mnist1d.data import get_dataset_args, make_dataset  # never get_dataset: it downloads
+
+        args = get_dataset_args()
+        args.num_samples = int(self.params.get("num_samples", 5000))
+        args.seed = int(self.params.get("data_seed", 42))
+        data = make_dataset(args)
+        x_train, y_train, x_val, y_val = _split_off(
+            data["x"],
+            data["y"],
+            float(self.params.get("validation_fraction", 0.25)),
+            int(self.params.get("split_seed", 0)),
+        )
+        return {
+            "x_train": x_train[:, None, :],
+            "y_train": y_train,
+            "x_validation": x_val[:, None, :],
+            "y_validation": y_val,
+            "x_test": data["x_test"][:, None, :],
+            "y_test": data["y_test"],
+        }
+
+
+class DigitsTask(ArchitectureTask):
+    """scikit-learn's bundled 8x8 handwritten digits: the quickest task, for tests."""
+
+    name: ClassVar[str] = "digits"
+    input_shape: ClassVar[tuple[int, ...]] = (1, 8, 8)
+    num_classes: ClassVar[int] = 10
+    summary: ClassVar[str] = (
+        "Classify 8x8 grey-scale images of handwritten digits (scikit-learn's load_digits) "
+        "into ten classes."
+    )
+    reference: ClassVar[str] = "A linear model reaches about 95% and a small CNN about 98%."
+
+    def generate(self) -> dict[str, np.ndarray]:
+        from sklearn.datasets import load_digits
+
+        x, y = load_digits(return_X_y=True)
+        x = x.reshape(-1, 1, 8, 8)
+        seed = int(self.params.get("split_seed", 0))
+        x_rest, y_rest, x_test, y_test = _split_off(x, y, 0.2, seed)
+        x_train, y_train, x_val, y_val = _split_off(x_rest, y_rest, 0.25, seed + 1)
+        return {
+            "x_train": x_train,
+            "y_train": y_train,
+            "x_validation": x_val,
+            "y_validation": y_val,
+            "x_test": x_test,
+            "y_test": y_test,
+        }

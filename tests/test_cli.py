@@ -1,0 +1,242 @@
+"""The command line: bad input exits 2 with a message; a real run can be shown, replayed,
+exported, killed and resumed."""
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from .conftest import REPO, cli, small_digits_config
+
+
+@pytest.mark.parametrize(
+    "config_text, message",
+    [
+        (None, "config file not found"),
+        ("task: digits\nbudget: {evaluations: 3\n", "YAML syntax error at line"),
+        ("task: imagenet\n", "unknown task 'imagenet'"),
+        ("task: digits\nbudget:\n  evaluations: zero\n", "budget.evaluations"),
+        ("task: digits\nsandbox:\n  workerz: 2\n", "sandbox.workerz: unknown setting"),
+        ("task: digits\nllm:\n  model: openai/gpt-4o-mini\n", "meta-agent proposer is not part"),
+    ],
+)
+def test_bad_input_exits_2_with_a_message_and_no_traceback(tmp_path, config_text, message):
+    path = tmp_path / "config.yaml"
+    if config_text is not None:
+        path.write_text(config_text)
+    result = cli("run", str(path), "--run-dir", str(tmp_path / "run"), "--no-progress")
+    assert result.returncode == 2, result.stderr
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_bad_option_values_exit_2(digits_config_file, tmp_path):
+    result = cli("run", str(digits_config_file), "--workers", "0", "--no-progress")
+    assert result.returncode == 2 and "sandbox.workers" in result.stderr
+    result = cli("run", str(digits_config_file), "--evaluations", "many")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["status", "{missing}"], "no run found"),
+        (["show", "{missing}"], "no run found"),
+        (["resume", "{missing}"], "no run to resume"),
+        (["replay", "{missing}", "1"], "no run found"),
+        (["export", "{missing}", "1", "-o", "x.py"], "no run found"),
+    ],
+)
+def test_commands_on_a_missing_run_exit_2(tmp_path, args, message):
+    args = [a.replace("{missing}", str(tmp_path / "nope")) for a in args]
+    result = cli(*args)
+    assert result.returncode == 2 and message in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    root = tmp_path_factory.mktemp("cli")
+    config = root / "digits.yaml"
+    config.write_text(yaml.safe_dump(small_digits_config(root / "run", evaluations=10)))
+    result = cli("run", str(config), "--no-progress")
+    assert result.returncode == 0, result.stderr
+    assert "validation accuracy" in result.stdout and "95% CI" in result.stdout
+    assert "by status:" in result.stdout and "offline evolution" in result.stdout
+    return root / "run"
+
+
+def test_show_json_follows_the_documented_shape(run_dir):
+    result = cli("show", str(run_dir), "--json")
+    payload = json.loads(result.stdout)
+    assert payload["run"]["task"] == "digits"
+    assert len(payload["designs"]) == 10
+    first = payload["designs"][0]
+    for key in (
+        "id",
+        "name",
+        "status",
+        "fitness",
+        "ci_low",
+        "ci_high",
+        "metrics",
+        "parents",
+        "generation",
+        "proposer",
+        "llm_tokens",
+        "llm_usd",
+        "code",
+    ):
+        assert key in first
+    fitnesses = [d["fitness"] for d in payload["designs"] if d["fitness"] is not None]
+    assert fitnesses == sorted(fitnesses, reverse=True)
+    top = json.loads(cli("show", str(run_dir), "--json", "--top", "3").stdout)
+    assert len(top["designs"]) == 3
+
+
+def test_show_one_design_prints_its_code(run_dir):
+    result = cli("show", str(run_dir), "--id", "1")
+    assert result.returncode == 0
+    assert "def build_model" in result.stdout
+    assert cli("show", str(run_dir), "--id", "999").returncode == 2
+
+
+def test_status_reports_a_finished_run(run_dir):
+    result = cli("status", str(run_dir))
+    assert result.returncode == 0
+    assert "finished" in result.stdout and "10 evaluated, 0 pending" in result.stdout
+
+
+def test_replay_reproduces_exactly(run_dir):
+    best = json.loads(cli("show", str(run_dir), "--json", "--top", "1").stdout)["designs"][0]
+    result = cli("replay", str(run_dir), str(best["id"]))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "reproduced exactly" in result.stdout
+    assert repr(best["fitness"]) in result.stdout
+
+
+def test_export_runs_without_this_package(run_dir, tmp_path):
+    best = json.loads(cli("show", str(run_dir), "--json", "--top", "1").stdout)["designs"][0]
+    target = tmp_path / "best_model.py"
+    assert cli("export", str(run_dir), str(best["id"]), "-o", str(target)).returncode == 0
+    # Block the package outright: importing it from the exported file would fail loudly.
+    check = (
+        "import sys, runpy; sys.modules['agentic_design'] = None; "
+        f"runpy.run_path({str(target)!r}, run_name='__main__')"
+    )
+    result = subprocess.run(
+        [sys.executable, "-I", "-c", check], capture_output=True, text=True, cwd=tmp_path
+    )
+    assert result.returncode == 0, result.stderr
+    assert "output shape (2, 10)" in result.stdout
+
+
+def test_tasks_lists_the_built_ins():
+    result = cli("tasks")
+    assert result.returncode == 0
+    assert "mnist1d" in result.stdout and "digits" in result.stdout
+
+
+def _finished(db: Path) -> dict[int, float | None]:
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+        rows = conn.execute("SELECT id, fitness FROM designs WHERE status != 'pending'")
+        return dict(rows.fetchall())
+
+
+def _sandbox_processes_of(pid: int) -> list[int]:
+    """Live sandbox servers (and their forked children, which share the command line) of pid."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            argv = Path(f"/proc/{entry}/cmdline").read_bytes().split(b"\0")
+            state = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if b"agentic_design.sandbox" in argv and str(pid).encode() in argv and state != "Z":
+            found.append(int(entry))
+    return found
+
+
+def test_a_run_killed_with_sigkill_resumes_without_losing_or_repeating_work(tmp_path):
+    config = small_digits_config(
+        tmp_path / "run", evaluations=24, train={"max_epochs": 20, "max_seconds": 3}
+    )
+    path = tmp_path / "digits.yaml"
+    path.write_text(yaml.safe_dump(config))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "agentic_design", "run", str(path), "--no-progress"],
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    db = tmp_path / "run" / "run.db"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if db.exists() and len(_finished(db)) >= 8:
+            break
+        time.sleep(0.05)
+    assert _sandbox_processes_of(proc.pid), "the run's sandbox servers should be alive"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    before = _finished(db)
+    assert 8 <= len(before) < 24
+    deadline = time.monotonic() + 10
+    while _sandbox_processes_of(proc.pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _sandbox_processes_of(proc.pid) == [], "processes of the killed run outlived it"
+
+    status = cli("status", str(tmp_path / "run"))
+    assert "stopped without finishing" in status.stdout
+
+    result = cli("resume", str(tmp_path / "run"), "--no-progress")
+    assert result.returncode == 0, result.stderr
+    after = _finished(db)
+    assert len(after) == 24
+    assert {i: after[i] for i in before} == before  # nothing finished was lost or changed
+    with sqlite3.connect(db) as conn:
+        per_design = conn.execute(
+            "SELECT design_id, COUNT(*) FROM evaluations WHERE purpose = 'search' "
+            "GROUP BY design_id"
+        ).fetchall()
+        assert len(per_design) == 24 and {n for _, n in per_design} == {1}
+        kinds = [k for (k,) in conn.execute("SELECT kind FROM events ORDER BY id")]
+    assert "resumed" in kinds
+
+
+def test_sigint_stops_cleanly_and_the_run_can_be_resumed(tmp_path):
+    config = small_digits_config(
+        tmp_path / "run", evaluations=30, train={"max_epochs": 20, "max_seconds": 3}
+    )
+    path = tmp_path / "digits.yaml"
+    path.write_text(yaml.safe_dump(config))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "agentic_design", "run", str(path), "--no-progress"],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    db = tmp_path / "run" / "run.db"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not (db.exists() and len(_finished(db)) >= 6):
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130, stderr
+    assert "interrupted" in stderr and "Traceback" not in stderr
+    assert _sandbox_processes_of(proc.pid) == []
+    with sqlite3.connect(db) as conn:
+        state = conn.execute("SELECT value FROM meta WHERE key = 'state'").fetchone()[0]
+    assert json.loads(state) == "interrupted"
+    result = cli("resume", str(tmp_path / "run"), "--no-progress")
+    assert result.returncode == 0, result.stderr
+    assert len(_finished(db)) == 30

@@ -1,0 +1,87 @@
+"""A real (small) digits search through the Python API: seeds first, every child traceable."""
+
+import pytest
+
+from agentic_design import Archive, RunConfig, Search, Status
+from agentic_design.config import ConfigError
+
+from .conftest import small_digits_config
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory):
+    run_dir = tmp_path_factory.mktemp("search") / "run"
+    config = RunConfig.from_dict(small_digits_config(run_dir, evaluations=14))
+    result = Search(config, progress=False).run()
+    return result, Archive.open(run_dir)
+
+
+def test_the_search_spends_its_evaluation_budget_exactly(finished):
+    result, archive = finished
+    assert result.total == 14 == archive.total()
+    assert result.stopped_by == "evaluations"
+    assert Status.PENDING.value not in archive.counts()
+    assert sum(result.counts.values()) == 14
+
+
+def test_seeds_come_first_and_children_record_parents_and_mutation(finished):
+    _, archive = finished
+    designs = archive.designs()
+    seeds = [d for d in designs if d.proposer == "seed"]
+    assert [d.id for d in seeds] == [1, 2, 3, 4]
+    children = designs[4:]
+    assert children and all(d.proposer == "evolution" for d in children)
+    for child in children:
+        assert child.parents and all(p < child.id for p in child.parents)
+        assert child.operator and child.thought
+        assert child.generation == 1 + max(archive.get(p).generation for p in child.parents)
+    assert len({d.code_hash for d in designs}) == len(designs)
+
+
+def test_every_design_has_one_search_evaluation_and_the_best_a_test_score(finished):
+    result, archive = finished
+    for design in archive.designs():
+        assert [e["purpose"] for e in archive.evaluations(design.id)].count("search") == 1
+    best = archive.best()
+    assert result.best.id == best.id
+    assert best.fitness == max(d.fitness for d in archive.designs(Status.OK))
+    test = archive.meta("test")
+    assert test["design_id"] == best.id and 0.8 < test["accuracy"] <= 1.0
+    assert result.test.split == "test"
+
+
+def test_the_run_directory_holds_config_designs_and_metadata(finished):
+    result, archive = finished
+    assert (result.run_dir / "config.yaml").is_file()
+    assert len(list((result.run_dir / "designs").glob("*.py"))) == 14
+    assert "offline evolution" in archive.meta("proposer")
+    assert archive.meta("state") == "finished"
+    assert archive.meta("versions")["torch"] != "not installed"
+    assert archive.meta("task_fingerprint") == archive.best().task_fingerprint
+
+
+def test_replay_reproduces_the_recorded_fitness_exactly(finished):
+    _, archive = finished
+    best = archive.best()
+    replay = Archive.open(archive.run_dir).replay(best.id)
+    assert replay.matches and replay.measured == best.fitness
+    assert [e["purpose"] for e in archive.evaluations(best.id)][-1] == "replay"
+
+
+def test_a_new_run_refuses_to_overwrite_an_existing_one(finished):
+    result, _ = finished
+    config = RunConfig.from_dict(small_digits_config(result.run_dir))
+    with pytest.raises(ConfigError, match="already holds a run"):
+        Search(config, progress=False).run()
+
+
+def test_an_hours_budget_stops_the_search(tmp_path):
+    config = RunConfig.from_dict(
+        small_digits_config(
+            tmp_path / "run", evaluations=500, budget={"evaluations": 500, "hours": 0.0005}
+        )
+    )
+    result = Search(config, progress=False).run()
+    assert result.stopped_by == "hours"
+    assert 4 <= result.total < 500
+    assert Status.PENDING.value not in result.counts
