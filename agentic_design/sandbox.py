@@ -121,20 +121,50 @@ def _write_frame(fd: int, payload: dict[str, Any] | bytes) -> None:
         view = view[written:]
 
 
-def _read_exact(fd: int, n: int, deadline: float | None) -> bytes | None:
-    """n bytes from fd, or None on EOF or when the deadline passes."""
+class _NoFrame(Exception):
+    """No complete frame came: "timeout", "eof", or the reason named for a watched fd."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _read_exact(
+    fd: int, n: int, deadline: float | None = None, watch: dict[int, str] | None = None
+) -> bytes:
+    """Exactly n bytes from fd. Raises _NoFrame on EOF, at the deadline, or when one of the
+    `watch` fds becomes readable first (a process exiting, a peer hanging up)."""
+    watch = watch or {}
     chunks, remaining = [], n
     while remaining:
-        if deadline is not None:
-            timeout = deadline - time.monotonic()
-            if timeout <= 0 or not select.select([fd], [], [], timeout)[0]:
-                return None
+        timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
+        ready = select.select([fd, *watch], [], [], timeout)[0]
+        if not ready:
+            raise _NoFrame("timeout")
+        if fd not in ready:
+            raise _NoFrame(watch[ready[0]])
         chunk = os.read(fd, min(remaining, 1 << 20))
         if not chunk:
-            return None
+            raise _NoFrame("eof")
         chunks.append(chunk)
         remaining -= len(chunk)
     return b"".join(chunks)
+
+
+def _read_frame(
+    fd: int, deadline: float | None = None, watch: dict[int, str] | None = None, cap: int = 0
+) -> dict[str, Any]:
+    """One frame as a JSON object; raises _NoFrame ("too_big", "garbled" among the reasons)."""
+    size = _HEADER.unpack(_read_exact(fd, _HEADER.size, deadline, watch))[0]
+    if cap and size > cap:
+        raise _NoFrame("too_big")
+    try:
+        payload = json.loads(_read_exact(fd, size, deadline, watch))
+    except ValueError:
+        raise _NoFrame("garbled") from None
+    if not isinstance(payload, dict):
+        raise _NoFrame("garbled")
+    return payload
 
 
 # --- the caller's side ------------------------------------------------------------------------
@@ -145,6 +175,7 @@ class _Worker:
 
     def __init__(self, preload: list[str], env: dict[str, str]) -> None:
         self.proc = subprocess.Popen(
+            # The caller's pid is only there to tell whose server a process is (ps, tests).
             [sys.executable, "-m", "agentic_design.sandbox", str(os.getpid()), ",".join(preload)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
@@ -163,11 +194,10 @@ class _Worker:
             raise SandboxError(f"a sandbox worker failed to start (reply: {reply!r})")
 
     def receive(self, deadline: float | None) -> dict[str, Any] | None:
-        header = _read_exact(self.from_server, _HEADER.size, deadline)
-        if header is None:
+        try:
+            return _read_frame(self.from_server, deadline)
+        except _NoFrame:
             return None
-        body = _read_exact(self.from_server, _HEADER.unpack(header)[0], deadline)
-        return None if body is None else json.loads(body)
 
     def kill(self) -> None:
         with contextlib.suppress(ProcessLookupError):
@@ -290,12 +320,16 @@ def _prctl(option: int, value: int) -> bool:
     return _libc.prctl(option, value, 0, 0, 0) == 0
 
 
-def serve(parent_pid: int, preload: list[str]) -> None:
-    """The fork-server loop: one request at a time from stdin, replies on the original stdout."""
-    _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-    if os.getppid() != parent_pid:  # the parent died before we could ask to follow it
-        os._exit(1)
+def serve(preload: list[str]) -> None:
+    """The fork-server loop: one request at a time from stdin, replies on the original stdout.
+
+    The server notices its caller's death as end-of-file on stdin — whether it is idle or
+    waiting for a child — and then kills the child's process group and exits. (Not
+    PR_SET_PDEATHSIG: that follows the *thread* that started the server, and a worker replaced
+    from an evaluation thread would die with that thread.)
+    """
     _prctl(_PR_SET_CHILD_SUBREAPER, 1)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the caller's to handle
     requests, replies = os.dup(0), os.dup(1)
     devnull = os.open(os.devnull, os.O_RDWR)
     os.dup2(devnull, 0)
@@ -304,14 +338,11 @@ def serve(parent_pid: int, preload: list[str]) -> None:
         _preload(name)
     _write_frame(replies, {"ready": True, "pid": os.getpid()})
     while True:
-        header = _read_exact(requests, _HEADER.size, None)
-        if header is None:
-            return
-        body = _read_exact(requests, _HEADER.unpack(header)[0], None)
-        if body is None:
-            return
-        request = json.loads(body)
-        reply = _serve_one(request, SandboxLimits(**request["limits"]))
+        try:
+            request = _read_frame(requests)
+        except _NoFrame:
+            return  # the caller closed the pipe or died
+        reply = _serve_one(request, SandboxLimits(**request["limits"]), requests)
         _write_frame(replies, asdict(reply))
 
 
@@ -323,7 +354,7 @@ def _preload(name: str) -> None:
         getattr(module, function)()
 
 
-def _serve_one(request: dict[str, Any], limits: SandboxLimits) -> SandboxResult:
+def _serve_one(request: dict[str, Any], limits: SandboxLimits, caller: int) -> SandboxResult:
     workdir = tempfile.mkdtemp(prefix="agentic-design-sandbox-")
     read_end, write_end = os.pipe()
     started = time.monotonic()
@@ -335,10 +366,18 @@ def _serve_one(request: dict[str, Any], limits: SandboxLimits) -> SandboxResult:
         finally:
             os._exit(70)
     os.close(write_end)
+    # Readable when the child exits: a grandchild holding the pipe open cannot stall us.
+    exited = os.pidfd_open(pid)
+    reply: dict[str, Any] | None = None
+    why = ""
     try:
-        reply, why = _collect(read_end, pid, started + limits.wall_s, limits.result_bytes)
+        watch = {exited: "died", caller: "caller_gone"}
+        reply = _read_frame(read_end, started + limits.wall_s, watch, limits.result_bytes)
+    except _NoFrame as exc:
+        why = exc.reason
     finally:
         os.close(read_end)
+        os.close(exited)
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pid, signal.SIGKILL)
     _, wait_status = os.waitpid(pid, 0)
@@ -347,37 +386,37 @@ def _serve_one(request: dict[str, Any], limits: SandboxLimits) -> SandboxResult:
     stdout = _tail(os.path.join(workdir, "stdout"), limits.output_bytes)
     stderr = _tail(os.path.join(workdir, "stderr"), limits.output_bytes)
     shutil.rmtree(workdir, ignore_errors=True)
+    if why == "caller_gone":
+        os._exit(0)  # nobody is left to answer; the child and its group are already gone
     if reply is not None:
-        return SandboxResult(**reply, stdout=stdout, stderr=stderr, wall_s=wall_s)
+        fields = _reply_fields(reply)
+        if fields is not None:
+            return SandboxResult(**fields, stdout=stdout, stderr=stderr, wall_s=wall_s)
+        why = "garbled"
     status, error = _classify_death(why, wait_status, limits)
     return SandboxResult(status=status, error=error, stdout=stdout, stderr=stderr, wall_s=wall_s)
 
 
-def _collect(fd: int, pid: int, deadline: float, cap: int) -> tuple[dict[str, Any] | None, str]:
-    """Wait for the child's one reply frame; say why none came ("timeout", "too_big", "died")."""
-    header = _read_exact(fd, _HEADER.size, deadline)
-    if header is None:
-        return None, "timeout" if time.monotonic() >= deadline else "died"
-    size = _HEADER.unpack(header)[0]
-    if size > cap:
-        return None, "too_big"
-    body = _read_exact(fd, size, deadline)
-    if body is None:
-        return None, "timeout" if time.monotonic() >= deadline else "died"
-    try:
-        reply = json.loads(body)
-    except ValueError:
-        return None, "garbled"
-    return (reply, "") if isinstance(reply, dict) else (None, "garbled")
+_STATUSES = {OK, INVALID, ERROR, TIMEOUT, MEMORY, KILLED, OUTPUT_LIMIT}
+_TEXT = ("error", "error_type", "traceback")
+
+
+def _reply_fields(reply: dict[str, Any]) -> dict[str, Any] | None:
+    """The child's reply, checked: the code it ran could have written any frame to the pipe."""
+    if reply.get("status") not in _STATUSES or not set(reply) <= {"status", "value", *_TEXT}:
+        return None
+    if any(not isinstance(reply.get(key), str | None) for key in _TEXT):
+        return None
+    return reply
 
 
 def _classify_death(why: str, wait_status: int, limits: SandboxLimits) -> tuple[str, str]:
-    if why == "timeout":
+    if why == "timeout":  # the wall clock ran out before a whole reply came
         return TIMEOUT, f"exceeded the wall-clock limit of {limits.wall_s:g} s and was killed"
     if why == "too_big":
         return OUTPUT_LIMIT, f"the result exceeded {limits.result_bytes:,} bytes"
     if why == "garbled":
-        return ERROR, "the result sent back was not valid JSON"
+        return ERROR, "the reply sent back was not a valid result frame"
     if os.WIFSIGNALED(wait_status):
         sig = os.WTERMSIG(wait_status)
         try:
@@ -525,4 +564,4 @@ def _failure(status: str, exc: BaseException, summary: str | None) -> dict[str, 
 
 
 if __name__ == "__main__":
-    serve(int(sys.argv[1]), [name for name in sys.argv[2].split(",") if name])
+    serve([name for name in sys.argv[2].split(",") if name])

@@ -314,8 +314,15 @@ def test_remove_drops_one_element_and_prefers_shape_preserving_ones():
         assert result is not None
         model = load(result.code)["build_model"]((1, 40), 10)
         assert len(model) == 8
+        # the flatten and the read-out are never removed: the logits would have the wrong shape
+        assert "nn.Flatten()" in result.code and "nn.Linear(channels, num_classes)" in result.code
         removed[result.description.split("(")[0]] += 1
     assert removed["remove nn.ReLU"] > 0.6 * 200
+    linear = (
+        "from torch import nn\n\ndef build_model(shape, num_classes):\n"
+        "    return nn.Sequential(nn.Flatten(), nn.Linear(40, num_classes))\n"
+    )
+    assert remove_layer(linear, random.Random(0)) is None
 
 
 def test_recipe_is_added_with_defaults_when_missing():

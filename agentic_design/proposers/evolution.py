@@ -104,6 +104,17 @@ class EvolutionProposer:
     def __init__(self, settings: EvolutionSettings, seed: int) -> None:
         self.settings = settings
         self.seed = seed
+        # Code hashes per design id, computed once: normalising means parsing, and the
+        # history grows with every proposal.
+        self._hashes: dict[int, frozenset[str]] = {}
+
+    def _seen(self, history: Sequence[Design]) -> set[str]:
+        for d in history:
+            if d.id not in self._hashes:
+                self._hashes[d.id] = frozenset(
+                    {d.code_hash, code_hash(d.code), code_hash(_normalized(d.code))}
+                )
+        return set().union(*(self._hashes[d.id] for d in history))
 
     def propose(self, history: Sequence[Design], rng: random.Random | None = None) -> Proposal:
         """A new child of the population in `history` (the run's designs in creation order).
@@ -119,8 +130,7 @@ class EvolutionProposer:
                 f"none of the {len(history)} designs so far finished OK with a fitness; "
                 "evolution needs at least one working design (a seed) to start from"
             )
-        seen = {d.code_hash for d in history} | {code_hash(d.code) for d in history}
-        seen |= {code_hash(_normalized(d.code)) for d in history}
+        seen = self._seen(history)
         for attempt in range(MAX_ATTEMPTS):
             # Later attempts stack extra mutations: a parent whose close neighbours were all
             # tried already needs a bigger step to reach something new.
