@@ -205,7 +205,15 @@ def show(
     if design_id is not None:
         _show_one(designs[0])
         return
-    table = Table(title=f"{run_dir} — {len(designs)} designs")
+    total = len(designs)
+    if top is None:
+        designs = designs[:TABLE_ROWS]
+    shown = (
+        f"the best {len(designs)} of {total} designs"
+        if len(designs) < total
+        else f"{total} designs"
+    )
+    table = Table(title=f"{run_dir}: {shown}", caption="--top K shows more, --id ID one in full")
     for column in ("id", "name", "status", "fitness", "95% CI", "params", "gen", "parents", "how"):
         table.add_column(column, overflow="fold")
     for d in designs:
@@ -221,6 +229,9 @@ def show(
             (d.operator or "")[:60],
         )
     out.print(table)
+
+
+TABLE_ROWS = 20  # the table's default length; --json lists every design
 
 
 def _ranked(designs: list[Design]) -> list[Design]:

@@ -33,6 +33,7 @@ import threading
 import time
 import traceback
 import types
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -552,7 +553,7 @@ def _call(request: dict[str, Any]) -> dict[str, Any]:
 
 def _failure(status: str, exc: BaseException, summary: str | None) -> dict[str, Any]:
     message = str(exc) or summary or type(exc).__name__
-    lines = traceback.format_exception(type(exc), exc, exc.__traceback__)
+    lines = list(_without_framework_frames(traceback.TracebackException.from_exception(exc)))
     # Keep the frames nearest the error: those are the ones a person or an LLM can act on.
     trimmed = "".join(lines[:1] + lines[-12:]) if len(lines) > 13 else "".join(lines)
     return {
@@ -561,6 +562,25 @@ def _failure(status: str, exc: BaseException, summary: str | None) -> dict[str, 
         "error_type": type(exc).__name__,
         "traceback": trimmed[-4000:],
     }
+
+
+_FRAMEWORK = os.path.dirname(os.path.abspath(__file__)) + os.sep
+# Call plumbing that appears twice per layer in every torch traceback and says nothing.
+_PLUMBING = (os.path.join("torch", "nn", "modules", "module.py"),)
+
+
+def _without_framework_frames(te: traceback.TracebackException) -> Iterator[str]:
+    """Format a traceback without this package's own frames: what is left is the code that
+    ran and the libraries it called, which is what a person or an LLM can act on."""
+    for link in (te, te.__cause__, te.__context__):
+        if link is not None:
+            kept = [
+                f
+                for f in link.stack
+                if not f.filename.startswith(_FRAMEWORK) and not f.filename.endswith(_PLUMBING)
+            ]
+            link.stack = traceback.StackSummary.from_list(kept)
+    return te.format()
 
 
 if __name__ == "__main__":

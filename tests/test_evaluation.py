@@ -91,8 +91,21 @@ def test_a_design_that_loops_forever_times_out_and_the_pool_keeps_serving(evalua
     assert evaluator.evaluate(LINEAR, seed=0).status is Status.OK
 
 
-def test_error_traceback_quotes_the_designs_own_line(evaluator):
+def test_error_traceback_quotes_the_designs_own_lines_not_the_frameworks(evaluator):
     code = "def build_model(s, n):\n    values = []\n    return values[3]\n"
     result = evaluator.evaluate(code, seed=0)
     assert result.status is Status.ERROR
     assert "IndexError" in result.error and "return values[3]" in result.error
+    assert 'File "<design>", line 3, in build_model' in result.error
+    assert "agentic_design" not in result.error.split("Traceback", 1)[1]
+
+
+def test_a_forward_pass_that_raises_fails_the_shape_check_as_invalid(evaluator):
+    code = (
+        "from torch import nn\ndef build_model(s, n):\n"
+        "    return nn.Sequential(nn.Flatten(), nn.Linear(256, n))\n"
+    )
+    result = evaluator.evaluate(code, seed=0)
+    assert result.status is Status.INVALID
+    assert "shape check failed" in result.error and "mat1 and mat2" in result.error
+    assert "_call_impl" not in result.error

@@ -112,3 +112,15 @@ def test_a_users_task_file_is_loaded_by_path(tmp_path):
     assert type(task).__name__ == "SmallDigits" and task.params == {"split_seed": 4}
     with pytest.raises(TaskLoadError, match="not a subclass of Task"):
         load_task(f"{path}:DigitsTaskMissing")
+
+
+def test_unknown_task_params_are_reported_not_ignored():
+    with pytest.raises(TaskLoadError, match=r"unknown parameters \['num_sample'\]"):
+        load_task("mnist1d", {"num_sample": 100})
+
+
+def test_a_task_file_that_fails_to_import_is_a_load_error(tmp_path):
+    path = tmp_path / "broken.py"
+    path.write_text("def oops(:\n")
+    with pytest.raises(TaskLoadError, match="failed to import: SyntaxError"):
+        load_task(f"{path}:Anything")

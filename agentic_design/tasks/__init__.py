@@ -40,7 +40,13 @@ def task_class(ref: str) -> type[Task]:
             raise TaskLoadError(f"cannot import task file {path}")
         module = importlib.util.module_from_spec(spec)
         sys.modules[module_name] = module
-        spec.loader.exec_module(module)
+        try:
+            spec.loader.exec_module(module)
+        except Exception as exc:  # the user's own file: report it, do not crash on it
+            del sys.modules[module_name]
+            raise TaskLoadError(
+                f"task file {path} failed to import: {type(exc).__name__}: {exc}"
+            ) from exc
     else:
         try:
             module = importlib.import_module(module_ref)

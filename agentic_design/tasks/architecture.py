@@ -75,7 +75,16 @@ class ArchitectureTask(Task):
     summary: ClassVar[str] = ""
     reference: ClassVar[str] = ""
 
+    # The task_params a subclass understands; anything else is a typo to report, not ignore.
+    accepted_params: ClassVar[frozenset[str]] = frozenset({"split_seed"})
+
     def __init__(self, **params: Any) -> None:
+        unknown = set(params) - self.accepted_params
+        if unknown:
+            raise TypeError(
+                f"unknown parameters {sorted(unknown)}; {self.name} accepts "
+                f"{sorted(self.accepted_params)}"
+            )
         super().__init__(**params)
         self._arrays: dict[str, np.ndarray] | None = None
 
@@ -250,6 +259,9 @@ class MNIST1DTask(ArchitectureTask):
     """MNIST-1D (Greydanus 2020): ten 1-D digit templates, shifted, scaled, sheared and noised."""
 
     name: ClassVar[str] = "mnist1d"
+    accepted_params: ClassVar[frozenset[str]] = frozenset(
+        {"split_seed", "num_samples", "data_seed", "validation_fraction"}
+    )
     input_shape: ClassVar[tuple[int, ...]] = (1, 40)
     num_classes: ClassVar[int] = 10
     summary: ClassVar[str] = (

@@ -118,8 +118,15 @@ def build_checked(
     if params > max_params:
         raise InvalidDesign(f"the model has {params:,} parameters, over the cap of {max_params:,}")
     model.eval()
-    with torch.no_grad():
-        out = model(torch.zeros(2, *input_shape))
+    dummy = torch.zeros(2, *input_shape)
+    try:
+        with torch.no_grad():
+            out = model(dummy)
+    except Exception as exc:  # any failure of the dummy pass means the design cannot work
+        raise InvalidDesign(
+            f"shape check failed: a batch of shape {tuple(dummy.shape)} raised "
+            f"{type(exc).__name__}: {exc}"
+        ) from exc
     if not isinstance(out, torch.Tensor):
         raise InvalidDesign(f"the model's forward returned {type(out).__name__}, not a Tensor")
     if tuple(out.shape) != (2, num_classes):
