@@ -22,6 +22,7 @@ from rich.table import Table
 from agentic_design.archive import Archive, ArchiveError
 from agentic_design.config import ConfigError, RunConfig
 from agentic_design.records import Design, Status
+from agentic_design.sandbox import SandboxError
 from agentic_design.tasks import BUILTIN_TASKS, TaskLoadError, task_class
 
 app = typer.Typer(
@@ -105,7 +106,10 @@ def _search_and_report(cfg: RunConfig, *, resume: bool, progress: bool, search: 
     from agentic_design.search import Search  # the CLI's other commands stay fast to start
 
     search = search or Search(cfg, console=err, progress=progress)
-    result = search.run()
+    try:
+        result = search.run()
+    except SandboxError as exc:
+        _fail(f"the sandbox failed, so the search stopped; finished designs are saved: {exc}", 1)
     out.print(f"\n[bold]run[/] {result.run_dir}  ({result.proposer})")
     out.print(f"stopped by: {result.stopped_by}; designs: {result.total}")
     counts = ", ".join(f"{status} {n}" for status, n in sorted(result.counts.items()))

@@ -26,7 +26,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from agentic_design.archive import Archive
 from agentic_design.config import ConfigError, RunConfig
 from agentic_design.evaluation import Evaluation, Evaluator, evaluator_for, sandbox_for
-from agentic_design.proposers.evolution import EvolutionProposer, EvolutionSettings, NoParentsError
+from agentic_design.proposers.evolution import (
+    EvolutionError,
+    EvolutionProposer,
+    EvolutionSettings,
+    NoParentsError,
+)
 from agentic_design.records import Design, Status
 from agentic_design.tasks import Task, TaskLoadError, load_task
 
@@ -225,10 +230,12 @@ class Search:
                         elif archive.total() < budget.evaluations:
                             try:
                                 proposal = proposer.propose(archive.designs())
-                            except NoParentsError as exc:
+                            except EvolutionError as exc:
                                 if in_flight:
-                                    break  # a running design may yet become a parent
-                                stopped_by = "no_parents"
+                                    break  # a running design may yet become a (new) parent
+                                stopped_by = (
+                                    "no_parents" if isinstance(exc, NoParentsError) else "exhausted"
+                                )
                                 self.console.print(f"[red]stopping:[/] {exc}")
                                 break
                             design_id = archive.add(

@@ -85,3 +85,28 @@ def test_an_hours_budget_stops_the_search(tmp_path):
     assert result.stopped_by == "hours"
     assert 4 <= result.total < 500
     assert Status.PENDING.value not in result.counts
+
+
+def test_a_search_whose_seeds_all_fail_stops_with_a_reason_and_keeps_the_failures(tmp_path):
+    task_file = tmp_path / "broken_seeds.py"
+    task_file.write_text(
+        "from agentic_design.records import Proposal\n"
+        "from agentic_design.tasks.architecture import DigitsTask\n"
+        "class BrokenSeeds(DigitsTask):\n"
+        "    def seeds(self):\n"
+        "        return [\n"
+        "            Proposal(name='no model', thought='', code='x = 1\\n', proposer='seed'),\n"
+        "            Proposal(name='crash', thought='', proposer='seed',\n"
+        "                     code='def build_model(s, n):\\n    raise ValueError(\"nope\")\\n'),\n"
+        "        ]\n"
+    )
+    config = RunConfig.from_dict(
+        small_digits_config(tmp_path / "run", task=f"{task_file}:BrokenSeeds")
+    )
+    result = Search(config, progress=False).run()
+    assert result.stopped_by == "no_parents"
+    assert result.best is None and result.counts == {"invalid": 1, "error": 1}
+    archive = Archive.open(tmp_path / "run")
+    errors = [d.error for d in archive.designs()]
+    assert "defines no function build_model" in errors[0]
+    assert "ValueError: nope" in errors[1]
