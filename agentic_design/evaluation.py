@@ -8,10 +8,11 @@ and, for status ok, the score computed against labels the sandbox never saw.
 
 from __future__ import annotations
 
+import inspect
 import linecache
 import time
 import types
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from agentic_design.config import RunConfig
@@ -185,5 +186,12 @@ def evaluator_for(config: RunConfig, task: Task, sandbox: Sandbox) -> Evaluator:
         config.task,
         sandbox,
         budget=config.train.model_dump(),
-        limits=limits_for(config),
+        limits=replace(limits_for(config), readable=sandbox_readable(task)),
     )
+
+
+def sandbox_readable(task: Task) -> tuple[str, ...]:
+    """What the sandbox may read for this task: its data, and the file that defines it (a
+    user's task lives outside the package and its import path)."""
+    source = inspect.getsourcefile(type(task))
+    return (*task.sandbox_readable(), *([source] if source else []))

@@ -1,11 +1,13 @@
-"""A fork-server worker pool that runs untrusted design code in throw-away processes.
+"""A fork-server worker pool that runs untrusted design code in throw-away, confined processes.
 
-Each worker is a server process that imports the heavy modules once (`preload`), then forks a
-fresh child for every evaluation. The child starts a new session, dies with its server, limits
-its own resources, runs `entry(**args)` from the given code in a private temporary directory and
-sends back JSON over a pipe. The server enforces the wall-clock limit by killing the child's
-whole process group, and reaps whatever the child left behind (it is a child subreaper).
-Nothing a child sends is ever unpickled, and the design's code never runs in the caller.
+Each worker is a server process (`agentic_design.sandbox_server`) that imports the heavy modules
+once (`preload`), then forks a fresh child for every call. The child is confined before the code
+runs — namespaces, Landlock, a pids cgroup, resource limits, no capabilities, a scrubbed
+environment, a private temporary directory (see `sandbox_server` and `confinement`) — and sends
+back JSON over a pipe. The server enforces the wall-clock limit by killing the child's whole
+process group, and nothing a child started outlives it. Nothing a child sends is ever
+unpickled, and the code never runs in the caller. `Sandbox.protections` says which protections
+are in force on this machine and why any is not.
 
     with Sandbox(workers=2, preload=["torch"]) as sb:
         r = sb.run(code, entry="main", args={"x": 1}, limits=SandboxLimits(wall_s=10))
@@ -15,25 +17,16 @@ Nothing a child sends is ever unpickled, and the design's code never runs in the
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import importlib
 import json
 import os
 import queue
 import re
-import resource
 import select
-import shutil
-import signal
 import struct
 import subprocess
 import sys
-import tempfile
 import threading
 import time
-import traceback
-import types
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -48,10 +41,9 @@ OK, INVALID, ERROR, TIMEOUT, MEMORY, KILLED, OUTPUT_LIMIT = (
     "output_limit",
 )
 
+STATUSES = frozenset({OK, INVALID, ERROR, TIMEOUT, MEMORY, KILLED, OUTPUT_LIMIT})
+
 _HEADER = struct.Struct("!Q")
-_PR_SET_PDEATHSIG = 1
-_PR_SET_CHILD_SUBREAPER = 36
-_RESULT_FD = 3
 _SECRET_NAME = re.compile(
     r"KEY|TOKEN|SECRET|PASSW|CREDENTIAL|AUTH|COOKIE|SESSION|PRIVATE", re.IGNORECASE
 )
@@ -63,17 +55,30 @@ class SandboxError(RuntimeError):
 
 @dataclass(frozen=True)
 class SandboxLimits:
-    """Per-call limits. `memory_mb` bounds the address space (RLIMIT_AS): right for CPU work;
-    with CUDA, which reserves huge virtual ranges, pass None and bound GPU memory in the task."""
+    """Per-call limits.
+
+    `memory_mb` bounds the address space (RLIMIT_AS), which is right for CPU work. With CUDA,
+    which reserves huge ranges of virtual memory, set `memory_mb=None` and bound GPU memory with
+    `gpu_memory_fraction` (torch's caching allocator refuses to grow past that share of the
+    device); host memory is then bounded only by the machine.
+    """
 
     wall_s: float = 60.0
     memory_mb: int | None = 4096
     cpu_s: float | None = None  # default: the wall limit times the thread count, plus slack
-    file_mb: int = 64
+    file_mb: int = 64  # any one file, stdout and stderr included
+    disk_mb: int = 256  # the private working directory, all files together
     open_files: int = 256
+    max_processes: int = 64  # processes and threads, where a pids cgroup is available
     threads: int = 1
     output_bytes: int = 64_000  # stdout and stderr, each, kept from the end
     result_bytes: int = 16_000_000
+    readable: tuple[str, ...] = ()  # extra read-only paths (the task's public data)
+    gpu_memory_fraction: float | None = None
+
+    def __post_init__(self) -> None:
+        # Limits travel as JSON, where a tuple arrives as a list.
+        object.__setattr__(self, "readable", tuple(self.readable))
 
 
 @dataclass(frozen=True)
@@ -177,7 +182,13 @@ class _Worker:
     def __init__(self, preload: list[str], env: dict[str, str]) -> None:
         self.proc = subprocess.Popen(
             # The caller's pid is only there to tell whose server a process is (ps, tests).
-            [sys.executable, "-m", "agentic_design.sandbox", str(os.getpid()), ",".join(preload)],
+            [
+                sys.executable,
+                "-m",
+                "agentic_design.sandbox_server",
+                str(os.getpid()),
+                ",".join(preload),
+            ],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
@@ -187,12 +198,19 @@ class _Worker:
         assert self.proc.stdin is not None and self.proc.stdout is not None
         self.to_server = self.proc.stdin.fileno()
         self.from_server = self.proc.stdout.fileno()
+        self.info: dict[str, Any] = {}
 
-    def wait_ready(self, timeout: float) -> None:
+    def wait_ready(self, timeout: float) -> list[dict[str, Any]]:
+        """Wait for the server's greeting; return its report of the protections in force."""
         reply = self.receive(time.monotonic() + timeout)
         if reply is None or reply.get("ready") is not True:
             self.kill()
-            raise SandboxError(f"a sandbox worker failed to start (reply: {reply!r})")
+            raise SandboxError(
+                "a sandbox worker failed to start; run `python -m agentic_design.sandbox_server "
+                "0 torch` to see why"
+            )
+        self.info = reply
+        return list(reply.get("protections", []))
 
     def receive(self, deadline: float | None) -> dict[str, Any] | None:
         try:
@@ -232,6 +250,7 @@ class Sandbox:
         self._all: list[_Worker] = []
         self._lock = threading.Lock()
         self._closed = True
+        self.protections: list[dict[str, Any]] = []
 
     def start(self) -> Sandbox:
         env = scrubbed_environment(self.default_limits.threads)
@@ -239,7 +258,7 @@ class Sandbox:
         workers = [_Worker(self.preload, env) for _ in range(self.size)]
         try:
             for worker in workers:
-                worker.wait_ready(self.start_timeout_s)
+                self.protections = worker.wait_ready(self.start_timeout_s)
         except SandboxError:
             for worker in workers:
                 worker.kill()
@@ -257,12 +276,17 @@ class Sandbox:
         self.close()
 
     def close(self) -> None:
-        """Stop every server; their children die with them (PR_SET_PDEATHSIG)."""
+        """Stop every server; their children die with them."""
         with self._lock:
             self._closed = True
             for worker in self._all:
                 worker.kill()
             self._all = []
+
+    def servers(self) -> list[dict[str, Any]]:
+        """Each live server's greeting: its `pid`, its `cgroup` (or None), `protections`."""
+        with self._lock:
+            return [dict(worker.info) for worker in self._all]
 
     def run(
         self,
@@ -310,278 +334,3 @@ class Sandbox:
             if self._closed:
                 fresh.kill()
         return fresh
-
-
-# --- the server's side (runs in `python -m agentic_design.sandbox`) ---------------------------
-
-_libc = ctypes.CDLL(None, use_errno=True)
-
-
-def _prctl(option: int, value: int) -> bool:
-    return _libc.prctl(option, value, 0, 0, 0) == 0
-
-
-def serve(preload: list[str]) -> None:
-    """The fork-server loop: one request at a time from stdin, replies on the original stdout.
-
-    The server notices its caller's death as end-of-file on stdin — whether it is idle or
-    waiting for a child — and then kills the child's process group and exits. (Not
-    PR_SET_PDEATHSIG: that follows the *thread* that started the server, and a worker replaced
-    from an evaluation thread would die with that thread.)
-    """
-    _prctl(_PR_SET_CHILD_SUBREAPER, 1)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the caller's to handle
-    requests, replies = os.dup(0), os.dup(1)
-    devnull = os.open(os.devnull, os.O_RDWR)
-    os.dup2(devnull, 0)
-    os.dup2(devnull, 1)  # a stray print must never corrupt the protocol
-    for name in preload:
-        _preload(name)
-    _write_frame(replies, {"ready": True, "pid": os.getpid()})
-    while True:
-        try:
-            request = _read_frame(requests)
-        except _NoFrame:
-            return  # the caller closed the pipe or died
-        reply = _serve_one(request, SandboxLimits(**request["limits"]), requests)
-        _write_frame(replies, asdict(reply))
-
-
-def _preload(name: str) -> None:
-    """Import `module`, or import `module:function` and call it: work every child inherits."""
-    module_name, _, function = name.partition(":")
-    module = importlib.import_module(module_name)
-    if function:
-        getattr(module, function)()
-
-
-def _serve_one(request: dict[str, Any], limits: SandboxLimits, caller: int) -> SandboxResult:
-    workdir = tempfile.mkdtemp(prefix="agentic-design-sandbox-")
-    read_end, write_end = os.pipe()
-    started = time.monotonic()
-    pid = os.fork()
-    if pid == 0:  # the child: never returns
-        try:
-            os.close(read_end)
-            _child(request, limits, write_end, workdir)
-        finally:
-            os._exit(70)
-    os.close(write_end)
-    # Readable when the child exits: a grandchild holding the pipe open cannot stall us.
-    exited = os.pidfd_open(pid)
-    reply: dict[str, Any] | None = None
-    why = ""
-    try:
-        watch = {exited: "died", caller: "caller_gone"}
-        reply = _read_frame(read_end, started + limits.wall_s, watch, limits.result_bytes)
-    except _NoFrame as exc:
-        why = exc.reason
-    finally:
-        os.close(read_end)
-        os.close(exited)
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pid, signal.SIGKILL)
-    _, wait_status = os.waitpid(pid, 0)
-    _reap_orphans()
-    wall_s = time.monotonic() - started
-    stdout = _tail(os.path.join(workdir, "stdout"), limits.output_bytes)
-    stderr = _tail(os.path.join(workdir, "stderr"), limits.output_bytes)
-    shutil.rmtree(workdir, ignore_errors=True)
-    if why == "caller_gone":
-        os._exit(0)  # nobody is left to answer; the child and its group are already gone
-    if reply is not None:
-        fields = _reply_fields(reply)
-        if fields is not None:
-            return SandboxResult(**fields, stdout=stdout, stderr=stderr, wall_s=wall_s)
-        why = "garbled"
-    status, error = _classify_death(why, wait_status, limits)
-    return SandboxResult(status=status, error=error, stdout=stdout, stderr=stderr, wall_s=wall_s)
-
-
-_STATUSES = {OK, INVALID, ERROR, TIMEOUT, MEMORY, KILLED, OUTPUT_LIMIT}
-_TEXT = ("error", "error_type", "traceback")
-
-
-def _reply_fields(reply: dict[str, Any]) -> dict[str, Any] | None:
-    """The child's reply, checked: the code it ran could have written any frame to the pipe."""
-    if reply.get("status") not in _STATUSES or not set(reply) <= {"status", "value", *_TEXT}:
-        return None
-    if any(not isinstance(reply.get(key), str | None) for key in _TEXT):
-        return None
-    return reply
-
-
-def _classify_death(why: str, wait_status: int, limits: SandboxLimits) -> tuple[str, str]:
-    if why == "timeout":  # the wall clock ran out before a whole reply came
-        return TIMEOUT, f"exceeded the wall-clock limit of {limits.wall_s:g} s and was killed"
-    if why == "too_big":
-        return OUTPUT_LIMIT, f"the result exceeded {limits.result_bytes:,} bytes"
-    if why == "garbled":
-        return ERROR, "the reply sent back was not a valid result frame"
-    if os.WIFSIGNALED(wait_status):
-        sig = os.WTERMSIG(wait_status)
-        try:
-            name = signal.Signals(sig).name
-        except ValueError:
-            name = str(sig)
-        if sig == signal.SIGXCPU:
-            return TIMEOUT, "exceeded its CPU-time limit"
-        if sig == signal.SIGXFSZ:
-            return OUTPUT_LIMIT, f"wrote a file over the {limits.file_mb} MB limit"
-        return KILLED, f"killed by signal {name}"
-    code = os.WEXITSTATUS(wait_status)
-    return ERROR, f"the process exited with code {code} without returning a result"
-
-
-def _reap_orphans() -> None:
-    """Kill and reap every process re-parented to this server (daemonised grandchildren)."""
-    me = str(os.getpid())
-    deadline = time.monotonic() + 5.0
-    while time.monotonic() < deadline:
-        found = False
-        for entry in os.listdir("/proc"):
-            if not entry.isdigit():
-                continue
-            try:
-                with open(f"/proc/{entry}/stat") as f:
-                    stat = f.read()
-            except OSError:
-                continue
-            if stat[stat.rfind(")") + 2 :].split()[1] == me:
-                found = True
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(int(entry), signal.SIGKILL)
-        while True:
-            try:
-                pid, _ = os.waitpid(-1, os.WNOHANG)
-            except ChildProcessError:
-                break
-            if pid == 0:
-                if time.monotonic() > deadline:
-                    break
-                time.sleep(0.01)
-        if not found:
-            return
-
-
-def _tail(path: str, limit: int) -> str:
-    try:
-        with open(path, "rb") as f:
-            f.seek(0, os.SEEK_END)
-            size = f.tell()
-            f.seek(max(0, size - limit))
-            data = f.read()
-    except OSError:
-        return ""
-    text = data.decode(errors="replace")
-    return f"[... {size - limit:,} bytes cut ...]\n{text}" if size > limit else text
-
-
-def _child(request: dict[str, Any], limits: SandboxLimits, result_fd: int, workdir: str) -> None:
-    """Confine this freshly forked process, run the entry point, send one reply frame."""
-    os.setsid()
-    _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-    os.dup2(result_fd, _RESULT_FD)
-    os.closerange(_RESULT_FD + 1, 1 << 16)
-    os.chdir(workdir)
-    out = os.open("stdout", os.O_WRONLY | os.O_CREAT, 0o600)
-    err = os.open("stderr", os.O_WRONLY | os.O_CREAT, 0o600)
-    os.dup2(out, 1)
-    os.dup2(err, 2)
-    os.close(out)
-    os.close(err)
-    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGPIPE):
-        signal.signal(sig, signal.SIG_DFL)
-    _apply_limits(limits)
-    os.environ.clear()
-    os.environ.update(
-        {"HOME": workdir, "TMPDIR": workdir, "PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}
-    )
-    torch = sys.modules.get("torch")
-    if torch is not None:
-        torch.set_num_threads(limits.threads)
-    sys.stdout = open(1, "w", buffering=1, closefd=False)  # noqa: SIM115 - lives until exit
-    sys.stderr = open(2, "w", buffering=1, closefd=False)  # noqa: SIM115
-    reply = _call(request)
-    with contextlib.suppress(OSError, ValueError):
-        sys.stdout.flush()
-        sys.stderr.flush()
-    try:
-        frame = _encode(reply)
-    except (TypeError, ValueError) as exc:  # not JSON data, or NaN / infinity in it
-        failure = _failure(ERROR, exc, None)
-        failure["error"] = f"the result is not JSON data: {failure['error']}"
-        frame = _encode(failure)
-    _write_frame(_RESULT_FD, frame)
-    os._exit(0)
-
-
-def _apply_limits(limits: SandboxLimits) -> None:
-    cpu = limits.cpu_s or limits.wall_s * max(1, limits.threads) + 5
-    settings = [
-        (resource.RLIMIT_CPU, int(cpu) + 1),
-        (resource.RLIMIT_FSIZE, limits.file_mb * 1024 * 1024),
-        (resource.RLIMIT_NOFILE, limits.open_files),
-        (resource.RLIMIT_CORE, 0),
-    ]
-    if limits.memory_mb is not None:
-        settings.append((resource.RLIMIT_AS, limits.memory_mb * 1024 * 1024))
-    for which, value in settings:
-        resource.setrlimit(which, (value, value))
-
-
-def _call(request: dict[str, Any]) -> dict[str, Any]:
-    module = types.ModuleType("sandboxed")
-    try:
-        exec(compile(request["code"], "<sandboxed>", "exec"), module.__dict__)
-        entry = module.__dict__.get(request["entry"])
-        if not callable(entry):
-            return {
-                "status": INVALID,
-                "error": f"the code defines no function {request['entry']!r}",
-            }
-        value = entry(**request["args"])
-    except MemoryError as exc:
-        return _failure(MEMORY, exc, "ran out of its memory limit")
-    except RecursionError as exc:
-        return _failure(ERROR, exc, "maximum recursion depth exceeded")
-    except BaseException as exc:  # the design's own failure, whatever it is, is the result
-        status = getattr(type(exc), "sandbox_status", ERROR)
-        return _failure(status, exc, None)
-    return {"status": OK, "value": value}
-
-
-def _failure(status: str, exc: BaseException, summary: str | None) -> dict[str, Any]:
-    message = str(exc) or summary or type(exc).__name__
-    lines = list(_without_framework_frames(traceback.TracebackException.from_exception(exc)))
-    # Keep the frames nearest the error: those are the ones a person or an LLM can act on.
-    trimmed = "".join(lines[:1] + lines[-12:]) if len(lines) > 13 else "".join(lines)
-    return {
-        "status": status,
-        "error": f"{type(exc).__name__}: {message}"[:2000],
-        "error_type": type(exc).__name__,
-        "traceback": trimmed[-4000:],
-    }
-
-
-_FRAMEWORK = os.path.dirname(os.path.abspath(__file__)) + os.sep
-# Call plumbing that appears twice per layer in every torch traceback and says nothing.
-_PLUMBING = (os.path.join("torch", "nn", "modules", "module.py"),)
-
-
-def _without_framework_frames(te: traceback.TracebackException) -> Iterator[str]:
-    """Format a traceback without this package's own frames: what is left is the code that
-    ran and the libraries it called, which is what a person or an LLM can act on."""
-    for link in (te, te.__cause__, te.__context__):
-        if link is not None:
-            kept = [
-                f
-                for f in link.stack
-                if not f.filename.startswith(_FRAMEWORK) and not f.filename.endswith(_PLUMBING)
-            ]
-            link.stack = traceback.StackSummary.from_list(kept)
-    return te.format()
-
-
-if __name__ == "__main__":
-    serve([name for name in sys.argv[2].split(",") if name])

@@ -1,5 +1,7 @@
 """Evaluation in the real sandbox: broken designs get a clear status, good ones replay exactly."""
 
+from dataclasses import replace
+
 import pytest
 
 from agentic_design.config import RunConfig
@@ -82,11 +84,12 @@ def test_broken_designs_are_recorded_with_a_status_and_a_reason(evaluator, code,
 
 def test_a_design_that_loops_forever_times_out_and_the_pool_keeps_serving(evaluator):
     looping = "def build_model(s, n):\n    while True:\n        pass\n"
-    evaluator.limits = type(evaluator.limits)(wall_s=2)
+    normal = evaluator.limits
+    evaluator.limits = replace(normal, wall_s=2)
     try:
         result = evaluator.evaluate(looping, seed=0)
     finally:
-        evaluator.limits = type(evaluator.limits)(wall_s=60)
+        evaluator.limits = normal
     assert result.status is Status.TIMEOUT
     assert evaluator.evaluate(LINEAR, seed=0).status is Status.OK
 

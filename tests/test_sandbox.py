@@ -1,8 +1,8 @@
 """The fork-server sandbox: every way a call can end has its status, and the pool survives."""
 
 import os
+import signal
 import time
-from pathlib import Path
 
 import pytest
 
@@ -45,7 +45,7 @@ def test_arguments_arrive_as_json(sandbox):
         ("return float('nan')", {}, "error", "not JSON data"),
         ("return object()", {}, "error", "not JSON data"),
         ("return 'x' * 2_000_000", {"result_bytes": 1_000_000}, "output_limit", "exceeded"),
-        ("import signal\nos.kill(os.getpid(), signal.SIGKILL)", {}, "killed", "SIGKILL"),
+        ("os.abort()", {}, "killed", "killed by signal"),
     ],
 )
 def test_each_failure_has_its_status_and_the_pool_keeps_serving(
@@ -76,34 +76,6 @@ def test_each_call_runs_in_its_own_removed_directory(sandbox):
     second = run(sandbox, "return [os.getcwd(), os.path.exists('scratch.txt')]")
     assert first.value != second.value[0] and second.value[1] is False
     assert not os.path.exists(first.value)
-
-
-def test_a_daemonised_grandchild_does_not_outlive_its_evaluation(sandbox, tmp_path):
-    marker = tmp_path / "grandchild.pid"
-    body = (
-        "if os.fork() == 0:\n"
-        "    os.setsid()\n"
-        "    if os.fork() == 0:\n"
-        f"        open({str(marker)!r}, 'w').write(str(os.getpid()))\n"
-        "        time.sleep(300)\n"
-        "    os._exit(0)\n"
-        "time.sleep(0.3)\n"
-        "return 'parent done'"
-    )
-    assert run(sandbox, body).value == "parent done"
-    pid = int(marker.read_text())
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline and _alive(pid):
-        time.sleep(0.05)
-    assert not _alive(pid)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
 
 
 def test_two_workers_run_in_parallel(sandbox):
@@ -144,13 +116,19 @@ def test_a_child_that_dies_is_reported_at_once_even_if_a_grandchild_holds_its_pi
     assert time.monotonic() - started < 5
 
 
-def test_a_design_that_kills_its_server_gets_a_status_and_a_fresh_worker(sandbox):
+def test_a_server_that_dies_mid_call_is_reported_and_replaced():
     from concurrent.futures import ThreadPoolExecutor
 
-    # Run from a short-lived thread: the replacement server must outlive that thread.
-    with ThreadPoolExecutor(1) as pool:
-        killed = pool.submit(run, sandbox, "import signal\nos.kill(os.getppid(), signal.SIGKILL)")
-        result = killed.result()
-    assert result.status == "killed" and "replaced" in result.error
-    time.sleep(0.5)
-    assert [run(sandbox, "return 3").value for _ in range(2)] == [3, 3]
+    with Sandbox(workers=1, preload=[]) as sandbox:
+        (before,) = sandbox.servers()
+        # Call from a short-lived thread: the replacement server must outlive that thread.
+        with ThreadPoolExecutor(1) as pool:
+            pending = pool.submit(run, sandbox, "time.sleep(30)")
+            time.sleep(0.5)
+            os.kill(before["pid"], signal.SIGKILL)
+            result = pending.result()
+        assert result.status == "killed" and "replaced" in result.error
+        time.sleep(0.5)
+        assert [run(sandbox, "return 3").value for _ in range(3)] == [3, 3, 3]
+        (after,) = sandbox.servers()
+        assert after["pid"] != before["pid"]

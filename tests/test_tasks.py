@@ -7,6 +7,10 @@ from agentic_design.tasks import InvalidOutputs, TaskLoadError, load_task
 from agentic_design.tasks.architecture import bootstrap_interval
 
 
+def all_arrays(task):
+    return {**task.inputs(), **{f"y_{s}": task.labels(s) for s in ("validation", "test")}}
+
+
 @pytest.fixture(scope="module")
 def digits():
     task = load_task("digits")
@@ -22,7 +26,7 @@ def mnist1d():
 
 
 def test_mnist1d_has_the_published_sizes_and_a_seeded_validation_split(mnist1d):
-    data = mnist1d.arrays()
+    data = all_arrays(mnist1d)
     assert data["x_test"].shape == (1000, 1, 40)
     assert len(data["y_train"]) + len(data["y_validation"]) == 4000
     assert len(data["y_validation"]) == 1000
@@ -33,7 +37,7 @@ def test_mnist1d_has_the_published_sizes_and_a_seeded_validation_split(mnist1d):
 
 
 def test_inputs_are_standardised_by_training_statistics(digits):
-    data = digits.arrays()
+    data = all_arrays(digits)
     assert abs(float(data["x_train"].mean())) < 1e-4
     assert abs(float(data["x_train"].std()) - 1.0) < 1e-3
     assert data["x_train"].dtype == np.float32
@@ -42,14 +46,14 @@ def test_inputs_are_standardised_by_training_statistics(digits):
 
 
 def test_splits_do_not_overlap(digits):
-    data = digits.arrays()
+    data = all_arrays(digits)
     rows = {split: {x.tobytes() for x in data[f"x_{split}"]} for split in ("train", "test")}
     # load_digits holds a handful of exact duplicate images; a leak would share hundreds
     assert len(rows["train"] & rows["test"]) < 5
 
 
 def test_score_is_accuracy_with_a_bootstrap_interval_around_it(digits):
-    labels = digits.arrays()["y_validation"]
+    labels = digits.labels("validation")
     predictions = labels.copy()
     predictions[:36] = (predictions[:36] + 1) % 10  # exactly 10% wrong
     score = digits.score({"predictions": predictions.tolist(), "params": 5}, "validation")
@@ -124,3 +128,15 @@ def test_a_task_file_that_fails_to_import_is_a_load_error(tmp_path):
     path.write_text("def oops(:\n")
     with pytest.raises(TaskLoadError, match="failed to import: SyntaxError"):
         load_task(f"{path}:Anything")
+
+
+def test_held_out_labels_live_apart_from_what_the_sandbox_may_read(digits):
+    (readable,) = digits.sandbox_readable()
+    import numpy as np
+
+    with np.load(readable) as public:
+        assert set(public.files) == {"x_train", "y_train", "x_validation", "x_test"}
+    labels_file = readable.replace(".inputs.npz", ".labels.npz")
+    import os
+
+    assert os.stat(labels_file).st_mode & 0o077 == 0  # owner-only

@@ -86,41 +86,66 @@ class ArchitectureTask(Task):
                 f"{sorted(self.accepted_params)}"
             )
         super().__init__(**params)
-        self._arrays: dict[str, np.ndarray] | None = None
+        self._inputs: dict[str, np.ndarray] | None = None
+        self._labels: dict[str, np.ndarray] | None = None
 
     # -- data ---------------------------------------------------------------------------------
     @abstractmethod
     def generate(self) -> dict[str, np.ndarray]:
         """Raw arrays: x_train, y_train, x_validation, y_validation, x_test, y_test."""
 
-    def _cache_path(self) -> Path:
+    def _cache_paths(self) -> tuple[Path, Path]:
+        """(inputs, labels): what a sandboxed run may read, and what only the scorer reads."""
         key = hashlib.sha256(repr(sorted(self.params.items())).encode()).hexdigest()[:12]
-        return CACHE_DIR / f"{self.name}-{key}.npz"
-
-    def arrays(self) -> dict[str, np.ndarray]:
-        if self._arrays is None:
-            path = self._cache_path()
-            if path.exists():
-                with np.load(path) as data:
-                    self._arrays = {key: data[key] for key in data.files}
-            else:
-                self._arrays = standardise(self.generate())
-                _write_cache(path, self._arrays)
-        return self._arrays
+        stem = CACHE_DIR / f"{self.name}-{key}"
+        return stem.with_suffix(".inputs.npz"), stem.with_suffix(".labels.npz")
 
     def prepare(self) -> None:
-        self.arrays()
+        """Generate the data once and cache it: the inputs (and training labels) in one file,
+        the held-out labels in another that the sandbox cannot read."""
+        inputs_path, labels_path = self._cache_paths()
+        if inputs_path.exists() and labels_path.exists():
+            return
+        arrays = standardise(self.generate())
+        inputs = {k: v for k, v in arrays.items() if k not in HELD_OUT}
+        labels = {k: arrays[k] for k in HELD_OUT}
+        try:
+            _write_cache(labels_path, labels, mode=0o600)
+            _write_cache(inputs_path, inputs, mode=0o644)
+        except OSError as exc:
+            raise OSError(
+                f"cannot write the {self.name} data cache in {CACHE_DIR} ({exc.strerror}); "
+                "set AGENTIC_DESIGN_CACHE to a writable directory"
+            ) from None
+
+    def inputs(self) -> dict[str, np.ndarray]:
+        """x_train, y_train, x_validation, x_test: everything a design may see."""
+        if self._inputs is None:
+            self.prepare()
+            self._inputs = _load(self._cache_paths()[0])
+        return self._inputs
+
+    def labels(self, split: str) -> np.ndarray:
+        """The held-out labels of `split`; only the scorer, outside the sandbox, calls this."""
+        if self._labels is None:
+            self.prepare()
+            self._labels = _load(self._cache_paths()[1])
+        return self._labels[f"y_{split}"]
+
+    def sandbox_readable(self) -> list[str]:
+        return [str(self._cache_paths()[0])]
 
     def fingerprint(self) -> str:
         digest = hashlib.sha256(super().fingerprint().encode())
-        for key, value in sorted(self.arrays().items()):
+        arrays = {**self.inputs(), **{f"y_{s}": self.labels(s) for s in ("validation", "test")}}
+        for key, value in sorted(arrays.items()):
             digest.update(key.encode())
             digest.update(np.ascontiguousarray(value).tobytes())
         return digest.hexdigest()[:16]
 
     # -- the contract ---------------------------------------------------------------------------
     def describe(self) -> str:
-        data = self.arrays()
+        data = self.inputs()
         return render(
             "tasks/architecture.j2",
             task=self.name,
@@ -129,7 +154,7 @@ class ArchitectureTask(Task):
             input_shape=list(self.input_shape),
             num_classes=self.num_classes,
             n_train=len(data["y_train"]),
-            n_validation=len(data["y_validation"]),
+            n_validation=len(data["x_validation"]),
         )
 
     def seeds(self) -> list[Proposal]:
@@ -141,7 +166,7 @@ class ArchitectureTask(Task):
         # Imported here: torch is heavy, and the search process only needs it inside the sandbox.
         from agentic_design.tasks.training import TrainBudget, train_and_predict
 
-        data = self.arrays()
+        data = self.inputs()
         return train_and_predict(
             design,
             x_train=data["x_train"],
@@ -153,7 +178,7 @@ class ArchitectureTask(Task):
         )
 
     def score(self, outputs: dict[str, Any], split: Split) -> Score:
-        labels = self.arrays()[f"y_{split}"]
+        labels = self.labels(split)
         predictions = _checked_predictions(outputs, len(labels), self.num_classes)
         correct = (predictions == labels).astype(np.float64)
         low, high = bootstrap_interval(correct)
@@ -234,15 +259,21 @@ def standardise(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     return out
 
 
-def _write_cache(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    """Write atomically, so concurrent workers never read a half-written file."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp.npz")
-        np.savez(tmp, **cast(dict[str, Any], arrays))
-        os.replace(tmp, path)
-    except OSError:
-        pass  # a read-only home only costs regeneration next time; the arrays are in memory
+HELD_OUT = ("y_validation", "y_test")
+
+
+def _write_cache(path: Path, arrays: dict[str, np.ndarray], mode: int) -> None:
+    """Write atomically, so that concurrent processes never read a half-written file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode), "wb") as f:
+        np.savez(f, **cast(dict[str, Any], arrays))
+    os.replace(tmp, path)
+
+
+def _load(path: Path) -> dict[str, np.ndarray]:
+    with np.load(path) as data:
+        return {key: data[key] for key in data.files}
 
 
 def _split_off(

@@ -86,6 +86,11 @@ class Task(ABC):
     def prepare(self) -> None:  # noqa: B027 - optional hook, a no-op by default
         """Make data available before any evaluation (generate and cache it); idempotent."""
 
+    def sandbox_readable(self) -> list[str]:
+        """Files or folders a sandboxed `run` must read (its inputs). Everything else outside
+        the interpreter and its libraries is unreadable there, held-out labels above all."""
+        return []
+
     def fingerprint(self) -> str:
         """A hash of everything that decides a design's score: task, parameters, data."""
         payload = json.dumps(

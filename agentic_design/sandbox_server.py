@@ -1,0 +1,432 @@
+"""The fork server behind `agentic_design.sandbox`: `python -m agentic_design.sandbox_server`.
+
+The server imports the heavy modules once, probes which kernel protections it can apply, then
+serves one request at a time: it forks a child, confines it, waits for its one reply frame (or
+for the wall clock, or the child's death), kills what is left and answers the caller.
+
+A child's life, with every protection the kernel allows (see `confinement.probe`):
+
+    server (in its own pids cgroup, which caps processes and threads) ── fork ──► child:
+        pid 1 of a fresh pid namespace, so every process it starts dies with it; a new session;
+        dies with the server; new network and mount namespaces; a size-limited tmpfs as its
+        working directory and a /proc that shows only its own processes; resource limits;
+        Landlock (read-only interpreter and libraries, writes only in its directory, no TCP,
+        no signals beyond its own processes); no capabilities; a scrubbed environment; then
+        `entry(**args)`, whose JSON result goes back over fd 3.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import importlib
+import os
+import resource
+import select
+import shutil
+import signal
+import sys
+import tempfile
+import time
+import traceback
+import types
+from collections.abc import Iterator
+from dataclasses import asdict
+from typing import Any
+
+from agentic_design import confinement
+from agentic_design.confinement import ConfinementError, Plan
+from agentic_design.sandbox import (
+    ERROR,
+    INVALID,
+    KILLED,
+    MEMORY,
+    OK,
+    OUTPUT_LIMIT,
+    STATUSES,
+    TIMEOUT,
+    SandboxLimits,
+    SandboxResult,
+    _encode,
+    _NoFrame,
+    _read_frame,
+    _write_frame,
+)
+
+_RESULT_FD = 3
+_TEXT = ("error", "error_type", "traceback")
+
+
+def serve(preload: list[str]) -> None:
+    """The server loop: requests on stdin, replies on the original stdout.
+
+    The server notices its caller's death as end-of-file on stdin — idle or while a child
+    runs — and then kills the child and exits. (Not PR_SET_PDEATHSIG: that follows the *thread*
+    that started the server, and a worker replaced from an evaluation thread would die with it.)
+    """
+    confinement.become_subreaper()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the caller's to handle
+    requests, replies = os.dup(0), os.dup(1)
+    devnull = os.open(os.devnull, os.O_RDWR)
+    os.dup2(devnull, 0)
+    os.dup2(devnull, 1)  # a stray print must never corrupt the protocol
+    for name in preload:
+        _preload(name)
+    plan = confinement.probe(cgroup_name=str(os.getpid()))
+    pool = _Pool(plan)
+    try:
+        _write_frame(
+            replies,
+            {
+                "ready": True,
+                "pid": os.getpid(),
+                "cgroup": plan.cgroup,
+                "protections": confinement.report_dicts(plan),
+            },
+        )
+        while True:
+            try:
+                request = _read_frame(requests)
+            except _NoFrame:
+                return  # the caller closed the pipe or died
+            limits = SandboxLimits(**request["limits"])
+            pool.before_fork(limits)
+            reply = _serve_one(request, limits, plan, requests)
+            _write_frame(replies, asdict(reply))
+    finally:
+        confinement.remove_cgroup(plan.cgroup)
+
+
+class _Pool:
+    """Per-server state of the protections: the cgroup's process cap and the pid namespace."""
+
+    def __init__(self, plan: Plan) -> None:
+        self.plan = plan
+        self.own_pid_namespace = (
+            os.open("/proc/self/ns/pid", os.O_RDONLY) if plan.pid_namespace else -1
+        )
+        self.base_processes = 0
+        self.cap: int | None = None
+        if plan.cgroup:
+            confinement.enter_cgroup(plan.cgroup)
+            self.base_processes = confinement.cgroup_processes(plan.cgroup)
+
+    def before_fork(self, limits: SandboxLimits) -> None:
+        if self.plan.cgroup:
+            # The server's own tasks count too; +1 for the child itself.
+            cap = self.base_processes + 1 + limits.max_processes
+            if cap != self.cap:
+                confinement.limit_processes(self.plan.cgroup, cap)
+                self.cap = cap
+        if self.plan.pid_namespace:
+            confinement.next_child_in_new_pid_namespace(self.own_pid_namespace)
+
+
+def _preload(name: str) -> None:
+    """Import `module`, or import `module:function` and call it: work every child inherits."""
+    module_name, _, function = name.partition(":")
+    module = importlib.import_module(module_name)
+    if function:
+        getattr(module, function)()
+
+
+def _serve_one(
+    request: dict[str, Any], limits: SandboxLimits, plan: Plan, caller: int
+) -> SandboxResult:
+    workdir = tempfile.mkdtemp(prefix="agentic-design-sandbox-")
+    # Opened here, outside the child's mount namespace, so that what it prints stays readable
+    # after its private tmpfs is gone.
+    out = os.open(os.path.join(workdir, "stdout"), os.O_WRONLY | os.O_CREAT, 0o600)
+    err = os.open(os.path.join(workdir, "stderr"), os.O_WRONLY | os.O_CREAT, 0o600)
+    read_end, write_end = os.pipe()
+    started = time.monotonic()
+    pid = os.fork()
+    if pid == 0:  # the child: never returns
+        try:
+            os.close(read_end)
+            _child(request, limits, plan, workdir, write_end, out, err)
+        finally:
+            os._exit(70)
+    for fd in (write_end, out, err):
+        os.close(fd)
+    # Readable when the child exits: a grandchild holding the pipe open cannot stall us.
+    exited = os.pidfd_open(pid)
+    reply: dict[str, Any] | None = None
+    why = ""
+    try:
+        watch = {exited: "died", caller: "caller_gone"}
+        reply = _read_frame(read_end, started + limits.wall_s, watch, limits.result_bytes)
+    except _NoFrame as exc:
+        why = exc.reason
+        if why == "eof":  # the child closed its end of the pipe; let it finish, within limits
+            remaining = max(0.0, started + limits.wall_s - time.monotonic())
+            ready = select.select([exited, caller], [], [], remaining)[0]
+            why = "caller_gone" if caller in ready else "eof" if ready else "timeout"
+    finally:
+        os.close(read_end)
+        os.close(exited)
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, signal.SIGKILL)
+    _, wait_status, usage = os.wait4(pid, 0)
+    _reap_orphans()
+    wall_s = time.monotonic() - started
+    stdout = _tail(os.path.join(workdir, "stdout"), limits.output_bytes)
+    stderr = _tail(os.path.join(workdir, "stderr"), limits.output_bytes)
+    shutil.rmtree(workdir, ignore_errors=True)
+    if why == "caller_gone":
+        os._exit(0)  # nobody is left to answer; the child and its group are already gone
+    if reply is not None:
+        fields = _reply_fields(reply)
+        if fields is not None:
+            return SandboxResult(**fields, stdout=stdout, stderr=stderr, wall_s=wall_s)
+        why = "garbled"
+    cpu_s = usage.ru_utime + usage.ru_stime
+    status, error = _classify_death(why, wait_status, cpu_s, limits)
+    return SandboxResult(status=status, error=error, stdout=stdout, stderr=stderr, wall_s=wall_s)
+
+
+def _reply_fields(reply: dict[str, Any]) -> dict[str, Any] | None:
+    """The child's reply, checked: the code it ran could have written any frame to the pipe."""
+    if reply.get("status") not in STATUSES or not set(reply) <= {"status", "value", *_TEXT}:
+        return None
+    if any(not isinstance(reply.get(key), str | None) for key in _TEXT):
+        return None
+    return reply
+
+
+def _classify_death(
+    why: str, wait_status: int, cpu_s: float, limits: SandboxLimits
+) -> tuple[str, str]:
+    if why == "timeout":  # the wall clock ran out before a whole reply came
+        return TIMEOUT, f"exceeded the wall-clock limit of {limits.wall_s:g} s and was killed"
+    if why == "too_big":
+        return OUTPUT_LIMIT, f"the result exceeded {limits.result_bytes:,} bytes"
+    if why == "garbled":
+        return ERROR, "the reply sent back was not a valid result frame"
+    if os.WIFSIGNALED(wait_status):
+        sig = os.WTERMSIG(wait_status)
+        try:
+            name = signal.Signals(sig).name
+        except ValueError:
+            name = str(sig)
+        # As pid 1 of its namespace the child ignores SIGXCPU, and the kernel's SIGKILL at
+        # the hard limit is what ends it: tell that apart by the CPU time it used.
+        if sig == signal.SIGXCPU or (sig == signal.SIGKILL and cpu_s >= _cpu_limit(limits)):
+            return TIMEOUT, f"exceeded its CPU-time limit ({cpu_s:.1f} s of CPU)"
+        if sig == signal.SIGXFSZ:
+            return OUTPUT_LIMIT, f"wrote a file (or its output) over the {limits.file_mb} MB limit"
+        return KILLED, f"killed by signal {name}"
+    code = os.WEXITSTATUS(wait_status)
+    return ERROR, f"the process exited with code {code} without returning a result"
+
+
+def _reap_orphans() -> None:
+    """Kill and reap every process re-parented to this server (daemonised grandchildren).
+    With a pid namespace there are none: they died with the namespace."""
+    me = str(os.getpid())
+    deadline = time.monotonic() + 5.0
+    while time.monotonic() < deadline:
+        found = False
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    stat = f.read()
+            except OSError:
+                continue
+            if stat[stat.rfind(")") + 2 :].split()[1] == me:
+                found = True
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(int(entry), signal.SIGKILL)
+        while True:
+            try:
+                pid, _ = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                break
+            if pid == 0:
+                if time.monotonic() > deadline:
+                    break
+                time.sleep(0.01)
+        if not found:
+            return
+
+
+def _tail(path: str, limit: int) -> str:
+    try:
+        with open(path, "rb") as f:
+            f.seek(0, os.SEEK_END)
+            size = f.tell()
+            f.seek(max(0, size - limit))
+            data = f.read()
+    except OSError:
+        return ""
+    text = data.decode(errors="replace")
+    return f"[... {size - limit:,} bytes cut ...]\n{text}" if size > limit else text
+
+
+# -- the child -----------------------------------------------------------------------------------
+
+
+def _child(
+    request: dict[str, Any],
+    limits: SandboxLimits,
+    plan: Plan,
+    workdir: str,
+    result_fd: int,
+    out: int,
+    err: int,
+) -> None:
+    """Confine this freshly forked process, run the entry point, send one reply frame."""
+    os.setsid()
+    confinement.die_with_parent()
+    os.dup2(result_fd, _RESULT_FD)
+    os.dup2(out, 1)
+    os.dup2(err, 2)
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.closerange(_RESULT_FD + 1, 1 << 16)
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGPIPE):
+        signal.signal(sig, signal.SIG_DFL)
+    try:
+        confinement.unshare(plan)
+        if plan.mount_namespace:
+            confinement.mount_workdir(workdir, limits.disk_mb)
+            if plan.pid_namespace:
+                confinement.mount_proc()
+        _apply_limits(limits)
+        os.chdir(workdir)
+        _scrub_environment(workdir)
+        if plan.landlock_abi:
+            readable = confinement.readable_paths(limits.readable)
+            confinement.restrict_filesystem(plan.landlock_abi, workdir, readable)
+        if plan.drop_capabilities:
+            confinement.drop_capabilities()
+    except (ConfinementError, OSError) as exc:
+        _send(
+            {
+                "status": ERROR,
+                "error": f"the sandbox could not be set up: {exc}",
+                "error_type": type(exc).__name__,
+            }
+        )
+    _set_threads(limits)
+    sys.stdout = open(1, "w", buffering=1, closefd=False)  # noqa: SIM115 - lives until exit
+    sys.stderr = open(2, "w", buffering=1, closefd=False)  # noqa: SIM115
+    reply = _call(request)
+    with contextlib.suppress(OSError, ValueError):
+        sys.stdout.flush()
+        sys.stderr.flush()
+    _send(reply)
+
+
+def _send(reply: dict[str, Any]) -> None:
+    """Send the one reply frame and exit."""
+    try:
+        frame = _encode(reply)
+    except (TypeError, ValueError) as exc:  # not JSON data, or NaN / infinity in it
+        failure = _failure(ERROR, exc, None)
+        failure["error"] = f"the result is not JSON data: {failure['error']}"
+        frame = _encode(failure)
+    with contextlib.suppress(OSError):
+        _write_frame(_RESULT_FD, frame)
+    os._exit(0)
+
+
+def _cpu_limit(limits: SandboxLimits) -> int:
+    """CPU seconds: by default the wall limit times the thread count, plus slack."""
+    return int(limits.cpu_s or limits.wall_s * max(1, limits.threads) + 5) + 1
+
+
+def _apply_limits(limits: SandboxLimits) -> None:
+    cpu = _cpu_limit(limits)
+    settings = [
+        (resource.RLIMIT_CPU, cpu),
+        (resource.RLIMIT_FSIZE, limits.file_mb * 1024 * 1024),
+        (resource.RLIMIT_NOFILE, limits.open_files),
+        (resource.RLIMIT_CORE, 0),
+    ]
+    if limits.memory_mb is not None:
+        settings.append((resource.RLIMIT_AS, limits.memory_mb * 1024 * 1024))
+    for which, value in settings:
+        resource.setrlimit(which, (value, value))
+
+
+def _scrub_environment(workdir: str) -> None:
+    # The server's environment is already free of secrets; the child keeps even less.
+    os.environ.clear()
+    os.environ.update(
+        {"HOME": workdir, "TMPDIR": workdir, "PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}
+    )
+
+
+def _set_threads(limits: SandboxLimits) -> None:
+    torch = sys.modules.get("torch")
+    if torch is None:
+        return
+    torch.set_num_threads(limits.threads)
+    if limits.gpu_memory_fraction is not None and torch.cuda.is_available():
+        # RLIMIT_AS cannot bound GPU memory (and must be off with CUDA): torch's allocator can.
+        torch.cuda.set_per_process_memory_fraction(limits.gpu_memory_fraction)
+
+
+def _call(request: dict[str, Any]) -> dict[str, Any]:
+    module = types.ModuleType("sandboxed")
+    try:
+        exec(compile(request["code"], "<sandboxed>", "exec"), module.__dict__)
+        entry = module.__dict__.get(request["entry"])
+        if not callable(entry):
+            return {
+                "status": INVALID,
+                "error": f"the code defines no function {request['entry']!r}",
+            }
+        value = entry(**request["args"])
+    except MemoryError as exc:
+        return _failure(MEMORY, exc, "ran out of its memory limit")
+    except OSError as exc:
+        # EFBIG: a file (stdout and stderr included) reached the file-size limit.
+        status = OUTPUT_LIMIT if exc.errno == errno.EFBIG else ERROR
+        return _failure(status, exc, None)
+    except RecursionError as exc:
+        return _failure(ERROR, exc, "maximum recursion depth exceeded")
+    except BaseException as exc:  # the design's own failure, whatever it is, is the result
+        status = getattr(type(exc), "sandbox_status", ERROR)
+        return _failure(status if status in STATUSES else ERROR, exc, None)
+    return {"status": OK, "value": value}
+
+
+def _failure(status: str, exc: BaseException, summary: str | None) -> dict[str, Any]:
+    message = str(exc) or summary or type(exc).__name__
+    lines = list(_without_framework_frames(traceback.TracebackException.from_exception(exc)))
+    # Keep the frames nearest the error: those are the ones a person or an LLM can act on.
+    trimmed = "".join(lines[:1] + lines[-12:]) if len(lines) > 13 else "".join(lines)
+    return {
+        "status": status,
+        "error": f"{type(exc).__name__}: {message}"[:2000],
+        "error_type": type(exc).__name__,
+        "traceback": trimmed[-4000:],
+    }
+
+
+_FRAMEWORK = os.path.dirname(os.path.abspath(__file__)) + os.sep
+# Call plumbing that appears twice per layer in every torch traceback and says nothing.
+_PLUMBING = (os.path.join("torch", "nn", "modules", "module.py"),)
+
+
+def _without_framework_frames(te: traceback.TracebackException) -> Iterator[str]:
+    """Format a traceback without this package's own frames: what is left is the code that
+    ran and the libraries it called, which is what a person or an LLM can act on."""
+    for link in (te, te.__cause__, te.__context__):
+        if link is not None:
+            kept = [
+                f
+                for f in link.stack
+                if not f.filename.startswith(_FRAMEWORK) and not f.filename.endswith(_PLUMBING)
+            ]
+            link.stack = traceback.StackSummary.from_list(kept)
+    return te.format()
+
+
+if __name__ == "__main__":
+    # argv[1] is the caller's pid, there only to tell whose server a process is (ps, tests).
+    serve([name for name in sys.argv[2].split(",") if name])

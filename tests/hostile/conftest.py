@@ -1,0 +1,55 @@
+"""A warm sandbox shared by the hostile designs, and the checks every one of them must pass:
+the server that ran the design is the same process afterwards, it has no process of the
+design left, and it still serves."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from agentic_design.sandbox import Sandbox, SandboxLimits, SandboxResult
+
+
+class Hostile:
+    """Runs a hostile program: `body` is the body of `main()`, indented by us."""
+
+    def __init__(self, sandbox: Sandbox) -> None:
+        self.sandbox = sandbox
+
+    def run(self, body: str, args: dict | None = None, **limits: object) -> SandboxResult:
+        lines = "".join(f"    {line}\n" for line in body.strip("\n").splitlines())
+        code = "import os, sys, time, signal\n\ndef main(**args):\n" + lines
+        return self.sandbox.run(code, args=args or {}, limits=SandboxLimits(**limits))
+
+    @property
+    def server(self) -> dict:
+        (info,) = self.sandbox.servers()
+        return info
+
+
+@pytest.fixture(scope="module")
+def sandbox():
+    with Sandbox(workers=1, preload=["torch", "numpy", "agentic_design.evaluation"]) as sb:
+        yield sb
+
+
+def children_of(pid: int) -> list[str]:
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return path.read_text().split() if path.exists() else []
+
+
+@pytest.fixture
+def hostile(sandbox):
+    runner = Hostile(sandbox)
+    before = runner.server["pid"]
+    yield runner
+    assert runner.server["pid"] == before, "the server was replaced: it did not survive"
+    assert os.path.exists(f"/proc/{before}")
+    deadline = time.monotonic() + 5
+    while children_of(before) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert children_of(before) == [], "a process of the design outlived its evaluation"
+    assert runner.run("return 'still serving'").value == "still serving"

@@ -1,0 +1,154 @@
+"""Designs that try to reach outside: network, files, secrets, labels, other processes."""
+
+import hashlib
+import os
+import socket
+from pathlib import Path
+
+import agentic_design
+from agentic_design.tasks import load_task
+
+
+def test_no_connection_reaches_a_listener_on_loopback(hostile):
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    listener.settimeout(0.5)
+    port = listener.getsockname()[1]
+    body = """
+import socket
+s = socket.socket()
+s.settimeout(2)
+s.connect(("127.0.0.1", args["port"]))
+s.sendall(b"stolen")
+return "connected"
+"""
+    try:
+        result = hostile.run(body, args={"port": port})
+        assert result.status == "error"
+        assert any(word in result.error for word in ("unreachable", "Permission", "refused"))
+        try:
+            conn, _ = listener.accept()
+        except TimeoutError:
+            conn = None
+        assert conn is None, "the design reached the test's listener"
+    finally:
+        listener.close()
+
+
+def test_environment_secrets_are_not_visible(hostile, monkeypatch):
+    from agentic_design.sandbox import Sandbox
+
+    monkeypatch.setenv("MY_SERVICE_TOKEN", "tok-123-secret")
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-secret")
+    with Sandbox(workers=1, preload=[]) as fresh:
+        result = fresh.run("import os\ndef main():\n    return dict(os.environ)\n")
+    assert result.status == "ok"
+    assert not any("secret" in value for value in result.value.values())
+
+
+def test_other_processes_environ_cannot_be_read(hostile, monkeypatch):
+    monkeypatch.setenv("AGENTIC_TEST_SECRET", "do-not-leak-4711")
+    os.environ["AGENTIC_TEST_SECRET"] = "do-not-leak-4711"
+    body = """
+found, visible = [], 0
+for entry in os.listdir("/proc"):
+    if not entry.isdigit():
+        continue
+    visible += 1
+    try:
+        with open(f"/proc/{entry}/environ", "rb") as f:
+            if b"do-not-leak-4711" in f.read():
+                found.append(entry)
+    except OSError:
+        pass
+return {"found": found, "visible": visible}
+"""
+    result = hostile.run(body)
+    assert result.status == "ok", result.error
+    assert result.value["found"] == []
+
+
+def test_writing_outside_its_directory_is_denied(hostile, tmp_path):
+    target = tmp_path / "escaped.txt"
+    result = hostile.run(f"open({str(target)!r}, 'w').write('x')")
+    assert result.status == "error" and "Permission denied" in result.error
+    assert not target.exists()
+
+
+def test_the_packages_own_source_cannot_be_opened_for_writing(hostile):
+    source = Path(agentic_design.__file__).parent / "evaluation.py"
+    digest = hashlib.sha256(source.read_bytes()).hexdigest()
+    result = hostile.run(f"open({str(source)!r}, 'a').write('# pwned')")
+    assert result.status == "error" and "Permission denied" in result.error
+    assert hashlib.sha256(source.read_bytes()).hexdigest() == digest
+
+
+def test_the_scorers_labels_cannot_be_read(hostile):
+    task = load_task("digits")
+    task.prepare()
+    (inputs,) = task.sandbox_readable()
+    labels = inputs.replace(".inputs.npz", ".labels.npz")
+    body = """
+from agentic_design.tasks import load_task
+task = load_task("digits")
+seen = sorted(task.inputs())
+try:
+    open(args["labels"], "rb").read()
+    return {"seen": seen, "labels": "read"}
+except OSError as exc:
+    return {"seen": seen, "labels": type(exc).__name__}
+"""
+    result = hostile.run(body, args={"labels": labels}, readable=(inputs,))
+    assert result.status == "ok", result.error
+    assert result.value == {
+        "seen": ["x_test", "x_train", "x_validation", "y_train"],
+        "labels": "PermissionError",
+    }
+
+
+def test_killing_every_process_in_sight_spares_the_server(hostile):
+    body = """
+for entry in os.listdir("/proc"):
+    if entry.isdigit() and int(entry) != os.getpid():
+        try:
+            os.kill(int(entry), signal.SIGKILL)
+        except OSError:
+            pass
+for target in (os.getppid(), 0, -1):
+    try:
+        os.kill(target, signal.SIGKILL)
+    except OSError:
+        pass
+return "done"
+"""
+    result = hostile.run(body)
+    assert result.status in ("ok", "killed")
+    # the autouse checks assert that the same server is alive and still serving
+
+
+def test_limits_cannot_be_raised(hostile):
+    body = "import resource\nresource.setrlimit(resource.RLIMIT_AS, (-1, -1))"
+    result = hostile.run(body)
+    assert result.status == "error" and "not allowed" in result.error
+
+
+def test_the_process_cap_cannot_be_escaped(hostile):
+    cgroup = hostile.server["cgroup"]
+    if cgroup is None:
+        return  # nothing to escape from on this machine; sandbox-info says so
+    result = hostile.run(
+        f"open({cgroup + '/pids.max'!r}, 'w').write('max')",
+    )
+    assert result.status == "error" and "Permission denied" in result.error
+
+
+def test_mounting_is_not_allowed(hostile):
+    body = """
+import ctypes
+libc = ctypes.CDLL(None, use_errno=True)
+rc = libc.mount(b"tmpfs", b"/tmp", b"tmpfs", 0, None)
+return [rc, ctypes.get_errno()]
+"""
+    result = hostile.run(body)
+    assert result.status == "ok" and result.value[0] == -1
