@@ -2,6 +2,17 @@
 
 import shutil
 
+# Four threads and the main one spinning: CPU time passes five times as fast as wall time.
+SPINNING_THREADS = """
+import threading
+def spin():
+    while True:
+        pass
+for _ in range(4):
+    threading.Thread(target=spin, daemon=True).start()
+spin()
+"""
+
 
 def test_an_infinite_loop_times_out(hostile):
     result = hostile.run("while True:\n    pass", wall_s=1)
@@ -10,30 +21,11 @@ def test_an_infinite_loop_times_out(hostile):
 
 
 def test_busy_threads_time_out(hostile):
-    body = """
-import threading
-def spin():
-    while True:
-        pass
-for _ in range(4):
-    threading.Thread(target=spin, daemon=True).start()
-spin()
-"""
-    assert hostile.run(body, wall_s=1).status == "timeout"
+    assert hostile.run(SPINNING_THREADS, wall_s=1).status == "timeout"
 
 
 def test_cpu_time_is_limited_even_under_the_wall_clock(hostile):
-    # four busy threads burn CPU seconds four times as fast as the wall clock passes
-    body = """
-import threading
-def spin():
-    while True:
-        pass
-for _ in range(4):
-    threading.Thread(target=spin, daemon=True).start()
-spin()
-"""
-    result = hostile.run(body, wall_s=30, cpu_s=1)
+    result = hostile.run(SPINNING_THREADS, wall_s=30, cpu_s=1)
     assert result.status == "timeout" and "CPU-time limit" in result.error
     assert result.wall_s < 10
 
