@@ -304,6 +304,25 @@ def export(
     out.print(f"wrote {path}")
 
 
+@app.command("sandbox-info")
+def sandbox_info() -> None:
+    """Which sandbox protections are in force on this machine, and why any is not."""
+    from agentic_design.sandbox import Sandbox
+
+    with Sandbox(workers=1, preload=[]) as sandbox:
+        protections = sandbox.protections
+    table = Table(title="sandbox protections on this machine")
+    for column in ("protection", "in force", "how, or why not"):
+        table.add_column(column, overflow="fold")
+    for p in protections:
+        mark = "[green]yes[/]" if p["enabled"] else "[red]no[/]"
+        table.add_row(p["name"], mark, p["detail"])
+    out.print(table)
+    missing = [p["name"] for p in protections if not p["enabled"]]
+    if missing:
+        out.print(f"not in force: {', '.join(missing)}")
+
+
 @app.command()
 def tasks() -> None:
     """The built-in tasks."""

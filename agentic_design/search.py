@@ -140,20 +140,6 @@ class Search:
             archive.set_meta("proposer", proposer_note)
             archive.set_meta("started_at", time.time())
             archive.set_meta("searched_s", 0.0)
-            archive.set_meta(
-                "sandbox",
-                {
-                    "isolation": "forked process per evaluation, own session, dies with server",
-                    "limits": [
-                        "wall clock",
-                        "address space",
-                        "cpu time",
-                        "file size",
-                        "open files",
-                    ],
-                    "not_enforced": ["network namespace", "filesystem confinement"],
-                },
-            )
             archive.event("started", pid=os.getpid())
         archive.set_meta("state", "running")
         archive.set_meta("pid", os.getpid())
@@ -175,6 +161,7 @@ class Search:
                         seed, eval_seed=self.config.seed, task_fingerprint=task.fingerprint()
                     )
             sandbox = sandbox_for(self.config).start()
+            self._record_protections(archive, sandbox.protections)
             try:
                 evaluator = evaluator_for(self.config, task, sandbox)
                 stopped_by = self._loop(archive, evaluator, proposer, task)
@@ -267,6 +254,13 @@ class Search:
             pool.shutdown(wait=stopped_by != "interrupted", cancel_futures=True)
             archive.set_meta("searched_s", elapsed())
         return stopped_by
+
+    def _record_protections(self, archive: Archive, protections: list[dict[str, Any]]) -> None:
+        """Keep the sandbox's capability report with the run, and say aloud what is missing."""
+        archive.set_meta("sandbox", protections)
+        for p in protections:
+            if not p["enabled"]:
+                self.console.print(f"[yellow]sandbox: no {p['name']}:[/] {p['detail']}")
 
     def _record(self, archive: Archive, design_id: int, evaluation: Evaluation) -> None:
         best_before = archive.best()

@@ -247,3 +247,10 @@ def test_sigint_stops_cleanly_and_the_run_can_be_resumed(tmp_path):
     result = cli("resume", str(tmp_path / "run"), "--no-progress")
     assert result.returncode == 0, result.stderr
     assert len(_finished(db)) == 30
+
+
+def test_sandbox_info_says_which_protections_are_in_force():
+    result = cli("sandbox-info")
+    assert result.returncode == 0
+    for name in ("network namespace", "landlock", "uid drop", "resource limits"):
+        assert name in result.stdout

@@ -58,6 +58,9 @@ def test_the_run_directory_holds_config_designs_and_metadata(finished):
     assert archive.meta("state") == "finished"
     assert archive.meta("versions")["torch"] != "not installed"
     assert archive.meta("task_fingerprint") == archive.best().task_fingerprint
+    protections = {p["name"]: p for p in archive.meta("sandbox")}
+    assert {"network namespace", "landlock", "uid drop"} <= set(protections)
+    assert all(p["detail"] for p in protections.values())
 
 
 def test_replay_reproduces_the_recorded_fitness_exactly(finished):
