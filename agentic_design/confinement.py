@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import glob
 import os
 import signal
 import sys
@@ -424,8 +425,9 @@ def restrict_filesystem(abi: int, workdir: str, readable: list[str]) -> None:
     try:
         for path in readable:
             _allow(ruleset, path, _FS_READ)
-        for device in _DEVICES:
-            _allow(ruleset, device, _FS_READ_FILE | _FS_WRITE_FILE)
+        for device in (*_DEVICES, *glob.glob("/dev/nvidia*")):
+            # CUDA drives its device nodes by ioctl (a right since ABI 5); harmless on the rest.
+            _allow(ruleset, device, _FS_READ_FILE | _FS_WRITE_FILE | (handled & _FS_IOCTL_DEV))
         _allow(ruleset, workdir, handled)
         _check(prctl(_PR_SET_NO_NEW_PRIVS, 1), "PR_SET_NO_NEW_PRIVS")
         _check(_libc.syscall(_SYS_RESTRICT_SELF, ruleset, 0), "landlock_restrict_self")
