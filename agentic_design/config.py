@@ -47,6 +47,20 @@ class SandboxConfig(_Strict):
     wall_s: float = Field(60.0, gt=0, description="hard wall-clock limit per evaluation")
     memory_mb: int = Field(4096, ge=128, description="address-space limit per evaluation")
     preload: list[str] = Field(default_factory=lambda: ["torch", "numpy"])
+    disable: list[str] = Field(
+        default_factory=list,
+        description="protections to turn off, for debugging (see `agentic-design sandbox-info`)",
+    )
+
+    @field_validator("disable")
+    @classmethod
+    def _known_protections(cls, value: list[str]) -> list[str]:
+        from agentic_design.confinement import OPTIONAL
+
+        unknown = sorted(set(value) - set(OPTIONAL))
+        if unknown:
+            raise ValueError(f"unknown protections {unknown}; choose from {list(OPTIONAL)}")
+        return value
 
 
 class EvolutionConfig(_Strict):

@@ -148,38 +148,51 @@ def landlock_abi() -> int:
     return max(int(version), 0)
 
 
-def probe(cgroup_name: str) -> Plan:
-    """Find out which protections this kernel and these privileges allow."""
+# The protections a caller may turn off (`Sandbox(disable=...)`), to debug a design or to see
+# how the sandbox degrades on a machine that lacks one.
+OPTIONAL = (
+    "network namespace",
+    "private filesystem",
+    "pid namespace",
+    "landlock",
+    "process limit",
+    "capabilities",
+)
+
+
+def probe(cgroup_name: str, disabled: frozenset[str] = frozenset()) -> Plan:
+    """Find out which protections this kernel and these privileges allow (less `disabled`)."""
     report: list[Protection] = []
 
     def note(name: str, ok: bool, detail: str) -> bool:
         report.append(Protection(name, ok, detail))
         return ok
 
-    netns = note(
+    def check(name: str, probe_fn: Any, detail: str) -> bool:
+        if name in disabled:
+            return note(name, False, "turned off by the caller")
+        return note(name, *_with_detail(_in_child(probe_fn), detail))
+
+    netns = check(
         "network namespace",
-        *_with_detail(
-            _in_child(lambda: _probe_unshare(CLONE_NEWNET)),
-            "no network: a fresh namespace with no interfaces up",
-        ),
+        lambda: _probe_unshare(CLONE_NEWNET),
+        "no network: a fresh namespace with no interfaces up",
     )
-    mountns = note(
+    mountns = check(
         "private filesystem",
-        *_with_detail(
-            _in_child(_probe_mounts),
-            "a mount namespace with a size-limited tmpfs as the working directory",
-        ),
+        _probe_mounts,
+        "a mount namespace with a size-limited tmpfs as the working directory",
     )
-    pidns = note(
+    pidns = check(
         "pid namespace",
-        *_with_detail(
-            _in_child(_probe_pid_namespace),
-            "the design runs as pid 1 of its own namespace: every process it starts dies "
-            "with it, and no other process is visible",
-        ),
+        _probe_pid_namespace,
+        "the design runs as pid 1 of its own namespace: every process it starts dies "
+        "with it, and no other process is visible",
     )
-    abi = landlock_abi()
-    if abi:
+    abi = 0 if "landlock" in disabled else landlock_abi()
+    if "landlock" in disabled:
+        note("landlock", False, "turned off by the caller")
+    elif abi:
         parts = ["filesystem: read-only interpreter and libraries, writes only in its directory"]
         if abi >= 4:
             parts.append("TCP bind and connect denied")
@@ -188,8 +201,10 @@ def probe(cgroup_name: str) -> Plan:
         note("landlock", True, f"ABI {abi}; " + "; ".join(parts))
     else:
         note("landlock", False, "the kernel has no Landlock (or it is disabled)")
-    cgroup = make_cgroup(cgroup_name)
-    if cgroup is not None:
+    cgroup = None if "process limit" in disabled else make_cgroup(cgroup_name)
+    if "process limit" in disabled:
+        note("process limit", False, "turned off by the caller")
+    elif cgroup is not None:
         note("process limit", True, f"pids cgroup {cgroup}, processes and threads capped")
     else:
         note(
@@ -199,7 +214,10 @@ def probe(cgroup_name: str) -> Plan:
             "stopped only by the wall-clock limit",
         )
     is_root = os.geteuid() == 0
-    if is_root:
+    if "capabilities" in disabled:
+        is_root = False
+        note("capabilities", False, "turned off by the caller")
+    elif is_root:
         note(
             "capabilities",
             True,

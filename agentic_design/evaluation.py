@@ -169,6 +169,7 @@ def sandbox_for(config: RunConfig, workers: int | None = None) -> Sandbox:
         workers=workers or config.sandbox.workers,
         preload=[*config.sandbox.preload, *EVALUATION_PRELOAD],
         limits=limits_for(config),
+        disable=config.sandbox.disable,
     )
 
 

@@ -179,7 +179,7 @@ def _read_frame(
 class _Worker:
     """One fork-server process and the pipes to it."""
 
-    def __init__(self, preload: list[str], env: dict[str, str]) -> None:
+    def __init__(self, preload: list[str], env: dict[str, str], disable: list[str]) -> None:
         self.proc = subprocess.Popen(
             # The caller's pid is only there to tell whose server a process is (ps, tests).
             [
@@ -188,6 +188,7 @@ class _Worker:
                 "agentic_design.sandbox_server",
                 str(os.getpid()),
                 ",".join(preload),
+                ",".join(disable),
             ],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
@@ -233,6 +234,8 @@ class Sandbox:
 
     `preload` names modules each server imports once (`"torch"`), or `"module:function"` to
     import and call a function, for process-wide set-up every forked child then inherits.
+    `disable` turns protections off by name (see `confinement.OPTIONAL`): for debugging, and to
+    see how the sandbox behaves on a machine without them.
     """
 
     def __init__(
@@ -241,7 +244,14 @@ class Sandbox:
         preload: list[str] | tuple[str, ...] = ("torch", "numpy"),
         limits: SandboxLimits | None = None,
         start_timeout_s: float = 120.0,
+        disable: list[str] | tuple[str, ...] = (),
     ) -> None:
+        from agentic_design.confinement import OPTIONAL
+
+        unknown = set(disable) - set(OPTIONAL)
+        if unknown:
+            raise ValueError(f"cannot disable {sorted(unknown)}: choose from {list(OPTIONAL)}")
+        self.disable = list(disable)
         self.size = workers
         self.preload = list(preload)
         self.default_limits = limits or SandboxLimits()
@@ -255,7 +265,7 @@ class Sandbox:
     def start(self) -> Sandbox:
         env = scrubbed_environment(self.default_limits.threads)
         # Start all servers at once: their imports overlap.
-        workers = [_Worker(self.preload, env) for _ in range(self.size)]
+        workers = [_Worker(self.preload, env, self.disable) for _ in range(self.size)]
         try:
             for worker in workers:
                 self.protections = worker.wait_ready(self.start_timeout_s)
@@ -327,7 +337,9 @@ class Sandbox:
 
     def _replace(self, dead: _Worker) -> _Worker:
         dead.kill()
-        fresh = _Worker(self.preload, scrubbed_environment(self.default_limits.threads))
+        fresh = _Worker(
+            self.preload, scrubbed_environment(self.default_limits.threads), self.disable
+        )
         fresh.wait_ready(self.start_timeout_s)
         with self._lock:
             self._all = [w for w in self._all if w is not dead] + [fresh]

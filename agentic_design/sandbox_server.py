@@ -57,7 +57,7 @@ _RESULT_FD = 3
 _TEXT = ("error", "error_type", "traceback")
 
 
-def serve(preload: list[str]) -> None:
+def serve(preload: list[str], disabled: frozenset[str] = frozenset()) -> None:
     """The server loop: requests on stdin, replies on the original stdout.
 
     The server notices its caller's death as end-of-file on stdin — idle or while a child
@@ -72,7 +72,7 @@ def serve(preload: list[str]) -> None:
     os.dup2(devnull, 1)  # a stray print must never corrupt the protocol
     for name in preload:
         _preload(name)
-    plan = confinement.probe(cgroup_name=str(os.getpid()))
+    plan = confinement.probe(cgroup_name=str(os.getpid()), disabled=disabled)
     pool = _Pool(plan)
     try:
         _write_frame(
@@ -429,4 +429,7 @@ def _without_framework_frames(te: traceback.TracebackException) -> Iterator[str]
 
 if __name__ == "__main__":
     # argv[1] is the caller's pid, there only to tell whose server a process is (ps, tests).
-    serve([name for name in sys.argv[2].split(",") if name])
+    serve(
+        [name for name in sys.argv[2].split(",") if name],
+        frozenset(name for name in sys.argv[3].split(",") if name),
+    )

@@ -3,6 +3,7 @@
 import os
 import signal
 import time
+from pathlib import Path
 
 import pytest
 
@@ -132,3 +133,27 @@ def test_a_server_that_dies_mid_call_is_reported_and_replaced():
         assert [run(sandbox, "return 3").value for _ in range(3)] == [3, 3, 3]
         (after,) = sandbox.servers()
         assert after["pid"] != before["pid"]
+
+
+def test_with_protections_turned_off_it_still_works_and_says_so(tmp_path):
+    from agentic_design.confinement import OPTIONAL
+
+    with Sandbox(workers=1, preload=[], disable=list(OPTIONAL)) as degraded:
+        report = {p["name"]: p for p in degraded.protections}
+        assert all(not report[name]["enabled"] for name in OPTIONAL)
+        assert all(report[name]["detail"] == "turned off by the caller" for name in OPTIONAL)
+        assert run(degraded, "return 5").value == 5
+        # without a pid namespace the server still reaps a daemonised grandchild
+        body = "if os.fork() == 0:\n    os.setsid()\n    time.sleep(300)\nreturn os.getpid()"
+        result = run(degraded, body)
+        (server,) = degraded.servers()
+        deadline = time.monotonic() + 5
+        children = Path(f"/proc/{server['pid']}/task/{server['pid']}/children")
+        while children.read_text().split() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert result.status == "ok" and children.read_text().split() == []
+
+
+def test_unknown_protection_names_are_refused():
+    with pytest.raises(ValueError, match="cannot disable"):
+        Sandbox(disable=["firewall"])

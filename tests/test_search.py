@@ -113,3 +113,26 @@ def test_a_search_whose_seeds_all_fail_stops_with_a_reason_and_keeps_the_failure
     errors = [d.error for d in archive.designs()]
     assert "defines no function build_model" in errors[0]
     assert "ValueError: nope" in errors[1]
+
+
+def test_a_search_on_a_degraded_sandbox_runs_and_says_what_is_missing(tmp_path):
+    import io
+
+    from rich.console import Console
+
+    log = io.StringIO()
+    config = RunConfig.from_dict(
+        small_digits_config(
+            tmp_path / "run", evaluations=5, sandbox={"workers": 1, "disable": ["landlock"]}
+        )
+    )
+    result = Search(config, console=Console(file=log, width=200), progress=False).run()
+    assert result.total == 5 and result.best is not None
+    assert "sandbox: no landlock: turned off by the caller" in log.getvalue()
+    recorded = {p["name"]: p["enabled"] for p in Archive.open(tmp_path / "run").meta("sandbox")}
+    assert recorded["landlock"] is False and recorded["network namespace"] is True
+
+
+def test_an_unknown_protection_in_the_config_is_a_config_error(tmp_path):
+    with pytest.raises(ConfigError, match=r"sandbox\.disable: .*unknown protections"):
+        RunConfig.from_dict({"task": "digits", "sandbox": {"disable": ["firewall"]}})
