@@ -303,8 +303,10 @@ def _remove_stale_cgroups(root: Path) -> None:
 
 
 def remove_cgroup(path: str | None) -> None:
+    """Leave the cgroup (back to its parent) and remove it; a server calls this on exit."""
     if path:
         with contextlib.suppress(OSError):
+            Path(path).parent.joinpath("cgroup.procs").write_text(str(os.getpid()))
             Path(path).rmdir()
 
 

@@ -219,7 +219,17 @@ class _Worker:
         except _NoFrame:
             return None
 
-    def kill(self) -> None:
+    def hang_up(self) -> None:
+        """End-of-file on the server's requests: it stops its child, cleans up and exits."""
+        with contextlib.suppress(OSError):
+            self.proc.stdin.close()  # type: ignore[union-attr]
+
+    def kill(self, grace_s: float = 0.0) -> None:
+        """Stop the server, with SIGKILL if it has not exited within `grace_s`."""
+        if grace_s > 0:
+            self.hang_up()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.proc.wait(timeout=grace_s)
         with contextlib.suppress(ProcessLookupError):
             self.proc.kill()
         self.proc.wait()
@@ -289,8 +299,10 @@ class Sandbox:
         """Stop every server; their children die with them."""
         with self._lock:
             self._closed = True
+            for worker in self._all:  # all at once, then wait for each
+                worker.hang_up()
             for worker in self._all:
-                worker.kill()
+                worker.kill(grace_s=2.0)
             self._all = []
 
     def servers(self) -> list[dict[str, Any]]:

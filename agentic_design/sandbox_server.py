@@ -91,7 +91,10 @@ def serve(preload: list[str], disabled: frozenset[str] = frozenset()) -> None:
                 return  # the caller closed the pipe or died
             limits = SandboxLimits(**request["limits"])
             pool.before_fork(limits)
-            reply = _serve_one(request, limits, plan, requests)
+            try:
+                reply = _serve_one(request, limits, plan, requests)
+            except _CallerGone:
+                return  # nobody is left to answer; the child and its group are already gone
             _write_frame(replies, asdict(reply))
     finally:
         confinement.remove_cgroup(plan.cgroup)
@@ -168,13 +171,14 @@ def _serve_one(
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pid, signal.SIGKILL)
     _, wait_status, usage = os.wait4(pid, 0)
-    _reap_orphans()
+    if not plan.pid_namespace:  # with one, they died with the namespace
+        _reap_orphans()
     wall_s = time.monotonic() - started
     stdout = _tail(os.path.join(workdir, "stdout"), limits.output_bytes)
     stderr = _tail(os.path.join(workdir, "stderr"), limits.output_bytes)
     shutil.rmtree(workdir, ignore_errors=True)
     if why == "caller_gone":
-        os._exit(0)  # nobody is left to answer; the child and its group are already gone
+        raise _CallerGone
     if reply is not None:
         fields = _reply_fields(reply)
         if fields is not None:
@@ -183,6 +187,10 @@ def _serve_one(
     cpu_s = usage.ru_utime + usage.ru_stime
     status, error = _classify_death(why, wait_status, cpu_s, limits)
     return SandboxResult(status=status, error=error, stdout=stdout, stderr=stderr, wall_s=wall_s)
+
+
+class _CallerGone(Exception):
+    """The caller closed its pipe (or died) while a child was running."""
 
 
 def _reply_fields(reply: dict[str, Any]) -> dict[str, Any] | None:
@@ -221,8 +229,7 @@ def _classify_death(
 
 
 def _reap_orphans() -> None:
-    """Kill and reap every process re-parented to this server (daemonised grandchildren).
-    With a pid namespace there are none: they died with the namespace."""
+    """Kill and reap every process re-parented to this server (daemonised grandchildren)."""
     me = str(os.getpid())
     deadline = time.monotonic() + 5.0
     while time.monotonic() < deadline:
