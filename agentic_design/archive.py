@@ -382,6 +382,33 @@ class Archive:
         rows = self._db.execute(sql + " ORDER BY id", params)
         return [{**dict(row), "data": json.loads(row["data"])} for row in rows]
 
+    def record_llm_call(self, **call: Any) -> None:
+        """Record one LLM call attempt (a failed attempt has `error` and no response)."""
+        with self._transaction() as db:
+            db.execute(
+                "INSERT INTO llm_calls (at, key, model, request, response, error, prompt_tokens, "
+                "completion_tokens, usd, latency_s, design_id) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    time.time(),
+                    call["key"],
+                    call["model"],
+                    json.dumps(call["request"]),
+                    call.get("response"),
+                    call.get("error"),
+                    call.get("prompt_tokens", 0),
+                    call.get("completion_tokens", 0),
+                    call.get("usd", 0.0),
+                    call.get("latency_s"),
+                    call.get("design_id"),
+                ),
+            )
+
+    def recorded_llm_calls(self) -> list[dict[str, Any]]:
+        """Every recorded call attempt, in the order made."""
+        rows = self._db.execute("SELECT * FROM llm_calls ORDER BY id").fetchall()
+        return [dict(row) for row in rows]
+
     def spend(self) -> dict[str, float]:
         row = self._db.execute(
             "SELECT COALESCE(SUM(prompt_tokens + completion_tokens), 0) AS tokens, "

@@ -72,15 +72,27 @@ class EvolutionConfig(_Strict):
     mutations_per_child: int = Field(2, ge=1, le=8)
 
 
+class Prices(_Strict):
+    """US dollars per million tokens, for a model litellm's cost map does not know."""
+
+    input_per_mtok: float = Field(..., ge=0)
+    output_per_mtok: float = Field(..., ge=0)
+
+
 class LLMConfig(_Strict):
     """The meta-agent's model, reached through litellm."""
 
-    model: str
-    api_base: str | None = None
+    model: str = Field(..., min_length=1, description="a litellm model string")
+    api_base: str | None = Field(None, description="an OpenAI-compatible server URL")
+    api_key_env: str | None = Field(
+        None, description="the environment variable holding the key (default: the provider's)"
+    )
     temperature: float = Field(0.8, ge=0, le=2)
-    max_tokens: int = Field(4096, ge=16)
-    timeout_s: float = Field(120.0, gt=0)
-    concurrency: int = Field(4, ge=1)
+    max_tokens: int = Field(4096, ge=1)
+    timeout_s: float = Field(120.0, gt=0, description="per call")
+    retries: int = Field(5, ge=1, le=20, description="attempts per call, the first included")
+    concurrency: int = Field(4, ge=1, description="calls in flight at once")
+    prices: Prices | None = None
 
 
 class SearchConfig(_Strict):

@@ -1,0 +1,311 @@
+"""LLM access for the meta-agent: litellm for every provider, tenacity for retries, a record of
+every call, and replay of a recorded run without any network.
+
+    llm = LLM(config.llm, store=archive)          # archive: records every attempt in llm_calls
+    reply = llm.complete(messages, sample=0)      # text, tokens, USD, latency
+
+Retried, with exponential back-off and jitter (and a server's Retry-After honoured): rate limits,
+server errors, timeouts and dropped or truncated connections. Not retried: authentication, bad
+requests, unknown models — those are the user's to fix, and `preflight` reports them before a
+search starts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import threading
+import time
+from collections import defaultdict, deque
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception,
+    stop_after_attempt,
+    wait_exponential_jitter,
+)
+
+from agentic_design.config import LLMConfig
+
+Message = dict[str, str]
+
+
+class LLMError(RuntimeError):
+    """A call failed for good: retries exhausted, or an error no retry can fix."""
+
+
+class LLMConfigurationError(LLMError):
+    """The model cannot be used as configured (key, model name, server address)."""
+
+
+class ReplayMiss(LLMError):
+    """Replaying a recording, a request came that the recording does not hold."""
+
+
+@dataclass(frozen=True)
+class LLMReply:
+    """One completed call."""
+
+    text: str
+    prompt_tokens: int
+    completion_tokens: int
+    usd: float
+    latency_s: float
+    model: str
+    replayed: bool = False
+
+    @property
+    def tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+
+class CallStore(Protocol):
+    """Where calls are recorded and found again (the run's archive)."""
+
+    def record_llm_call(self, **call: Any) -> None: ...
+
+    def recorded_llm_calls(self) -> list[dict[str, Any]]: ...
+
+
+def request_key(model: str, messages: list[Message], params: dict[str, Any], sample: int) -> str:
+    """The identity of a request: the same key means the same question, asked the same way."""
+    payload = {"model": model, "messages": messages, "params": params, "sample": sample}
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+def _litellm() -> Any:
+    # Lazily: importing litellm costs seconds, and without this variable it fetches its cost
+    # map from the network at import.
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    import litellm
+
+    litellm.suppress_debug_info = True
+    return litellm
+
+
+def _retryable(exc: BaseException) -> bool:
+    litellm = _litellm()
+    permanent = (
+        litellm.AuthenticationError,
+        litellm.BadRequestError,
+        litellm.NotFoundError,
+        litellm.PermissionDeniedError,
+    )
+    if isinstance(exc, permanent):
+        return False
+    transient = (
+        litellm.RateLimitError,
+        litellm.InternalServerError,
+        litellm.ServiceUnavailableError,
+        litellm.BadGatewayError,
+        litellm.APIConnectionError,
+        litellm.Timeout,
+        _EmptyReply,
+    )
+    return isinstance(exc, transient)
+
+
+class _EmptyReply(Exception):
+    """The server answered 200 with no choices: treated like a dropped connection."""
+
+
+def _retry_after(exc: BaseException | None) -> float | None:
+    response = getattr(exc, "response", None)
+    headers = getattr(response, "headers", None)
+    if headers is None:
+        return None
+    try:
+        return float(headers.get("retry-after"))
+    except (TypeError, ValueError):
+        return None
+
+
+class LLM:
+    """Completions from one configured model, recorded to `store`; `replay=True` answers every
+    call from the store's recording instead, with no network at all."""
+
+    def __init__(self, config: LLMConfig, store: CallStore | None = None, *, replay: bool = False):
+        self.config = config
+        self.store = store
+        self._slots = threading.Semaphore(config.concurrency)
+        self._store_lock = threading.Lock()
+        self._backoff = wait_exponential_jitter(multiplier=0.5, max=30.0, jitter=0.5)
+        self._recording: dict[str, deque[dict[str, Any]]] | None = None
+        if replay:
+            if store is None:
+                raise LLMConfigurationError("replaying needs a store holding a recording")
+            self._recording = defaultdict(deque)
+            for call in store.recorded_llm_calls():
+                if call.get("error") is None:
+                    self._recording[call["key"]].append(call)
+
+    # -- the call --------------------------------------------------------------------------------
+    def complete(
+        self,
+        messages: list[Message],
+        *,
+        sample: int = 0,
+        design_id: int | None = None,
+        **params: Any,
+    ) -> LLMReply:
+        """One completion; `sample` tells apart repeated identical requests (a record key)."""
+        params = {
+            "temperature": self.config.temperature,
+            "max_tokens": self.config.max_tokens,
+            **params,
+        }
+        key = request_key(self.config.model, messages, params, sample)
+        if self._recording is not None:
+            return self._replayed(key)
+        retrying = Retrying(
+            retry=retry_if_exception(_retryable),
+            stop=stop_after_attempt(self.config.retries),
+            wait=self._wait,
+            reraise=True,
+        )
+        try:
+            with self._slots:
+                for attempt in retrying:
+                    with attempt:
+                        return self._attempt(key, messages, params, design_id)
+        except LLMError:
+            raise
+        except Exception as exc:
+            litellm = _litellm()
+            if isinstance(exc, litellm.AuthenticationError | litellm.NotFoundError):
+                raise LLMConfigurationError(_describe(exc, self.config)) from None
+            raise LLMError(
+                f"{self.config.model}: {_describe(exc, self.config)} (gave up after "
+                f"{self.config.retries} attempts)"
+                if _retryable(exc)
+                else f"{self.config.model}: {_describe(exc, self.config)}"
+            ) from None
+        raise AssertionError("unreachable: tenacity either returns or raises")
+
+    def _wait(self, state: RetryCallState) -> float:
+        backoff = self._backoff(state)
+        hinted = _retry_after(state.outcome.exception() if state.outcome else None)
+        return max(backoff, hinted) if hinted is not None else backoff
+
+    def _attempt(
+        self, key: str, messages: list[Message], params: dict[str, Any], design_id: int | None
+    ) -> LLMReply:
+        litellm = _litellm()
+        started = time.monotonic()
+        try:
+            response = litellm.completion(
+                model=self.config.model,
+                messages=messages,
+                api_base=self.config.api_base,
+                api_key=self._api_key(),
+                timeout=self.config.timeout_s,
+                num_retries=0,
+                max_retries=0,
+                **params,
+            )
+            if not response.choices:
+                raise _EmptyReply("the server returned no choices")
+        except Exception as exc:
+            self._record(
+                key, messages, params, design_id, started, error=_describe(exc, self.config)
+            )
+            raise
+        text = response.choices[0].message.content or ""
+        usage = getattr(response, "usage", None)
+        prompt = int(getattr(usage, "prompt_tokens", 0) or 0)
+        completion = int(getattr(usage, "completion_tokens", 0) or 0)
+        reply = LLMReply(
+            text=text,
+            prompt_tokens=prompt,
+            completion_tokens=completion,
+            usd=self._usd(response, prompt, completion),
+            latency_s=time.monotonic() - started,
+            model=self.config.model,
+        )
+        self._record(key, messages, params, design_id, started, reply=reply)
+        return reply
+
+    def _api_key(self) -> str | None:
+        if self.config.api_key_env:
+            return os.environ.get(self.config.api_key_env)
+        if self.config.api_base and not os.environ.get("OPENAI_API_KEY"):
+            return "none"  # local OpenAI-compatible servers (vLLM, Ollama) take any key
+        return None  # litellm reads the provider's own variable
+
+    def _usd(self, response: Any, prompt: int, completion: int) -> float:
+        """Prices from the config win (a model litellm does not know, or a negotiated rate)."""
+        prices = self.config.prices
+        if prices is not None:
+            return (prompt * prices.input_per_mtok + completion * prices.output_per_mtok) / 1e6
+        try:
+            return float(_litellm().completion_cost(completion_response=response))
+        except Exception:  # litellm raises several types for a model it cannot price
+            return 0.0
+
+    # -- recording and replay ----------------------------------------------------------------
+    def _record(
+        self,
+        key: str,
+        messages: list[Message],
+        params: dict[str, Any],
+        design_id: int | None,
+        started: float,
+        *,
+        reply: LLMReply | None = None,
+        error: str | None = None,
+    ) -> None:
+        if self.store is None:
+            return
+        with self._store_lock:
+            self.store.record_llm_call(
+                key=key,
+                model=self.config.model,
+                request={"messages": messages, "params": params},
+                response=reply.text if reply else None,
+                error=error,
+                prompt_tokens=reply.prompt_tokens if reply else 0,
+                completion_tokens=reply.completion_tokens if reply else 0,
+                usd=reply.usd if reply else 0.0,
+                latency_s=time.monotonic() - started,
+                design_id=design_id,
+            )
+
+    def _replayed(self, key: str) -> LLMReply:
+        assert self._recording is not None
+        calls = self._recording.get(key)
+        if not calls:
+            raise ReplayMiss(
+                "the recording holds no answer for this request: the prompts or settings "
+                "differ from the recorded run's"
+            )
+        call = calls.popleft()
+        return LLMReply(
+            text=call["response"],
+            prompt_tokens=call["prompt_tokens"],
+            completion_tokens=call["completion_tokens"],
+            usd=call["usd"],
+            latency_s=0.0,
+            model=call["model"],
+            replayed=True,
+        )
+
+    # -- before a search ------------------------------------------------------------------------
+    def preflight(self) -> None:
+        """One cheap call; raise LLMConfigurationError with a clear message if it fails."""
+        try:
+            self.complete([{"role": "user", "content": "Reply with the word ok."}], max_tokens=4)
+        except LLMError as exc:
+            raise LLMConfigurationError(
+                f"the LLM is not usable: {exc}. Check the model name, the API key "
+                f"({self.config.api_key_env or 'the provider variable'}) and --api-base."
+            ) from None
+
+
+def _describe(exc: BaseException, config: LLMConfig) -> str:
+    text = str(exc).replace("litellm.", "").strip()
+    where = f" at {config.api_base}" if config.api_base else ""
+    return f"{type(exc).__name__}{where}: {text[:300]}"

@@ -1,0 +1,200 @@
+"""A real HTTP server on 127.0.0.1 that speaks the OpenAI chat-completions protocol.
+
+Tests point litellm at it through `api_base`, exactly as a user points it at vLLM or Ollama.
+Answers are scripted; faults are injected on demand, one per request, from a queue:
+
+    server = ScriptedLLM(answer=lambda request: '{"thought": ...}')
+    server.queue(Fault.rate_limit(retry_after=0.2), Fault.server_error(), "plain answer")
+    with server:
+        ... api_base=server.url ...
+
+It only ever binds to the loopback address.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+Answer = Callable[[dict[str, Any]], str]
+
+
+@dataclass(frozen=True)
+class Fault:
+    """One injected failure. `kind`: rate_limit, server_error, hang, truncated, empty, drop,
+    auth (401), bad_request (400)."""
+
+    kind: str
+    retry_after: float | None = None
+    seconds: float = 0.0
+
+    @classmethod
+    def rate_limit(cls, retry_after: float | None = 0.1) -> Fault:
+        return cls("rate_limit", retry_after=retry_after)
+
+    @classmethod
+    def server_error(cls) -> Fault:
+        return cls("server_error")
+
+    @classmethod
+    def hang(cls, seconds: float = 30.0) -> Fault:
+        return cls("hang", seconds=seconds)
+
+    @classmethod
+    def truncated(cls) -> Fault:
+        return cls("truncated")
+
+    @classmethod
+    def empty(cls) -> Fault:
+        return cls("empty")
+
+    @classmethod
+    def drop(cls) -> Fault:
+        return cls("drop")
+
+
+@dataclass
+class ScriptedLLM:
+    """The server. `answer(request)` writes the content of replies not taken from the queue;
+    `fault_rate` injects a random retryable fault (seeded) into that share of requests."""
+
+    answer: Answer = field(default=lambda request: "ok")
+    delay_s: float = 0.0
+    fault_rate: float = 0.0
+    seed: int = 0
+    requests: list[dict[str, Any]] = field(default_factory=list)
+    faults_served: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._script: deque[str | Fault] = deque()
+        self._lock = threading.Lock()
+        self._rng = random.Random(self.seed)
+        self._server: ThreadingHTTPServer | None = None
+
+    def queue(self, *steps: str | Fault) -> None:
+        with self._lock:
+            self._script.extend(steps)
+
+    @property
+    def url(self) -> str:
+        assert self._server is not None, "start the server first"
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}/v1"
+
+    def __enter__(self) -> ScriptedLLM:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        handler = _handler_for(self)
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._server.daemon_threads = True
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def _next(self, request: dict[str, Any]) -> str | Fault:
+        with self._lock:
+            self.requests.append(request)
+            if self._script:
+                return self._script.popleft()
+            if self.fault_rate and self._rng.random() < self.fault_rate:
+                kinds = ("rate_limit", "server_error", "truncated", "drop")
+                return Fault(self._rng.choice(kinds), retry_after=0.05)
+        return self.answer(request)
+
+
+def _completion(request: dict[str, Any], content: str) -> dict[str, Any]:
+    prompt_chars = sum(len(str(m.get("content", ""))) for m in request.get("messages", []))
+    prompt_tokens, completion_tokens = max(1, prompt_chars // 4), max(1, len(content) // 4)
+    return {
+        "id": f"chatcmpl-{time.monotonic_ns()}",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": request.get("model", "scripted"),
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": content},
+                "finish_reason": "stop",
+            }
+        ],
+        "usage": {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens,
+        },
+    }
+
+
+def _handler_for(server: ScriptedLLM) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args: Any) -> None:  # keep test output clean
+            pass
+
+        def do_GET(self) -> None:  # /v1/models, for clients that list models
+            self._json(200, {"object": "list", "data": [{"id": "scripted", "object": "model"}]})
+
+        def do_POST(self) -> None:
+            length = int(self.headers.get("Content-Length", 0))
+            request = json.loads(self.rfile.read(length) or b"{}")
+            step = server._next(request)
+            if server.delay_s:
+                time.sleep(server.delay_s)
+            if isinstance(step, str):
+                self._json(200, _completion(request, step))
+                return
+            server.faults_served.append(step.kind)
+            if step.kind == "rate_limit":
+                headers = {} if step.retry_after is None else {"Retry-After": f"{step.retry_after}"}
+                error = {"error": {"message": "rate limited", "type": "rate_limit"}}
+                self._json(429, error, headers)
+            elif step.kind == "server_error":
+                self._json(500, {"error": {"message": "internal error", "type": "server_error"}})
+            elif step.kind == "auth":
+                self._json(401, {"error": {"message": "invalid api key", "type": "auth_error"}})
+            elif step.kind == "bad_request":
+                self._json(400, {"error": {"message": "bad request", "type": "invalid_request"}})
+            elif step.kind == "hang":
+                time.sleep(step.seconds)
+                self._json(200, _completion(request, "too late"))
+            elif step.kind == "empty":
+                self._json(200, _completion(request, ""))
+            elif step.kind == "truncated":
+                body = json.dumps(_completion(request, "cut")).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body[: len(body) // 2])
+                self.close_connection = True
+            elif step.kind == "drop":
+                self.close_connection = True  # no response at all
+
+        def _json(self, status: int, payload: dict, headers: dict[str, str] | None = None) -> None:
+            body = json.dumps(payload).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            for key, value in (headers or {}).items():
+                self.send_header(key, value)
+            self.end_headers()
+            self.wfile.write(body)
+
+    return Handler

@@ -1,0 +1,151 @@
+"""The LLM layer against a real OpenAI-protocol server on loopback, through litellm."""
+
+import threading
+import time
+
+import pytest
+
+from agentic_design.archive import Archive
+from agentic_design.config import LLMConfig
+from agentic_design.llm import LLM, LLMConfigurationError, LLMError, ReplayMiss
+
+from .llm_server import Fault, ScriptedLLM
+
+HELLO = [{"role": "user", "content": "Say hello."}]
+
+
+def config(server: ScriptedLLM, **extra) -> LLMConfig:
+    settings = {"model": "openai/gpt-4o-mini", "api_base": server.url, "timeout_s": 2}
+    return LLMConfig(**{**settings, **extra})
+
+
+@pytest.fixture
+def archive(tmp_path):
+    with Archive.create(tmp_path / "run") as a:
+        yield a
+
+
+def test_a_reply_carries_text_tokens_usd_and_latency_and_is_recorded(archive):
+    with ScriptedLLM(answer=lambda request: "hello there") as server:
+        reply = LLM(config(server), store=archive).complete(HELLO)
+    assert reply.text == "hello there"
+    assert reply.prompt_tokens > 0 and reply.completion_tokens > 0
+    assert reply.usd > 0  # gpt-4o-mini is in litellm's local cost map
+    assert reply.latency_s > 0
+    (call,) = archive.recorded_llm_calls()
+    assert call["response"] == "hello there" and call["error"] is None
+    assert call["usd"] == reply.usd and call["model"] == "openai/gpt-4o-mini"
+    assert archive.spend()["tokens"] == reply.tokens
+
+
+def test_prices_from_the_config_price_a_model_litellm_does_not_know(archive):
+    with ScriptedLLM(answer=lambda request: "x" * 400) as server:
+        llm = LLM(
+            config(
+                server,
+                model="openai/my-local-model",
+                prices={"input_per_mtok": 1.0, "output_per_mtok": 2.0},
+            ),
+            store=archive,
+        )
+        reply = llm.complete(HELLO)
+    expected = (reply.prompt_tokens * 1.0 + reply.completion_tokens * 2.0) / 1e6
+    assert reply.usd == pytest.approx(expected) and reply.usd > 0
+
+
+@pytest.mark.parametrize(
+    "fault", [Fault.server_error(), Fault.truncated(), Fault.drop(), Fault.rate_limit(None)]
+)
+def test_transient_faults_are_retried_and_every_attempt_recorded(archive, fault):
+    with ScriptedLLM(answer=lambda request: "recovered") as server:
+        server.queue(fault, fault)
+        reply = LLM(config(server), store=archive).complete(HELLO)
+        assert len(server.requests) == 3
+    assert reply.text == "recovered"
+    calls = archive.recorded_llm_calls()
+    assert [c["error"] is None for c in calls] == [False, False, True]
+
+
+def test_retry_after_is_honoured(archive):
+    with ScriptedLLM(answer=lambda request: "after the wait") as server:
+        server.queue(Fault.rate_limit(retry_after=1.5))
+        started = time.monotonic()
+        reply = LLM(config(server), store=archive).complete(HELLO)
+    assert reply.text == "after the wait"
+    assert time.monotonic() - started >= 1.5
+
+
+def test_a_hang_past_the_timeout_is_retried(archive):
+    with ScriptedLLM(answer=lambda request: "fast now") as server:
+        server.queue(Fault.hang(seconds=5))
+        reply = LLM(config(server, timeout_s=0.5), store=archive).complete(HELLO)
+    assert reply.text == "fast now"
+    assert "Timeout" in archive.recorded_llm_calls()[0]["error"]
+
+
+def test_retries_give_up_with_a_clear_error(archive):
+    with ScriptedLLM() as server:
+        server.queue(*[Fault.server_error()] * 3)
+        with pytest.raises(LLMError, match="gave up after 3 attempts"):
+            LLM(config(server, retries=3), store=archive).complete(HELLO)
+    assert len(archive.recorded_llm_calls()) == 3
+
+
+@pytest.mark.parametrize("kind", ["auth", "bad_request"])
+def test_authentication_and_bad_requests_are_not_retried(archive, kind):
+    with ScriptedLLM() as server:
+        server.queue(Fault(kind))
+        with pytest.raises(LLMError):
+            LLM(config(server), store=archive).complete(HELLO)
+        assert len(server.requests) == 1
+
+
+def test_concurrency_is_limited(archive):
+    in_flight, peak = 0, 0
+    lock = threading.Lock()
+
+    def answer(request):
+        nonlocal in_flight, peak
+        with lock:
+            in_flight += 1
+            peak = max(peak, in_flight)
+        time.sleep(0.2)
+        with lock:
+            in_flight -= 1
+        return "done"
+
+    with ScriptedLLM(answer=answer) as server:
+        llm = LLM(config(server, concurrency=2), store=archive)
+        threads = [
+            threading.Thread(target=llm.complete, args=(HELLO,), kwargs={"sample": i})
+            for i in range(6)
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert peak == 2
+    assert len(archive.recorded_llm_calls()) == 6
+
+
+def test_a_recording_replays_with_the_server_gone(archive):
+    with ScriptedLLM(answer=lambda request: request["messages"][-1]["content"].upper()) as server:
+        llm = LLM(config(server), store=archive)
+        server.queue(Fault.server_error())
+        first = [llm.complete([{"role": "user", "content": w}]).text for w in ("a", "b")]
+        settings = config(server)
+    replayed = LLM(settings, store=archive, replay=True)
+    again = [replayed.complete([{"role": "user", "content": w}]) for w in ("a", "b")]
+    assert [r.text for r in again] == first == ["A", "B"]
+    assert all(r.replayed for r in again)
+    with pytest.raises(ReplayMiss):
+        replayed.complete([{"role": "user", "content": "never asked"}])
+
+
+def test_preflight_reports_an_unreachable_server(archive):
+    server = ScriptedLLM()
+    server.start()
+    settings = config(server, retries=2, timeout_s=1)
+    server.stop()  # nothing listens there any more
+    with pytest.raises(LLMConfigurationError, match="not usable"):
+        LLM(settings, store=archive).preflight()
