@@ -109,6 +109,9 @@ CREATE TABLE IF NOT EXISTS graphs (
 """
 
 
+_NO_LIMIT = 2**62  # `upto` when every design counts
+
+
 class ArchiveError(ValueError):
     """The path holds no run store, or the store does not hold what was asked for."""
 
@@ -323,12 +326,14 @@ class Archive:
             raise ArchiveError(f"no design with id {design_id} in {self.path}")
         return _design(row)
 
-    def designs(self, status: Status | None = None, limit: int | None = None) -> list[Design]:
-        """Designs in creation order, optionally only those with `status`."""
-        sql = "SELECT * FROM designs"
-        params: list[Any] = []
+    def designs(
+        self, status: Status | None = None, limit: int | None = None, upto: int | None = None
+    ) -> list[Design]:
+        """Designs in creation order, optionally only those with `status` or ids <= `upto`."""
+        sql = "SELECT * FROM designs WHERE id <= ?"
+        params: list[Any] = [_NO_LIMIT if upto is None else upto]
         if status is not None:
-            sql += " WHERE status = ?"
+            sql += " AND status = ?"
             params.append(status.value)
         sql += " ORDER BY id"
         if limit is not None:
@@ -341,12 +346,12 @@ class Archive:
         rows = self._db.execute("SELECT * FROM designs ORDER BY id DESC LIMIT ?", (n,)).fetchall()
         return [_design(row) for row in reversed(rows)]
 
-    def top(self, k: int) -> list[Design]:
+    def top(self, k: int, upto: int | None = None) -> list[Design]:
         """The k best designs with status ok, best first (ties: the earlier design first)."""
         rows = self._db.execute(
-            "SELECT * FROM designs WHERE status = 'ok' AND fitness IS NOT NULL "
+            "SELECT * FROM designs WHERE status = 'ok' AND fitness IS NOT NULL AND id <= ? "
             "ORDER BY fitness DESC, id LIMIT ?",
-            (k,),
+            (_NO_LIMIT if upto is None else upto, k),
         )
         return [_design(row) for row in rows]
 
@@ -417,22 +422,28 @@ class Archive:
         return {"tokens": row["tokens"], "usd": row["usd"], "calls": row["calls"]}
 
     # -- selection ------------------------------------------------------------------------------
-    def select_context(self, k_best: int = 4, n_diverse: int = 3, n_failures: int = 3) -> Context:
+    def select_context(
+        self, k_best: int = 4, n_diverse: int = 3, n_failures: int = 3, upto: int | None = None
+    ) -> Context:
         """A bounded context for proposals: the k best, a few far from them, recent failures.
 
         Diversity is farthest-point sampling in descriptor space among ok designs outside the
         best-k; the candidates scanned are capped too, so the cost stays flat as the run grows.
+        `upto` restricts everything to designs with ids up to it (a fixed snapshot).
         """
-        best = self.top(k_best)
+        limit = _NO_LIMIT if upto is None else upto
+        best = self.top(k_best, upto)
         chosen = {d.id for d in best}
         rows = self._db.execute(
-            "SELECT * FROM designs WHERE status = 'ok' ORDER BY fitness DESC LIMIT 500"
+            "SELECT * FROM designs WHERE status = 'ok' AND id <= ? ORDER BY fitness DESC LIMIT 500",
+            (limit,),
         ).fetchall()
         candidates = [d for d in map(_design, rows) if d.id not in chosen and d.descriptors]
         diverse = farthest_points(best, candidates, n_diverse)
         failed = self._db.execute(
-            "SELECT * FROM designs WHERE status NOT IN ('ok', 'pending') ORDER BY id DESC LIMIT ?",
-            (n_failures,),
+            "SELECT * FROM designs WHERE status NOT IN ('ok', 'pending') AND id <= ? "
+            "ORDER BY id DESC LIMIT ?",
+            (limit, n_failures),
         ).fetchall()
         return Context(best=best, diverse=diverse, failures=[_design(r) for r in failed])
 

@@ -95,11 +95,38 @@ class LLMConfig(_Strict):
     prices: Prices | None = None
 
 
+ProposalMode = Literal["new", "mutate", "crossover"]
+
+
+def _default_modes() -> dict[ProposalMode, float]:
+    return {"new": 1.0, "mutate": 2.0, "crossover": 1.0}
+
+
+class MetaAgentConfig(_Strict):
+    """The LLM meta-agent's proposals: modes, reflexion, repair, and the bounded context."""
+
+    modes: dict[ProposalMode, float] = Field(
+        default_factory=_default_modes,
+        description="relative weights of the proposal modes",
+    )
+    reflexion_rounds: int = Field(2, ge=0, le=10)
+    repair_attempts: int = Field(3, ge=0, le=10)
+    context_best: int = Field(4, ge=0, le=50)
+    context_diverse: int = Field(3, ge=0, le=50)
+    context_failures: int = Field(3, ge=0, le=50)
+    max_code_chars: int = Field(4000, ge=200, description="per design shown in a prompt")
+    in_flight: int | None = Field(
+        None, ge=1, description="proposals in flight at once (default: llm.concurrency)"
+    )
+    prompts_dir: str | None = Field(None, description="a folder of templates overriding prompts/")
+
+
 class SearchConfig(_Strict):
     """How proposals are made."""
 
     proposer: Literal["auto", "evolution", "meta_agent"] = "auto"
     evolution: EvolutionConfig = Field(default_factory=EvolutionConfig)
+    meta_agent: MetaAgentConfig = Field(default_factory=MetaAgentConfig)
 
 
 class RunConfig(_Strict):

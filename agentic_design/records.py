@@ -49,6 +49,7 @@ class Proposal:
     generation: int = 0
     llm_tokens: int = 0
     llm_usd: float = 0.0
+    error: str | None = None  # set when the proposer could not produce a usable design
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,6 @@ import os
 import platform
 import signal
 import time
-from collections import deque
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
@@ -26,12 +24,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from agentic_design.archive import Archive
 from agentic_design.config import ConfigError, RunConfig
 from agentic_design.evaluation import Evaluation, Evaluator, evaluator_for, sandbox_for
-from agentic_design.proposers.evolution import (
-    EvolutionError,
-    EvolutionProposer,
-    EvolutionSettings,
-    NoParentsError,
-)
+from agentic_design.llm import LLM, LLMConfigurationError
+from agentic_design.pipeline import Pipeline, Proposer
+from agentic_design.proposers.evolution import EvolutionProposer, EvolutionSettings
+from agentic_design.proposers.meta_agent import MetaAgentProposer
 from agentic_design.records import Design, Status
 from agentic_design.tasks import Task, TaskLoadError, load_task
 
@@ -86,6 +82,22 @@ class Search:
         self.show_progress = progress
         self.run_dir = self.config.resolved_run_dir
         self._resuming = False
+        self._replay_store: Archive | None = None
+
+    @classmethod
+    def replay(cls, recorded_run: str | Path, run_dir: str | Path, **kwargs: Any) -> Search:
+        """Re-run a recorded search into `run_dir`, answering every LLM call from the recording
+        (no network); the pipeline's determinism makes it ask the very same questions."""
+        recorded = Archive.open(recorded_run, readonly=True)
+        data = recorded.meta("config")
+        if data is None:
+            raise ConfigError(f"{recorded_run} holds no run configuration to replay")
+        config = RunConfig.from_dict(data, source=f"{recorded_run} (saved config)")
+        if config.llm is None:
+            raise ConfigError(f"{recorded_run} was not an LLM search: there is nothing to replay")
+        search = cls(config.with_overrides(run_dir=str(run_dir)), **kwargs)
+        search._replay_store = recorded
+        return search
 
     @classmethod
     def resume(cls, run_dir: str | Path, **kwargs: Any) -> Search:
@@ -99,12 +111,19 @@ class Search:
         return search
 
     # -- set-up ---------------------------------------------------------------------------------
-    def _proposer(self) -> EvolutionProposer:
-        if self.config.llm is not None or self.config.search.proposer == "meta_agent":
-            raise ConfigError(
-                "llm / proposer meta_agent: the LLM meta-agent proposer is not part of this "
-                "version yet; remove the llm block (and --llm) to search with offline evolution"
-            )
+    def _proposer(self, task: Task, archive: Archive) -> tuple[Proposer, str]:
+        """The meta-agent when an LLM is configured, else offline evolution; and a note saying
+        which, for the run's record and the console."""
+        llm_config = self.config.llm
+        if self.config.search.proposer == "meta_agent" and llm_config is None:
+            raise ConfigError("search.proposer is meta_agent, but no llm block (or --llm) is given")
+        if llm_config is not None and self.config.search.proposer != "evolution":
+            store = self._replay_store or Archive.open(self.run_dir)
+            llm = LLM(llm_config, store=store, replay=self._replay_store is not None)
+            proposer = MetaAgentProposer(llm, task, self.config.search.meta_agent, self.config.seed)
+            where = f" at {llm_config.api_base}" if llm_config.api_base else ""
+            mode = " (replaying its recorded answers, no network)" if self._replay_store else ""
+            return proposer, f"LLM meta-agent {llm_config.model}{where}{mode}"
         evo = self.config.search.evolution
         settings = EvolutionSettings(
             population=evo.population,
@@ -112,9 +131,19 @@ class Search:
             crossover_rate=evo.crossover_rate,
             mutations_per_child=evo.mutations_per_child,
         )
-        return EvolutionProposer(settings, seed=self.config.seed)
+        note = "offline evolution (regularized evolution over code; no LLM configured)"
+        return EvolutionProposer(settings, seed=self.config.seed), note
 
-    def _open_archive(self, task: Task, proposer_note: str) -> Archive:
+    def preflight(self) -> None:
+        """With an LLM configured, one cheap call before anything starts (exit 2 on failure)."""
+        if self.config.llm is None or self._replay_store is not None:
+            return
+        try:
+            LLM(self.config.llm).preflight()
+        except LLMConfigurationError as exc:
+            raise ConfigError(f"llm: {exc}") from None
+
+    def _open_archive(self, task: Task) -> Archive:
         if self._resuming:
             archive = Archive.open(self.run_dir)
             if archive.meta("task_fingerprint") != task.fingerprint():
@@ -137,7 +166,6 @@ class Search:
             archive.set_meta("task_fingerprint", task.fingerprint())
             archive.set_meta("seed", self.config.seed)
             archive.set_meta("versions", versions())
-            archive.set_meta("proposer", proposer_note)
             archive.set_meta("started_at", time.time())
             archive.set_meta("searched_s", 0.0)
             archive.event("started", pid=os.getpid())
@@ -149,12 +177,13 @@ class Search:
     # -- the loop -------------------------------------------------------------------------------
     def run(self) -> SearchResult:
         task = load_run_task(self.config)
-        proposer = self._proposer()
-        note = "offline evolution (regularized evolution over code; no LLM configured)"
-        self.console.print(f"[bold]proposer:[/] {note}")
+        self.preflight()
         task.prepare()
-        archive = self._open_archive(task, note)
+        archive = self._open_archive(task)
         try:
+            proposer, note = self._proposer(task, archive)
+            archive.set_meta("proposer", note)
+            self.console.print(f"[bold]proposer:[/] {note}")
             if archive.total() == 0:
                 for seed in task.seeds():
                     archive.add(
@@ -185,64 +214,42 @@ class Search:
         finally:
             archive.close()
 
-    def _loop(
-        self, archive: Archive, evaluator: Evaluator, proposer: EvolutionProposer, task: Task
-    ) -> str:
+    def _loop(self, archive: Archive, evaluator: Evaluator, proposer: Proposer, task: Task) -> str:
         budget = self.config.budget
-        workers = self.config.sandbox.workers
-        queued = deque(d.id for d in archive.pending())
-        in_flight: dict[Future[Evaluation], int] = {}
         searched_before = float(archive.meta("searched_s", 0.0))
         started = time.monotonic()
-        stopped_by = "evaluations"
-        fingerprint = task.fingerprint()
 
         def elapsed() -> float:
             return searched_before + time.monotonic() - started
 
         previous_handler = signal.signal(signal.SIGTERM, _raise_interrupt)
-        pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="evaluate")
         progress = self._progress(budget.evaluations)
+        pipeline: Pipeline | None = None
         try:
             with progress:
                 bar = progress.add_task("searching", total=budget.evaluations)
                 self._update(progress, bar, archive)
-                while True:
-                    out_of_time = budget.hours is not None and elapsed() > budget.hours * 3600
-                    if out_of_time:
-                        stopped_by = "hours"
-                    while len(in_flight) < workers and not out_of_time:
-                        if queued:
-                            design_id = queued.popleft()
-                        elif archive.total() < budget.evaluations:
-                            try:
-                                proposal = proposer.propose(archive.designs())
-                            except EvolutionError as exc:
-                                if in_flight:
-                                    break  # a running design may yet become a (new) parent
-                                stopped_by = (
-                                    "no_parents" if isinstance(exc, NoParentsError) else "exhausted"
-                                )
-                                self.console.print(f"[red]stopping:[/] {exc}")
-                                break
-                            design_id = archive.add(
-                                proposal, eval_seed=self.config.seed, task_fingerprint=fingerprint
-                            )
-                        else:
-                            break
-                        design = archive.get(design_id)
-                        future = pool.submit(
-                            evaluator.evaluate, design.code, seed=design.eval_seed or 0
-                        )
-                        in_flight[future] = design_id
-                    if not in_flight:
-                        break
-                    done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
-                    for future in done:
-                        design_id = in_flight.pop(future)
-                        self._record(archive, design_id, future.result())
+
+                def on_result(design_id: int, evaluation: Evaluation) -> None:
+                    self._announce(archive, design_id, evaluation)
                     archive.set_meta("searched_s", elapsed())
                     self._update(progress, bar, archive)
+
+                pipeline = Pipeline(
+                    archive,
+                    proposer,
+                    evaluator,
+                    workers=self.config.sandbox.workers,
+                    in_flight=self._in_flight(),
+                    budget=budget,
+                    eval_seed=self.config.seed,
+                    fingerprint=task.fingerprint(),
+                    elapsed=elapsed,
+                    on_result=on_result,
+                )
+                stopped_by = pipeline.run()
+                if pipeline.reason:
+                    self.console.print(f"[red]stopping:[/] {pipeline.reason}")
         except KeyboardInterrupt:
             stopped_by = "interrupted"
             self.console.print(
@@ -251,9 +258,15 @@ class Search:
             )
         finally:
             signal.signal(signal.SIGTERM, previous_handler)
-            pool.shutdown(wait=stopped_by != "interrupted", cancel_futures=True)
             archive.set_meta("searched_s", elapsed())
         return stopped_by
+
+    def _in_flight(self) -> int:
+        """Proposals in flight: the LLM's concurrency (or the configured number); evolution
+        proposes instantly, one per evaluation worker is plenty."""
+        if self.config.llm is None:
+            return self.config.sandbox.workers
+        return self.config.search.meta_agent.in_flight or self.config.llm.concurrency
 
     def _record_protections(self, archive: Archive, protections: list[dict[str, Any]]) -> None:
         """Keep the sandbox's capability report with the run, and say aloud what is missing."""
@@ -262,18 +275,15 @@ class Search:
             if not p["enabled"]:
                 self.console.print(f"[yellow]sandbox: no {p['name']}:[/] {p['detail']}")
 
-    def _record(self, archive: Archive, design_id: int, evaluation: Evaluation) -> None:
-        best_before = archive.best()
-        archive.finish(design_id, evaluation)
-        improved = evaluation.fitness is not None and (
-            best_before is None or evaluation.fitness > (best_before.fitness or 0.0)
+    def _announce(self, archive: Archive, design_id: int, evaluation: Evaluation) -> None:
+        """Say so when a finished design is the new best."""
+        best = archive.best()  # ties go to the earlier design, so only a strict improvement
+        if best is None or best.id != design_id or evaluation.fitness is None:
+            return
+        self.console.print(
+            f"new best #{design_id} {best.name}: {evaluation.fitness:.4f} "
+            f"[{evaluation.ci_low:.3f}, {evaluation.ci_high:.3f}]"
         )
-        if evaluation.status is Status.OK and improved:
-            design = archive.get(design_id)
-            self.console.print(
-                f"new best #{design_id} {design.name}: {evaluation.fitness:.4f} "
-                f"[{evaluation.ci_low:.3f}, {evaluation.ci_high:.3f}]"
-            )
 
     def _final_test(self, archive: Archive, evaluator: Evaluator) -> Evaluation | None:
         """Score the best design once on the test split, repeating its recorded training."""

@@ -25,7 +25,11 @@ from .conftest import REPO, cli, small_digits_config
         ("task: imagenet\n", "unknown task 'imagenet'"),
         ("task: digits\nbudget:\n  evaluations: zero\n", "budget.evaluations"),
         ("task: digits\nsandbox:\n  workerz: 2\n", "sandbox.workerz: unknown setting"),
-        ("task: digits\nllm:\n  model: openai/gpt-4o-mini\n", "meta-agent proposer is not part"),
+        (
+            "task: digits\nllm:\n  model: openai/gpt-4o-mini\n  api_base: http://127.0.0.1:9/v1\n"
+            "  retries: 1\n  timeout_s: 2\n",
+            "the LLM is not usable",
+        ),
     ],
 )
 def test_bad_input_exits_2_with_a_message_and_no_traceback(tmp_path, config_text, message):

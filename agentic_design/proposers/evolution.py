@@ -13,9 +13,13 @@ import math
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from agentic_design.proposers.mutations import Mutation, check_weights, crossover, mutate
 from agentic_design.records import Design, Proposal, Status, code_hash
+
+if TYPE_CHECKING:
+    from agentic_design.archive import Archive
 
 # How often to draw a fresh child before giving up on finding code the run has not seen yet.
 MAX_ATTEMPTS = 12
@@ -107,6 +111,7 @@ class EvolutionProposer:
         # Code hashes per design id, computed once: normalising means parsing, and the
         # history grows with every proposal.
         self._hashes: dict[int, frozenset[str]] = {}
+        self._planned: list[str] = []  # code hashes of children planned by `plan`
 
     def _seen(self, history: Sequence[Design]) -> set[str]:
         for d in history:
@@ -116,7 +121,26 @@ class EvolutionProposer:
                 )
         return set().union(*(self._hashes[d.id] for d in history))
 
-    def propose(self, history: Sequence[Design], rng: random.Random | None = None) -> Proposal:
+    repair_attempts = 0  # evolution does not repair: a failed child simply does not breed
+
+    def plan(self, archive: Archive, number: int, upto: int) -> Proposal:
+        """Propose design `number` from the finished designs with ids up to `upto`, avoiding the
+        code of the children planned since (not yet in that snapshot)."""
+        history = [d for d in archive.designs(upto=upto) if d.status is not Status.PENDING]
+        rng = random.Random(self.seed * 1_000_003 + number)
+        proposal = self.propose(history, rng, number=number)
+        self._planned.append(code_hash(proposal.code))
+        return proposal
+
+    def write(self, plan: Proposal) -> Proposal:
+        return plan  # evolution does all its work while planning: it is instant
+
+    def propose(
+        self,
+        history: Sequence[Design],
+        rng: random.Random | None = None,
+        number: int | None = None,
+    ) -> Proposal:
         """A new child of the population in `history` (the run's designs in creation order).
 
         Deterministic: the same history and the same `rng` state (or, without one, the same
@@ -130,13 +154,13 @@ class EvolutionProposer:
                 f"none of the {len(history)} designs so far finished OK with a fitness; "
                 "evolution needs at least one working design (a seed) to start from"
             )
-        seen = self._seen(history)
+        seen = self._seen(history) | set(self._planned)
         for attempt in range(MAX_ATTEMPTS):
             # Later attempts stack extra mutations: a parent whose close neighbours were all
             # tried already needs a bigger step to reach something new.
             child = self._child(population, rng, extra=attempt // 4)
             if not {code_hash(child.code), code_hash(_normalized(child.code))} & seen:
-                return self._proposal(child, history)
+                return self._proposal(child, history, number)
         raise NoNovelChildError(
             f"{MAX_ATTEMPTS} children in a row duplicated designs already in the run"
         )
@@ -158,10 +182,11 @@ class EvolutionProposer:
             changes.append(change)
         return _Child(code, (parent,), tuple(changes))
 
-    def _proposal(self, child: _Child, history: Sequence[Design]) -> Proposal:
+    def _proposal(self, child: _Child, history: Sequence[Design], number: int | None) -> Proposal:
         first = child.parents[0]
         # The next id, as the archive will most likely assign it; only used to tell names apart.
-        number = max((d.id for d in history), default=0) + 1
+        if number is None:
+            number = max((d.id for d in history), default=0) + 1
         what = "; ".join(m.description for m in child.changes)
         if len(child.parents) == 2:
             second = child.parents[1]
