@@ -166,12 +166,13 @@ class Archive:
         return archive
 
     @classmethod
-    def create(cls, run_dir: str | Path) -> Archive:
-        """Create a new run store in `run_dir` (made if missing)."""
+    def create(cls, run_dir: str | Path, meta: dict[str, Any] | None = None) -> Archive:
+        """Create a new run store in `run_dir` (made if missing), with its metadata written in
+        one transaction: a store either has all of it or is not a started run."""
         Path(run_dir).mkdir(parents=True, exist_ok=True)
         (Path(run_dir) / "designs").mkdir(exist_ok=True)
         archive = cls(db_path(run_dir))
-        archive.set_meta("schema_version", SCHEMA_VERSION)
+        archive.set_meta_many({"schema_version": SCHEMA_VERSION, **(meta or {})})
         return archive
 
     def close(self) -> None:
@@ -190,11 +191,14 @@ class Archive:
 
     # -- run metadata ---------------------------------------------------------------------------
     def set_meta(self, key: str, value: Any) -> None:
+        self.set_meta_many({key: value})
+
+    def set_meta_many(self, values: dict[str, Any]) -> None:
         with self._transaction() as db:
-            db.execute(
+            db.executemany(
                 "INSERT INTO meta (key, value) VALUES (?, ?) "
                 "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                (key, json.dumps(value)),
+                [(key, json.dumps(value)) for key, value in values.items()],
             )
 
     def meta(self, key: str, default: Any = None) -> Any:
@@ -212,33 +216,49 @@ class Archive:
     # -- writing designs ------------------------------------------------------------------------
     def add(self, proposal: Proposal, *, eval_seed: int, task_fingerprint: str) -> int:
         """Record a proposal as a pending design; return its id. Its code also goes to designs/."""
-        now = time.time()
+        (design_id,) = self.add_many(
+            [proposal], eval_seed=eval_seed, task_fingerprint=task_fingerprint
+        )
+        return design_id
+
+    def add_many(
+        self, proposals: list[Proposal], *, eval_seed: int, task_fingerprint: str
+    ) -> list[int]:
+        """Record several proposals in one transaction (a run's seeds: all or none)."""
         with self._transaction() as db:
-            cursor = db.execute(
-                "INSERT INTO designs (run, name, thought, code, code_hash, status, parents, "
-                "generation, proposer, operator, eval_seed, task_fingerprint, llm_tokens, "
-                "llm_usd, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    self.run_name,
-                    proposal.name,
-                    proposal.thought,
-                    proposal.code,
-                    code_hash(proposal.code),
-                    Status.PENDING.value,
-                    json.dumps(list(proposal.parents)),
-                    proposal.generation,
-                    proposal.proposer,
-                    proposal.operator,
-                    eval_seed,
-                    task_fingerprint,
-                    proposal.llm_tokens,
-                    proposal.llm_usd,
-                    now,
-                ),
-            )
-            design_id = int(cursor.lastrowid or 0)
-            self._event(db, "proposed", design_id, operator=proposal.operator)
-        self._write_code_file(design_id, proposal)
+            ids = [self._insert(db, p, eval_seed, task_fingerprint) for p in proposals]
+        for design_id, proposal in zip(ids, proposals, strict=True):
+            self._write_code_file(design_id, proposal)
+        return ids
+
+    def _insert(
+        self, db: sqlite3.Connection, proposal: Proposal, eval_seed: int, task_fingerprint: str
+    ) -> int:
+        now = time.time()
+        cursor = db.execute(
+            "INSERT INTO designs (run, name, thought, code, code_hash, status, parents, "
+            "generation, proposer, operator, eval_seed, task_fingerprint, llm_tokens, "
+            "llm_usd, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                self.run_name,
+                proposal.name,
+                proposal.thought,
+                proposal.code,
+                code_hash(proposal.code),
+                Status.PENDING.value,
+                json.dumps(list(proposal.parents)),
+                proposal.generation,
+                proposal.proposer,
+                proposal.operator,
+                eval_seed,
+                task_fingerprint,
+                proposal.llm_tokens,
+                proposal.llm_usd,
+                now,
+            ),
+        )
+        design_id = int(cursor.lastrowid or 0)
+        self._event(db, "proposed", design_id, operator=proposal.operator)
         return design_id
 
     def finish(self, design_id: int, evaluation: Evaluation) -> None:

@@ -47,6 +47,8 @@ def _user_errors() -> Iterator[None]:
         yield
     except (ConfigError, ArchiveError, TaskLoadError) as exc:
         _fail(str(exc))
+    except (FileExistsError, IsADirectoryError, NotADirectoryError, PermissionError) as exc:
+        _fail(f"{exc.strerror}: {exc.filename}")  # a path given on the command line or config
 
 
 def _open(run_dir: Path, readonly: bool = True) -> Archive:

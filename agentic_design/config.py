@@ -45,7 +45,12 @@ class SandboxConfig(_Strict):
 
     workers: int = Field(2, ge=1, le=64)
     wall_s: float = Field(60.0, gt=0, description="hard wall-clock limit per evaluation")
-    memory_mb: int = Field(4096, ge=128, description="address-space limit per evaluation")
+    memory_mb: int | None = Field(
+        4096, ge=128, description="address-space limit per evaluation; null on a CUDA machine"
+    )
+    gpu_memory_fraction: float | None = Field(
+        None, gt=0, le=1, description="the share of GPU memory each evaluation may allocate"
+    )
     preload: list[str] = Field(default_factory=lambda: ["torch", "numpy"])
     disable: list[str] = Field(
         default_factory=list,

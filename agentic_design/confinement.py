@@ -17,6 +17,7 @@ import glob
 import os
 import signal
 import sys
+import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,8 @@ _libc = ctypes.CDLL(None, use_errno=True)
 CLONE_NEWNS = 0x00020000
 CLONE_NEWPID = 0x20000000
 CLONE_NEWNET = 0x40000000
-_MS_NOSUID, _MS_NODEV, _MS_NOEXEC, _MS_REC, _MS_PRIVATE = 2, 4, 8, 16384, 1 << 18
+_MS_RDONLY, _MS_NOSUID, _MS_NODEV, _MS_NOEXEC, _MS_REMOUNT = 1, 2, 4, 8, 32
+_MS_BIND, _MS_MOVE, _MS_REC, _MS_PRIVATE = 4096, 8192, 16384, 1 << 18
 _PR_SET_PDEATHSIG, _PR_CAPBSET_DROP, _PR_SET_NO_NEW_PRIVS = 1, 24, 38
 _PR_SET_CHILD_SUBREAPER = 36
 
@@ -79,6 +81,7 @@ class Plan:
     pid_namespace: bool = False
     landlock_abi: int = 0
     cgroup: str | None = None  # the server's own pids cgroup directory
+    memory_cgroup: str | None = None  # its children's memory cgroup
     drop_capabilities: bool = False
     report: tuple[Protection, ...] = ()
 
@@ -136,9 +139,9 @@ def _probe_pid_namespace() -> str:
     return "available"
 
 
-def _probe_mounts() -> str:
+def _probe_mounts(staging: str) -> str:
     _check(_libc.unshare(CLONE_NEWNS), "unshare(CLONE_NEWNS)")
-    make_mounts_private()
+    mount_private_tmp(1, staging)
     return "available"
 
 
@@ -156,6 +159,7 @@ OPTIONAL = (
     "pid namespace",
     "landlock",
     "process limit",
+    "memory limit",
     "capabilities",
 )
 
@@ -178,11 +182,15 @@ def probe(cgroup_name: str, disabled: frozenset[str] = frozenset()) -> Plan:
         lambda: _probe_unshare(CLONE_NEWNET),
         "no network: a fresh namespace with no interfaces up",
     )
+    staging = tempfile.mkdtemp(prefix="agentic-design-probe-")
     mountns = check(
         "private filesystem",
-        _probe_mounts,
-        "a mount namespace with a size-limited tmpfs as the working directory",
+        lambda: _probe_mounts(staging),
+        "a mount namespace: a size-capped tmpfs as /tmp and working directory; "
+        + ", ".join(_HIDDEN_RUNTIME)
+        + " hidden (no Unix sockets of the host)",
     )
+    os.rmdir(staging)  # from out here: inside the probe it was hidden by the new /tmp
     pidns = check(
         "pid namespace",
         _probe_pid_namespace,
@@ -212,6 +220,23 @@ def probe(cgroup_name: str, disabled: frozenset[str] = frozenset()) -> Plan:
             False,
             "no writable pids cgroup; RLIMIT_NPROC does not bind root, so a fork bomb is "
             "stopped only by the wall-clock limit",
+        )
+    memory = None if "memory limit" in disabled else make_memory_cgroup(cgroup_name)
+    if "memory limit" in disabled:
+        note("memory limit", False, "turned off by the caller")
+    elif memory is not None:
+        note(
+            "memory limit",
+            True,
+            f"memory cgroup {memory}: the evaluation's processes together, tmpfs and memfd "
+            "included (and RLIMIT_AS per process)",
+        )
+    else:
+        note(
+            "memory limit",
+            False,
+            "no writable memory cgroup: only RLIMIT_AS, per process, which memfd and several "
+            "processes together can exceed",
         )
     is_root = os.geteuid() == 0
     if "capabilities" in disabled:
@@ -243,6 +268,7 @@ def probe(cgroup_name: str, disabled: frozenset[str] = frozenset()) -> Plan:
         pid_namespace=pidns,
         landlock_abi=abi,
         cgroup=str(cgroup) if cgroup else None,
+        memory_cgroup=str(memory) if memory else None,
         drop_capabilities=is_root,
         report=tuple(report),
     )
@@ -286,6 +312,57 @@ def make_cgroup(name: str) -> Path | None:
     return None
 
 
+def make_memory_cgroup(name: str) -> Path | None:
+    """A memory cgroup for this server's children, beneath the one this process is in (cgroup
+    v1's `memory` hierarchy): it bounds an evaluation's processes together, memfd and tmpfs
+    pages included, which per-process RLIMIT_AS cannot."""
+    own = next(
+        (
+            line.split(":", 2)[2]
+            for line in _read(Path("/proc/self/cgroup")).splitlines()
+            if line.split(":")[1:2] == ["memory"]
+        ),
+        None,
+    )
+    if own is None:
+        return None
+    root = Path("/sys/fs/cgroup/memory") / own.strip().lstrip("/")
+    if not (root / "memory.limit_in_bytes").exists():
+        return None
+    _remove_stale_cgroups(root)
+    path = root / f"{_CGROUP_PREFIX}{name}"
+    try:
+        path.mkdir(exist_ok=True)
+    except OSError:
+        return None
+    return path
+
+
+def set_memory_limit(path: str, megabytes: int | None) -> None:
+    """Cap the cgroup (None: no cap); the child joining it next starts from a clean count."""
+    try:
+        limit = "-1" if megabytes is None else str(megabytes * 1024 * 1024)
+        Path(path, "memory.limit_in_bytes").write_text(limit)
+    except OSError as exc:
+        raise ConfinementError(f"setting the memory limit in {path} failed: {exc}") from None
+
+
+def oom_kills(path: str) -> int:
+    """How many processes the kernel's OOM killer has killed in this cgroup so far."""
+    for line in _read(Path(path, "memory.oom_control")).splitlines():
+        if line.startswith("oom_kill "):
+            return int(line.split()[1])
+    return 0
+
+
+def join_cgroup(path: str) -> None:
+    """Move this process (a freshly forked child) into a cgroup."""
+    try:
+        Path(path, "cgroup.procs").write_text(str(os.getpid()))
+    except OSError as exc:
+        raise ConfinementError(f"joining the cgroup {path} failed: {exc}") from None
+
+
 def _read(path: Path) -> str:
     try:
         return path.read_text()
@@ -303,10 +380,12 @@ def _remove_stale_cgroups(root: Path) -> None:
 
 
 def remove_cgroup(path: str | None) -> None:
-    """Leave the cgroup (back to its parent) and remove it; a server calls this on exit."""
+    """Leave the cgroup (back to its parent) if in it, and remove it; a server calls this on
+    exit."""
     if path:
         with contextlib.suppress(OSError):
-            Path(path).parent.joinpath("cgroup.procs").write_text(str(os.getpid()))
+            if str(os.getpid()) in _read(Path(path, "cgroup.procs")).split():
+                Path(path).parent.joinpath("cgroup.procs").write_text(str(os.getpid()))
             Path(path).rmdir()
 
 
@@ -358,13 +437,45 @@ def make_mounts_private() -> None:
     _check(_libc.mount(b"none", b"/", None, _MS_REC | _MS_PRIVATE, None), "making / private")
 
 
-def mount_workdir(workdir: str, size_mb: int) -> None:
+# Where sockets and shared scratch space usually live: hidden behind empty tmpfs mounts, since
+# no namespace or Landlock right stops a connect() to a pathname Unix socket.
+_HIDDEN_RUNTIME = ("/run", "/var/run", "/var/tmp", "/dev/shm")
+
+
+def mount_private_tmp(size_mb: int, staging: str, keep: tuple[str, ...] = ()) -> str:
+    """A fresh, size-capped tmpfs as /tmp (the child's working directory), and empty ones over
+    the usual socket directories. Returns the working directory.
+
+    `keep` are paths under the host's /tmp the child must still read (a user's task file):
+    bound read-only into the new tmpfs, built at `staging` and then moved onto /tmp.
+    """
     make_mounts_private()
+    flags = _MS_NOSUID | _MS_NODEV
     options = f"size={size_mb}m,mode=0700".encode()
-    _check(
-        _libc.mount(b"tmpfs", workdir.encode(), b"tmpfs", _MS_NOSUID | _MS_NODEV, options),
-        f"mounting a {size_mb} MB tmpfs on the working directory",
-    )
+    _check(_libc.mount(b"tmpfs", staging.encode(), b"tmpfs", flags, options), "mounting a tmpfs")
+    for path in keep:
+        real = os.path.realpath(path)
+        if not real.startswith("/tmp/") or not os.path.exists(real):
+            continue
+        inside = os.path.join(staging, os.path.relpath(real, "/tmp"))
+        if os.path.isdir(real):
+            os.makedirs(inside, exist_ok=True)
+        else:
+            os.makedirs(os.path.dirname(inside), exist_ok=True)
+            Path(inside).touch()  # a mount point for the file
+        _check(_libc.mount(real.encode(), inside.encode(), None, _MS_BIND, None), f"binding {real}")
+        _check(
+            _libc.mount(None, inside.encode(), None, _MS_BIND | _MS_REMOUNT | _MS_RDONLY, None),
+            f"making {real} read-only",
+        )
+    _check(_libc.mount(staging.encode(), b"/tmp", None, _MS_MOVE, None), "moving the tmpfs to /tmp")
+    for path in _HIDDEN_RUNTIME:
+        if os.path.isdir(path) and not os.path.islink(path):
+            _check(
+                _libc.mount(b"tmpfs", path.encode(), b"tmpfs", flags, b"size=1m,mode=0755"),
+                f"hiding {path}",
+            )
+    return "/tmp"
 
 
 def mount_proc() -> None:
@@ -408,25 +519,49 @@ def _fs_rights(abi: int) -> int:
     return rights
 
 
-def readable_paths(extra: tuple[str, ...] = ()) -> list[str]:
-    """What a child may read: the interpreter, every import root, system libraries, `extra`."""
-    package_root = str(Path(__file__).resolve().parent.parent)
+def readable_paths(extra: tuple[str, ...] = (), hidden: tuple[str, ...] = ()) -> list[str]:
+    """What a child may read: the interpreter's installation (its libraries included), this
+    package, system libraries and `extra` — less everything beneath `hidden`.
+
+    Not the caller's other import roots (its working directory, a script's folder): a data
+    cache or a user's files may lie there. Landlock only grants, so a hidden path inside a
+    granted folder is cut out by granting that folder's other entries one by one instead.
+    """
+    prefixes = [os.path.realpath(p) for p in {sys.prefix, sys.base_prefix, sys.exec_prefix}]
     candidates = [
-        sys.prefix,
-        sys.base_prefix,
-        sys.exec_prefix,
+        *prefixes,
         os.path.dirname(os.path.realpath(sys.executable)),
-        package_root,
-        *sys.path,
+        str(Path(__file__).resolve().parent),  # this package, wherever it is installed from
+        *(p for p in sys.path if p and _beneath(os.path.realpath(p), prefixes)),
         *_SYSTEM_READABLE,
         *_ETC_READABLE,
         *extra,
     ]
-    seen: list[str] = []
+    roots: list[str] = []
     for path in candidates:
-        if path and os.path.exists(path) and path not in seen:
-            seen.append(path)
-    return seen
+        real = os.path.realpath(path)
+        if os.path.exists(real) and real not in roots:
+            roots.append(real)
+    roots = [r for r in roots if not _beneath(r, [o for o in roots if o != r])]
+    hide = [os.path.realpath(h) for h in hidden if os.path.exists(h)]
+    return _without(roots, hide)
+
+
+def _beneath(path: str, roots: list[str]) -> bool:
+    return any(path == root or path.startswith(root.rstrip(os.sep) + os.sep) for root in roots)
+
+
+def _without(roots: list[str], hidden: list[str]) -> list[str]:
+    """`roots`, with each hidden path cut out by descending into the folders that hold one."""
+    kept: list[str] = []
+    for root in roots:
+        inside = [h for h in hidden if _beneath(h, [root])]
+        if not inside:
+            kept.append(root)
+        elif root not in inside and os.path.isdir(root):
+            children = [os.path.join(root, name) for name in sorted(os.listdir(root))]
+            kept.extend(_without(children, inside))
+    return kept
 
 
 def restrict_filesystem(abi: int, workdir: str, readable: list[str]) -> None:

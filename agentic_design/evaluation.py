@@ -177,6 +177,7 @@ def limits_for(config: RunConfig) -> SandboxLimits:
     return SandboxLimits(
         wall_s=config.sandbox.wall_s,
         memory_mb=config.sandbox.memory_mb,
+        gpu_memory_fraction=config.sandbox.gpu_memory_fraction,
         threads=config.train.threads,
     )
 
@@ -187,7 +188,11 @@ def evaluator_for(config: RunConfig, task: Task, sandbox: Sandbox) -> Evaluator:
         config.task,
         sandbox,
         budget=config.train.model_dump(),
-        limits=replace(limits_for(config), readable=sandbox_readable(task)),
+        limits=replace(
+            limits_for(config),
+            readable=sandbox_readable(task),
+            hidden=tuple(task.sandbox_hidden()),
+        ),
     )
 
 

@@ -14,6 +14,7 @@ one transaction, so a killed run loses only the work in flight.
 
 from __future__ import annotations
 
+import traceback
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -36,6 +37,21 @@ class Proposer(Protocol):
     def plan(self, archive: Archive, number: int, upto: int) -> Any: ...
 
     def write(self, plan: Any) -> Proposal: ...
+
+
+def _result_or_error(future: Future[Evaluation], design_id: int, seed: int) -> Evaluation:
+    """The evaluation, or — if judging it raised, a bug of ours or of the task — an error
+    recorded against the design, so that one bad result cannot stop the run (or its resume)."""
+    try:
+        return future.result()
+    except Exception as exc:
+        trace = "".join(traceback.format_exception(exc)[-6:])
+        return Evaluation(
+            status=Status.ERROR,
+            split="validation",
+            seed=seed,
+            error=f"evaluating design {design_id} failed outside its sandbox: {exc!r}\n{trace}",
+        )
 
 
 class Pipeline:
@@ -146,7 +162,7 @@ class Pipeline:
                 for future in done:
                     if future in evaluations:
                         design_id = evaluations.pop(future)
-                        evaluation = future.result()
+                        evaluation = _result_or_error(future, design_id, self.eval_seed)
                         archive.finish(design_id, evaluation)
                         pending.discard(design_id)
                         self.on_result(design_id, evaluation)

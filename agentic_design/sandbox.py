@@ -74,11 +74,13 @@ class SandboxLimits:
     output_bytes: int = 64_000  # stdout and stderr, each, kept from the end
     result_bytes: int = 16_000_000
     readable: tuple[str, ...] = ()  # extra read-only paths (the task's public data)
+    hidden: tuple[str, ...] = ()  # paths kept unreadable even inside readable folders
     gpu_memory_fraction: float | None = None
 
     def __post_init__(self) -> None:
         # Limits travel as JSON, where a tuple arrives as a list.
         object.__setattr__(self, "readable", tuple(self.readable))
+        object.__setattr__(self, "hidden", tuple(self.hidden))
 
 
 @dataclass(frozen=True)
@@ -157,6 +159,10 @@ def _read_exact(
     return b"".join(chunks)
 
 
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
 def _read_frame(
     fd: int, deadline: float | None = None, watch: dict[int, str] | None = None, cap: int = 0
 ) -> dict[str, Any]:
@@ -165,8 +171,8 @@ def _read_frame(
     if cap and size > cap:
         raise _NoFrame("too_big")
     try:
-        payload = json.loads(_read_exact(fd, size, deadline, watch))
-    except ValueError:
+        payload = json.loads(_read_exact(fd, size, deadline, watch), parse_constant=_no_constant)
+    except (ValueError, RecursionError):  # a forged frame: NaN, infinity, absurd nesting
         raise _NoFrame("garbled") from None
     if not isinstance(payload, dict):
         raise _NoFrame("garbled")
@@ -195,6 +201,9 @@ class _Worker:
             stderr=subprocess.DEVNULL,
             env=env,
             close_fds=True,
+            # Its own session: a signal to the caller's process group (Ctrl-C, `timeout`) must
+            # not kill a server before it cleans up; it follows the caller by end-of-file.
+            start_new_session=True,
         )
         assert self.proc.stdin is not None and self.proc.stdout is not None
         self.to_server = self.proc.stdin.fileno()
@@ -304,6 +313,8 @@ class Sandbox:
             for worker in self._all:
                 worker.kill(grace_s=2.0)
             self._all = []
+            while not self._idle.empty():  # a restarted pool must not meet these again
+                self._idle.get_nowait()
 
     def servers(self) -> list[dict[str, Any]]:
         """Each live server's greeting: its `pid`, its `cgroup` (or None), `protections`."""
@@ -326,6 +337,8 @@ class Sandbox:
             {"code": code, "entry": entry, "args": args or {}, "limits": asdict(limits)}
         )
         worker = self._idle.get()
+        if self._closed:  # closed while this call waited for a worker
+            return SandboxResult(status=KILLED, error="the sandbox was closed")
         started = time.monotonic()
         try:
             _write_frame(worker.to_server, frame)

@@ -31,7 +31,8 @@ import time
 import traceback
 import types
 from collections.abc import Iterator
-from dataclasses import asdict
+from dataclasses import asdict, replace
+from pathlib import Path
 from typing import Any
 
 from agentic_design import confinement
@@ -54,6 +55,7 @@ from agentic_design.sandbox import (
 )
 
 _RESULT_FD = 3
+_CHILD_PID = [0]  # the child's own pid, set first thing after fork
 _TEXT = ("error", "error_type", "traceback")
 
 
@@ -72,6 +74,7 @@ def serve(preload: list[str], disabled: frozenset[str] = frozenset()) -> None:
     os.dup2(devnull, 1)  # a stray print must never corrupt the protocol
     for name in preload:
         _preload(name)
+    _remove_stale_workdirs()
     plan = confinement.probe(cgroup_name=str(os.getpid()), disabled=disabled)
     pool = _Pool(plan)
     try:
@@ -93,11 +96,21 @@ def serve(preload: list[str], disabled: frozenset[str] = frozenset()) -> None:
             pool.before_fork(limits)
             try:
                 reply = _serve_one(request, limits, plan, requests)
+                # An OOM kill in its cgroup explains a failure (the victim may have been a
+                # helper process, the main one then timing out or erring).
+                if reply.status != OK and pool.ran_out_of_memory():
+                    reply = replace(
+                        reply,
+                        status=MEMORY,
+                        error=f"exceeded the memory limit of {limits.memory_mb} MB "
+                        "(its processes together) and was killed",
+                    )
             except _CallerGone:
                 return  # nobody is left to answer; the child and its group are already gone
             _write_frame(replies, asdict(reply))
     finally:
         confinement.remove_cgroup(plan.cgroup)
+        confinement.remove_cgroup(plan.memory_cgroup)
 
 
 class _Pool:
@@ -110,6 +123,8 @@ class _Pool:
         )
         self.base_processes = 0
         self.cap: int | None = None
+        self.memory_mb: int | str | None = "unset"  # the cap last written to the cgroup
+        self.oom_kills = 0
         if plan.cgroup:
             confinement.enter_cgroup(plan.cgroup)
             self.base_processes = confinement.cgroup_processes(plan.cgroup)
@@ -121,8 +136,18 @@ class _Pool:
             if cap != self.cap:
                 confinement.limit_processes(self.plan.cgroup, cap)
                 self.cap = cap
+        if self.plan.memory_cgroup and limits.memory_mb != self.memory_mb:
+            confinement.set_memory_limit(self.plan.memory_cgroup, limits.memory_mb)
+            self.memory_mb = limits.memory_mb
+        if self.plan.memory_cgroup:
+            self.oom_kills = confinement.oom_kills(self.plan.memory_cgroup)
         if self.plan.pid_namespace:
             confinement.next_child_in_new_pid_namespace(self.own_pid_namespace)
+
+    def ran_out_of_memory(self) -> bool:
+        """Whether the kernel killed a process of the last child for its memory cgroup."""
+        cgroup = self.plan.memory_cgroup
+        return cgroup is not None and confinement.oom_kills(cgroup) > self.oom_kills
 
 
 def _preload(name: str) -> None:
@@ -133,10 +158,21 @@ def _preload(name: str) -> None:
         getattr(module, function)()
 
 
+_WORKDIR_PREFIX = "agentic-design-sandbox-"
+
+
+def _remove_stale_workdirs() -> None:
+    """Working directories of servers that were killed before they could remove them."""
+    for path in Path(tempfile.gettempdir()).glob(f"{_WORKDIR_PREFIX}*"):
+        owner = path.name.removeprefix(_WORKDIR_PREFIX).split("-")[0]
+        if owner.isdigit() and not Path(f"/proc/{owner}").exists():
+            shutil.rmtree(path, ignore_errors=True)
+
+
 def _serve_one(
     request: dict[str, Any], limits: SandboxLimits, plan: Plan, caller: int
 ) -> SandboxResult:
-    workdir = tempfile.mkdtemp(prefix="agentic-design-sandbox-")
+    workdir = tempfile.mkdtemp(prefix=f"{_WORKDIR_PREFIX}{os.getpid()}-")
     # Opened here, outside the child's mount namespace, so that what it prints stays readable
     # after its private tmpfs is gone.
     out = os.open(os.path.join(workdir, "stdout"), os.O_WRONLY | os.O_CREAT, 0o600)
@@ -217,8 +253,8 @@ def _classify_death(
             name = signal.Signals(sig).name
         except ValueError:
             name = str(sig)
-        # As pid 1 of its namespace the child ignores SIGXCPU, and the kernel's SIGKILL at
-        # the hard limit is what ends it: tell that apart by the CPU time it used.
+        # As pid 1 of its namespace the child ignores SIGXCPU at the soft limit, and the
+        # kernel's SIGKILL at the hard one ends it: tell that apart by the CPU time it used.
         if sig == signal.SIGXCPU or (sig == signal.SIGKILL and cpu_s >= _cpu_limit(limits)):
             return TIMEOUT, f"exceeded its CPU-time limit ({cpu_s:.1f} s of CPU)"
         if sig == signal.SIGXFSZ:
@@ -285,6 +321,7 @@ def _child(
     err: int,
 ) -> None:
     """Confine this freshly forked process, run the entry point, send one reply frame."""
+    _CHILD_PID[0] = os.getpid()
     os.setsid()
     confinement.die_with_parent()
     os.dup2(result_fd, _RESULT_FD)
@@ -296,16 +333,20 @@ def _child(
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGPIPE):
         signal.signal(sig, signal.SIG_DFL)
     try:
+        if plan.memory_cgroup:
+            confinement.join_cgroup(plan.memory_cgroup)
         confinement.unshare(plan)
         if plan.mount_namespace:
-            confinement.mount_workdir(workdir, limits.disk_mb)
+            # From here on the child sees its own /tmp; what it prints still goes to the files
+            # the server opened in the host's /tmp.
+            workdir = confinement.mount_private_tmp(limits.disk_mb, workdir, limits.readable)
             if plan.pid_namespace:
                 confinement.mount_proc()
         _apply_limits(limits)
         os.chdir(workdir)
         _scrub_environment(workdir)
         if plan.landlock_abi:
-            readable = confinement.readable_paths(limits.readable)
+            readable = confinement.readable_paths(limits.readable, limits.hidden)
             confinement.restrict_filesystem(plan.landlock_abi, workdir, readable)
         if plan.drop_capabilities:
             confinement.drop_capabilities()
@@ -328,7 +369,10 @@ def _child(
 
 
 def _send(reply: dict[str, Any]) -> None:
-    """Send the one reply frame and exit."""
+    """Send the one reply frame and exit. Only the child itself answers: a process the design
+    forked that returns through here just exits."""
+    if os.getpid() != _CHILD_PID[0]:
+        os._exit(0)
     try:
         frame = _encode(reply)
     except (TypeError, ValueError) as exc:  # not JSON data, or NaN / infinity in it
@@ -347,8 +391,8 @@ def _cpu_limit(limits: SandboxLimits) -> int:
 
 def _apply_limits(limits: SandboxLimits) -> None:
     cpu = _cpu_limit(limits)
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
     settings = [
-        (resource.RLIMIT_CPU, cpu),
         (resource.RLIMIT_FSIZE, limits.file_mb * 1024 * 1024),
         (resource.RLIMIT_NOFILE, limits.open_files),
         (resource.RLIMIT_CORE, 0),

@@ -21,7 +21,7 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from agentic_design.archive import Archive
+from agentic_design.archive import Archive, ArchiveError
 from agentic_design.config import ConfigError, RunConfig
 from agentic_design.evaluation import Evaluation, Evaluator, evaluator_for, sandbox_for
 from agentic_design.llm import LLM, LLMConfigurationError
@@ -146,6 +146,8 @@ class Search:
     def _open_archive(self, task: Task) -> Archive:
         if self._resuming:
             archive = Archive.open(self.run_dir)
+            if archive.meta("config") is None:
+                raise ConfigError(f"{self.run_dir}: the run never got started; start it anew")
             if archive.meta("task_fingerprint") != task.fingerprint():
                 raise ConfigError(
                     f"{self.run_dir}: the task's data or parameters changed since the run "
@@ -153,21 +155,27 @@ class Search:
                 )
             archive.event("resumed", pid=os.getpid())
         else:
-            if (self.run_dir / "run.db").exists():
+            if _holds_a_started_run(self.run_dir):
                 raise ConfigError(
                     f"{self.run_dir} already holds a run: continue it with "
                     f"`agentic-design resume {self.run_dir}`, or pass another --run-dir"
                 )
-            archive = Archive.create(self.run_dir)
-            (self.run_dir / "config.yaml").write_text(self.config.to_yaml())
-            archive.set_meta("name", self.config.name)
-            archive.set_meta("config", self.config.model_dump(mode="json"))
-            archive.set_meta("task", self.config.task)
-            archive.set_meta("task_fingerprint", task.fingerprint())
-            archive.set_meta("seed", self.config.seed)
-            archive.set_meta("versions", versions())
-            archive.set_meta("started_at", time.time())
-            archive.set_meta("searched_s", 0.0)
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            (self.run_dir / "run.db").unlink(missing_ok=True)  # one killed before it started
+            _write_atomically(self.run_dir / "config.yaml", self.config.to_yaml())
+            archive = Archive.create(
+                self.run_dir,
+                meta={
+                    "name": self.config.name,
+                    "config": self.config.model_dump(mode="json"),
+                    "task": self.config.task,
+                    "task_fingerprint": task.fingerprint(),
+                    "seed": self.config.seed,
+                    "versions": versions(),
+                    "started_at": time.time(),
+                    "searched_s": 0.0,
+                },
+            )
             archive.event("started", pid=os.getpid())
         archive.set_meta("state", "running")
         archive.set_meta("pid", os.getpid())
@@ -178,17 +186,19 @@ class Search:
     def run(self) -> SearchResult:
         task = load_run_task(self.config)
         self.preflight()
-        task.prepare()
+        try:
+            task.prepare()
+        except OSError as exc:  # the data cache cannot be written: the user's setting to fix
+            raise ConfigError(str(exc)) from None
         archive = self._open_archive(task)
         try:
             proposer, note = self._proposer(task, archive)
             archive.set_meta("proposer", note)
             self.console.print(f"[bold]proposer:[/] {note}")
-            if archive.total() == 0:
-                for seed in task.seeds():
-                    archive.add(
-                        seed, eval_seed=self.config.seed, task_fingerprint=task.fingerprint()
-                    )
+            if archive.total() == 0:  # the seeds go in together, or not at all
+                archive.add_many(
+                    task.seeds(), eval_seed=self.config.seed, task_fingerprint=task.fingerprint()
+                )
             sandbox = sandbox_for(self.config).start()
             self._record_protections(archive, sandbox.protections)
             try:
@@ -331,6 +341,20 @@ class Search:
         best = archive.best()
         label = f"best {best.fitness:.4f} (#{best.id})" if best and best.fitness else "no best yet"
         progress.update(bar, completed=finished, description=label)
+
+
+def _holds_a_started_run(run_dir: Path) -> bool:
+    try:
+        with Archive.open(run_dir, readonly=True) as archive:
+            return archive.meta("config") is not None
+    except ArchiveError:
+        return False
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
 
 
 def _raise_interrupt(signum: int, frame: FrameType | None) -> None:

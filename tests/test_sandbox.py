@@ -73,10 +73,14 @@ def test_secrets_are_scrubbed_from_the_environment(sandbox, monkeypatch):
 
 
 def test_each_call_runs_in_its_own_removed_directory(sandbox):
-    first = run(sandbox, "open('scratch.txt', 'w').write('x')\nreturn os.getcwd()")
-    second = run(sandbox, "return [os.getcwd(), os.path.exists('scratch.txt')]")
-    assert first.value != second.value[0] and second.value[1] is False
-    assert not os.path.exists(first.value)
+    first = run(sandbox, "open('scratch.txt', 'w').write('x')\nreturn os.listdir('.')")
+    second = run(sandbox, "return os.path.exists('scratch.txt')")
+    assert first.value == ["scratch.txt"] and second.value is False
+    servers = [str(info["pid"]) for info in sandbox.servers()]
+    left = [
+        p for p in Path("/tmp").glob("agentic-design-sandbox-*") if p.name.split("-")[3] in servers
+    ]
+    assert left == []  # the server's side of each working directory is removed too
 
 
 def test_two_workers_run_in_parallel(sandbox):

@@ -140,3 +140,13 @@ def test_held_out_labels_live_apart_from_what_the_sandbox_may_read(digits):
     import os
 
     assert os.stat(labels_file).st_mode & 0o077 == 0  # owner-only
+
+
+@pytest.mark.parametrize(
+    "field, value",
+    [("train_seconds", "not a number"), ("params", -5), ("curve", [1.0, float("nan")])],
+)
+def test_malformed_reported_numbers_are_rejected(digits, field, value):
+    predictions = digits.labels("validation").tolist()
+    with pytest.raises(InvalidOutputs, match=field):
+        digits.score({"predictions": predictions, field: value}, "validation")

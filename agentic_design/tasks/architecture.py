@@ -8,9 +8,12 @@ downloaded) and cached on disk so that each sandboxed evaluation loads it in mil
 from __future__ import annotations
 
 import ast
+import glob
 import hashlib
 import math
 import os
+import site
+import sys
 from abc import abstractmethod
 from pathlib import Path
 from types import ModuleType
@@ -74,6 +77,9 @@ class ArchitectureTask(Task):
     num_classes: ClassVar[int]
     summary: ClassVar[str] = ""
     reference: ClassVar[str] = ""
+    # Where installed packages keep what the data (labels included) is made from, relative to
+    # site-packages: hidden from designs, which could otherwise rebuild the held-out labels.
+    data_sources: ClassVar[tuple[str, ...]] = ()
 
     # The task_params a subclass understands; anything else is a typo to report, not ignore.
     accepted_params: ClassVar[frozenset[str]] = frozenset({"split_seed"})
@@ -135,6 +141,9 @@ class ArchitectureTask(Task):
     def sandbox_readable(self) -> list[str]:
         return [str(self._cache_paths()[0])]
 
+    def sandbox_hidden(self) -> list[str]:
+        return [str(self._cache_paths()[1]), *installed_paths(self.data_sources)]
+
     def fingerprint(self) -> str:
         digest = hashlib.sha256(super().fingerprint().encode())
         arrays = {**self.inputs(), **{f"y_{s}": self.labels(s) for s in ("validation", "test")}}
@@ -182,10 +191,7 @@ class ArchitectureTask(Task):
         predictions = _checked_predictions(outputs, len(labels), self.num_classes)
         correct = (predictions == labels).astype(np.float64)
         low, high = bootstrap_interval(correct)
-        metrics = {
-            "accuracy": float(correct.mean()),
-            **{k: outputs[k] for k in _REPORTED if k in outputs},
-        }
+        metrics = {"accuracy": float(correct.mean()), **_checked_report(outputs)}
         return Score(fitness=float(correct.mean()), ci_low=low, ci_high=high, metrics=metrics)
 
     def descriptors(self, code: str, metrics: dict[str, Any]) -> dict[str, float]:
@@ -207,16 +213,36 @@ class ArchitectureTask(Task):
         )
 
 
-_REPORTED = (
-    "params",
-    "curve",
-    "steps",
-    "epochs_done",
-    "stopped_by",
-    "train_seconds",
-    "latency_ms",
-    "recipe",
-)
+def _count(value: Any) -> bool:
+    return type(value) is int and value >= 0
+
+
+def _seconds(value: Any) -> bool:
+    return type(value) in (int, float) and math.isfinite(value) and value >= 0
+
+
+# What the trainer reports beside the predictions, and how each must look: the sandbox's
+# answer is untrusted, and these numbers flow into metrics, descriptors and prompts.
+_REPORTED: dict[str, Any] = {
+    "params": _count,
+    "steps": _count,
+    "epochs_done": _count,
+    "train_seconds": _seconds,
+    "latency_ms": _seconds,
+    "stopped_by": lambda v: v in ("epochs", "time", "steps"),
+    "curve": lambda v: type(v) is list and len(v) <= 10_000 and all(map(_seconds, v)),
+    "recipe": lambda v: type(v) is dict and len(v) <= 20,
+}
+
+
+def _checked_report(outputs: dict[str, Any]) -> dict[str, Any]:
+    report = {}
+    for key, valid in _REPORTED.items():
+        if key in outputs:
+            if not valid(outputs[key]):
+                raise InvalidOutputs(f"the reported {key!r} is malformed")
+            report[key] = outputs[key]
+    return report
 
 
 def _checked_predictions(outputs: Any, n: int, num_classes: int) -> np.ndarray:
@@ -262,6 +288,17 @@ def standardise(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
 HELD_OUT = ("y_validation", "y_test")
 
 
+def installed_paths(relative: tuple[str, ...]) -> list[str]:
+    """Every copy of `relative` in the site-packages of this interpreter and its base."""
+    roots = {sys.prefix, sys.base_prefix, *site.getsitepackages(), site.getusersitepackages()}
+    found: set[str] = set()
+    for root in roots:
+        for part in relative:
+            found.update(glob.glob(os.path.join(root, "lib", "python*", "site-packages", part)))
+            found.update(glob.glob(os.path.join(root, part)))
+    return sorted(found)
+
+
 def _write_cache(path: Path, arrays: dict[str, np.ndarray], mode: int) -> None:
     """Write atomically, so that concurrent processes never read a half-written file."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -288,6 +325,8 @@ def _split_off(
 
 class MNIST1DTask(ArchitectureTask):
     """MNIST-1D (Greydanus 2020): ten 1-D digit templates, shifted, scaled, sheared and noised."""
+
+    data_sources: ClassVar[tuple[str, ...]] = ("mnist1d",)
 
     name: ClassVar[str] = "mnist1d"
     accepted_params: ClassVar[frozenset[str]] = frozenset(
@@ -328,6 +367,8 @@ class MNIST1DTask(ArchitectureTask):
 
 class DigitsTask(ArchitectureTask):
     """scikit-learn's bundled 8x8 handwritten digits: the quickest task, for tests."""
+
+    data_sources: ClassVar[tuple[str, ...]] = ("sklearn/datasets/data",)
 
     name: ClassVar[str] = "digits"
     input_shape: ClassVar[tuple[int, ...]] = (1, 8, 8)

@@ -91,6 +91,12 @@ class Task(ABC):
         the interpreter and its libraries is unreadable there, held-out labels above all."""
         return []
 
+    def sandbox_hidden(self) -> list[str]:
+        """Paths to keep unreadable in the sandbox even inside readable folders: held-out
+        labels, and anything they could be rebuilt from (a dataset file an installed package
+        ships, the generator of synthetic data)."""
+        return []
+
     def fingerprint(self) -> str:
         """A hash of everything that decides a design's score: task, parameters, data."""
         payload = json.dumps(

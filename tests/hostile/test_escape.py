@@ -70,10 +70,39 @@ return {"found": found, "visible": visible}
 
 
 def test_writing_outside_its_directory_is_denied(hostile, tmp_path):
-    target = tmp_path / "escaped.txt"
-    result = hostile.run(f"open({str(target)!r}, 'w').write('x')")
+    # The host's /tmp is not even visible (the child has its own); elsewhere Landlock refuses.
+    in_tmp = tmp_path / "escaped.txt"
+    result = hostile.run(f"open({str(in_tmp)!r}, 'w').write('x')")
+    assert result.status == "error" and "No such file or directory" in result.error
+    elsewhere = Path(agentic_design.__file__).parent.parent / "escaped.txt"
+    result = hostile.run(f"open({str(elsewhere)!r}, 'w').write('x')")
     assert result.status == "error" and "Permission denied" in result.error
-    assert not target.exists()
+    assert not in_tmp.exists() and not elsewhere.exists()
+
+
+def test_host_unix_sockets_are_out_of_reach(hostile, tmp_path):
+    path = tmp_path / "host.sock"
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(str(path))
+    listener.listen(1)
+    listener.settimeout(0.5)
+    body = """
+import socket
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.connect(args["path"])
+s.sendall(b"stolen")
+return "connected"
+"""
+    try:
+        result = hostile.run(body, args={"path": str(path)})
+        assert result.status == "error"
+        try:
+            conn, _ = listener.accept()
+        except TimeoutError:
+            conn = None
+        assert conn is None, "the design reached a Unix socket of the host"
+    finally:
+        listener.close()
 
 
 def test_the_packages_own_source_cannot_be_opened_for_writing(hostile):
@@ -152,3 +181,22 @@ return [rc, ctypes.get_errno()]
 """
     result = hostile.run(body)
     assert result.status == "ok" and result.value[0] == -1
+
+
+def test_the_data_behind_the_labels_cannot_be_rebuilt(hostile):
+    # The public datasets the tasks are made from would give the held-out labels back.
+    for task_name, body in (
+        ("digits", "from sklearn.datasets import load_digits\nload_digits()"),
+        ("mnist1d", "import mnist1d.data"),
+    ):
+        task = load_task(task_name)
+        task.prepare()
+        limits = {
+            "readable": tuple(task.sandbox_readable()),
+            "hidden": tuple(task.sandbox_hidden()),
+        }
+        result = hostile.run(body + "\nreturn 'rebuilt'", **limits)
+        assert result.status == "error", (task_name, result)
+        assert any(w in result.error for w in ("Permission denied", "No module named")), (
+            result.error
+        )

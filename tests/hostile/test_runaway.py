@@ -125,3 +125,42 @@ return "parent done"
     while orphans() and time.monotonic() < deadline:
         time.sleep(0.05)
     assert orphans() == []
+
+
+def test_memory_held_by_several_processes_together_is_limited(hostile):
+    # Each process stays under the per-process limit; together they would not.
+    # (The limit leaves room for the address space torch already maps in every process.)
+    body = """
+children = []
+for _ in range(5):
+    pid = os.fork()
+    if pid == 0:
+        block = bytearray(600 * 1024 * 1024)
+        for i in range(0, len(block), 4096):
+            block[i] = 1
+        time.sleep(30)
+        os._exit(0)
+    children.append(pid)
+time.sleep(30)
+"""
+    result = hostile.run(body, memory_mb=2000, wall_s=6)
+    if hostile.server.get("protections") and not any(
+        p["name"] == "memory limit" and p["enabled"] for p in hostile.server["protections"]
+    ):
+        assert result.status == "timeout"  # only the wall clock stops it without a cgroup
+    else:
+        assert result.status == "memory", result
+        assert "together" in result.error
+
+
+def test_memory_in_memfd_is_limited(hostile):
+    body = """
+fds = []
+for _ in range(20):
+    fd = os.memfd_create("hoard")
+    os.write(fd, b"x" * (50 * 1024 * 1024))
+    fds.append(fd)
+return "hoarded"
+"""
+    result = hostile.run(body, memory_mb=400, wall_s=20)
+    assert result.status in ("memory", "error"), result
