@@ -21,6 +21,7 @@ from rich.table import Table
 
 from agentic_design.archive import Archive, ArchiveError
 from agentic_design.config import ConfigError, RunConfig
+from agentic_design.llm import ReplayMiss
 from agentic_design.records import Design, Status
 from agentic_design.sandbox import SandboxError
 from agentic_design.tasks import BUILTIN_TASKS, TaskLoadError, task_class
@@ -45,7 +46,7 @@ def _user_errors() -> Iterator[None]:
     """Turn a user's mistake into one clear message and exit code 2."""
     try:
         yield
-    except (ConfigError, ArchiveError, TaskLoadError) as exc:
+    except (ConfigError, ArchiveError, TaskLoadError, ReplayMiss) as exc:
         _fail(str(exc))
     except (FileExistsError, IsADirectoryError, NotADirectoryError, PermissionError) as exc:
         _fail(f"{exc.strerror}: {exc.filename}")  # a path given on the command line or config
@@ -269,12 +270,18 @@ def replay(
     search: Annotated[bool, typer.Option("--search", help="re-run the whole search")] = False,
     new_run_dir: Annotated[Path | None, typer.Option("--run-dir", help="for --search")] = None,
 ) -> None:
-    """Re-evaluate one archived design with its recorded seed and compare with the record."""
+    """Re-evaluate one archived design with its recorded seed and compare with the record, or
+    (--search --run-dir NEW) re-run a whole LLM search from its recording, with no network."""
     if search:
-        _fail(
-            "replay --search re-runs a search from its LLM recording; this run has none to "
-            "replay (searches with the LLM meta-agent arrive in a later version)"
-        )
+        if new_run_dir is None:
+            _fail("replay --search needs --run-dir NEW for the replayed run")
+        with _user_errors():
+            from agentic_design.search import Search
+
+            replayed = Search.replay(run_dir, new_run_dir, console=err, progress=False)
+            _search_and_report(replayed.config, resume=False, progress=False, search=replayed)
+            _compare_runs(run_dir, new_run_dir)
+        return
     if design_id is None:
         _fail("replay needs a design id: agentic-design replay RUN_DIR ID")
     archive = _open(run_dir, readonly=False)
@@ -288,6 +295,20 @@ def replay(
         out.print("[green]reproduced exactly[/]")
         return
     out.print("[red]did not reproduce[/]")
+    raise typer.Exit(1)
+
+
+def _compare_runs(recorded: Path, replayed: Path) -> None:
+    """Say whether a replayed search gave the same designs and the same fitness."""
+    before = _open(recorded).designs()
+    after = _open(replayed).designs()
+    same = [(d.code_hash, d.status, d.fitness) for d in before] == [
+        (d.code_hash, d.status, d.fitness) for d in after
+    ]
+    if same:
+        out.print(f"[green]the replay reproduced all {len(after)} designs and their fitness[/]")
+        return
+    out.print(f"[red]the replay differs from the recorded run ({len(before)} vs {len(after)})[/]")
     raise typer.Exit(1)
 
 

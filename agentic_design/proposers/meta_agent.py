@@ -169,7 +169,7 @@ class MetaAgentProposer:
             parents=[{**self._entry(p), "code": self._code(p.code)} for p in plan.parents],
             **plan.context,
         )
-        dialogue = _Dialogue(self, plan.number * 100)
+        dialogue = _Dialogue(self, plan.number)
         answer = dialogue.ask(prompt)
         if answer is not None:
             for round_ in range(1, self.settings.reflexion_rounds + 1):
@@ -202,7 +202,7 @@ class MetaAgentProposer:
             attempt=attempt,
             attempts=self.repair_attempts,
         )
-        dialogue = _Dialogue(self, number * 100)
+        dialogue = _Dialogue(self, number)
         answer = dialogue.ask(prompt)
         operator = f"repair {attempt}/{self.repair_attempts} of #{design.id}"
         return dialogue.proposal(answer, operator, (design.id,), design.generation + 1)
@@ -253,9 +253,10 @@ def _attempt_of(design: Design) -> int:
 class _Dialogue:
     """One conversation with the model, adding up what it costs."""
 
-    def __init__(self, agent: MetaAgentProposer, first_sample: int) -> None:
+    def __init__(self, agent: MetaAgentProposer, design_id: int) -> None:
         self.agent = agent
-        self.sample = first_sample
+        self.design_id = design_id  # the id the proposal will have: calls are recorded under it
+        self.sample = design_id * 100  # tells apart the calls of one dialogue in the record
         self.messages: list[Message] = [
             {"role": "system", "content": agent._render("meta/system.j2")}
         ]
@@ -266,7 +267,9 @@ class _Dialogue:
 
     def _call(self, content: str) -> str:
         self.messages.append({"role": "user", "content": content})
-        reply = self.agent.llm.complete(list(self.messages), sample=self.sample)
+        reply = self.agent.llm.complete(
+            list(self.messages), sample=self.sample, design_id=self.design_id
+        )
         self.sample += 1
         self.tokens += reply.tokens
         self.usd += reply.usd

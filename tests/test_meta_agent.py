@@ -1,0 +1,220 @@
+"""The LLM meta-agent: parsing, and real digits searches against a scripted OpenAI-protocol server
+on loopback (faults, repair, replay without network)."""
+
+import json
+import re
+import sqlite3
+
+import pytest
+
+from agentic_design import Archive, RunConfig, Search, Status
+from agentic_design.proposers.meta_agent import MalformedAnswer, parse_answer
+
+from .conftest import cli, small_digits_config
+from .llm_server import ScriptedLLM
+
+GOOD_CODE = """
+from torch import nn
+
+def build_model(input_shape, num_classes):
+    hidden = {hidden}
+    return nn.Sequential(
+        nn.Flatten(), nn.Linear(64, hidden), nn.ReLU(), nn.Linear(hidden, num_classes)
+    )
+
+def train_recipe():
+    return {{"optimizer": "adam", "lr": 0.01, "epochs": 6, "batch_size": 64}}
+"""
+
+BROKEN_CODE = """
+from torch import nn
+
+def build_model(input_shape, num_classes):
+    raise ValueError("layer sizes do not line up: 64 != 65")
+"""
+
+
+def answer(name: str, code: str, thought: str = "an idea") -> str:
+    return json.dumps({"thought": thought, "name": name, "code": code})
+
+
+class Designer:
+    """Answers like a model would: a fresh MLP width per proposal, the same design on review,
+    a working design on repair."""
+
+    def __init__(self) -> None:
+        self.proposals = 0
+
+    def __call__(self, request: dict) -> str:
+        prompt = request["messages"][-1]["content"]
+        if "Reply with the word ok" in prompt:
+            return "ok"
+        if "Review your proposal" in prompt:
+            return request["messages"][-2]["content"]  # unchanged after review
+        if "failed when it was evaluated" in prompt:
+            return answer("repaired MLP", GOOD_CODE.format(hidden=48), "fixed the sizes")
+        self.proposals += 1
+        return answer(f"MLP {self.proposals}", GOOD_CODE.format(hidden=8 + 4 * self.proposals))
+
+
+def llm_config(server: ScriptedLLM, tmp_path, evaluations: int = 9, **meta) -> RunConfig:
+    data = small_digits_config(tmp_path / "run", evaluations=evaluations)
+    data["llm"] = {
+        "model": "openai/gpt-4o-mini",
+        "api_base": server.url,
+        "timeout_s": 5,
+        "concurrency": 2,
+    }
+    data["search"]["meta_agent"] = {"reflexion_rounds": 1, **meta}
+    return RunConfig.from_dict(data)
+
+
+# -- parsing -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        answer("a", "x = 1"),
+        "Here is my design:\n```json\n" + answer("a", "x = 1") + "\n```\nThanks.",
+        "I propose " + answer("a", "x = 1") + " which should work.",
+    ],
+)
+def test_answers_are_found_in_json_fences_and_prose(text):
+    parsed = parse_answer(text)
+    assert (parsed.name, parsed.code) == ("a", "x = 1")
+
+
+@pytest.mark.parametrize(
+    "text, problem",
+    [
+        ("", "empty"),
+        ("no json here", "no JSON object"),
+        ('{"thought": "t"}', "missing fields"),
+        (answer("a", "def f(:\n"), "does not parse: line 1"),
+    ],
+)
+def test_unusable_answers_say_what_is_wrong(text, problem):
+    with pytest.raises(MalformedAnswer, match=problem):
+        parse_answer(text)
+
+
+# -- searches ----------------------------------------------------------------------------------
+
+
+def test_a_meta_agent_search_records_model_tokens_and_usd(tmp_path):
+    with ScriptedLLM(answer=Designer()) as server:
+        result = Search(llm_config(server, tmp_path), progress=False).run()
+    assert result.total == 9 and result.stopped_by == "evaluations"
+    assert "LLM meta-agent openai/gpt-4o-mini" in result.proposer
+    archive = Archive.open(tmp_path / "run")
+    proposed = [d for d in archive.designs() if d.proposer != "seed"]
+    assert len(proposed) == 5
+    for design in proposed:
+        assert design.proposer == "openai/gpt-4o-mini"
+        assert design.llm_tokens > 0 and design.llm_usd > 0
+        assert design.status is Status.OK, design.error
+        assert design.operator.startswith("llm ")
+    spend = archive.spend()
+    assert spend["usd"] == pytest.approx(sum(d.llm_usd for d in proposed))
+    # propose + one review per design: every call recorded against its design
+    calls = archive.recorded_llm_calls()
+    assert len(calls) == 2 * len(proposed)
+    assert {c["design_id"] for c in calls} == {d.id for d in proposed}
+
+
+def test_the_prompt_shows_the_task_the_archive_and_the_answer_format(tmp_path):
+    with ScriptedLLM(answer=Designer()) as server:
+        Search(llm_config(server, tmp_path, evaluations=6), progress=False).run()
+        first = server.requests[1]["messages"]  # [0] is the preflight
+    system, user = first[0]["content"], first[1]["content"]
+    assert '"thought"' in system and '"code"' in system
+    assert "build_model(input_shape, num_classes)" in user
+    assert re.search(r"#\d+ .*fitness 0\.\d{4}", user)  # archive entries with their numbers
+
+
+def test_with_30_percent_of_requests_faulted_the_search_completes(tmp_path):
+    with ScriptedLLM(answer=Designer(), fault_rate=0.3, seed=3) as server:
+        server.queue("ok")  # the preflight, which is not part of the run's record
+        config = llm_config(server, tmp_path, evaluations=10)
+        result = Search(config, progress=False).run()
+        faults = len(server.faults_served)
+    assert result.total == 10
+    assert Status.PENDING.value not in result.counts
+    assert faults > 0
+    archive = Archive.open(tmp_path / "run")
+    errors = [c for c in archive.recorded_llm_calls() if c["error"]]
+    assert len(errors) == faults  # every fault was recorded (and retried)
+
+
+def test_a_broken_proposal_is_repaired_with_its_error_quoted(tmp_path):
+    with ScriptedLLM(answer=Designer()) as server:
+        server.queue("ok")  # preflight
+        server.queue(answer("broken MLP", BROKEN_CODE))  # first proposal
+        server.queue(answer("broken MLP", BROKEN_CODE))  # its review keeps it
+        # design 5 is broken; its repair is planned once it is in the snapshot (lag K + W = 4)
+        config = llm_config(server, tmp_path, evaluations=10)
+        Search(config, progress=False).run()
+        repair_prompts = [
+            r["messages"][-1]["content"]
+            for r in server.requests
+            if "failed when it was evaluated" in r["messages"][-1]["content"]
+        ]
+    archive = Archive.open(tmp_path / "run")
+    broken = next(d for d in archive.designs() if d.name == "broken MLP")
+    assert broken.status is Status.ERROR and "64 != 65" in broken.error
+    repaired = next(d for d in archive.designs() if d.parents == (broken.id,))
+    assert repaired.operator == f"repair 1/3 of #{broken.id}"
+    assert repaired.status is Status.OK
+    assert any("64 != 65" in prompt for prompt in repair_prompts)
+
+
+def test_a_malformed_answer_is_asked_again_then_recorded_as_invalid(tmp_path):
+    with ScriptedLLM(answer=Designer()) as server:
+        server.queue("ok", "I cannot decide.", "Still no JSON, sorry.")
+        Search(llm_config(server, tmp_path, evaluations=5), progress=False).run()
+        reask = server.requests[2]["messages"][-1]["content"]
+    assert "no JSON object was found" in reask
+    archive = Archive.open(tmp_path / "run")
+    unusable = archive.get(5)
+    assert unusable.status is Status.INVALID
+    assert "malformed answer (asked twice)" in unusable.error
+    assert unusable.code == "Still no JSON, sorry."  # kept, not dropped
+
+
+def test_a_recorded_search_replays_exactly_without_the_server(tmp_path):
+    with ScriptedLLM(answer=Designer()) as server:
+        config = llm_config(server, tmp_path, evaluations=8)
+        Search(config, progress=False).run()
+    # The server is gone: any real call would fail.
+    replayed = Search.replay(tmp_path / "run", tmp_path / "replayed", progress=False).run()
+    before = Archive.open(tmp_path / "run").designs()
+    after = Archive.open(replayed.run_dir).designs()
+    assert [(d.code_hash, d.status, d.fitness, d.parents) for d in before] == [
+        (d.code_hash, d.status, d.fitness, d.parents) for d in after
+    ]
+
+
+def test_the_cli_runs_with_llm_and_replays_a_search(tmp_path, digits_config_file):
+    with ScriptedLLM(answer=Designer()) as server:
+        result = cli(
+            "run",
+            str(digits_config_file),
+            "--llm",
+            "openai/gpt-4o-mini",
+            "--api-base",
+            server.url,
+            "--evaluations",
+            "6",
+            "--no-progress",
+        )
+    assert result.returncode == 0, result.stderr
+    assert "LLM meta-agent" in result.stdout
+    run_dir = tmp_path / "run"
+    status = cli("status", str(run_dir))
+    assert re.search(r"LLM spend: \d+ calls, \d+ tokens, \$0\.\d+", status.stdout)
+    replay = cli("replay", str(run_dir), "--search", "--run-dir", str(tmp_path / "again"))
+    assert replay.returncode == 0, replay.stdout + replay.stderr
+    assert "reproduced all 6 designs" in replay.stdout
+    with sqlite3.connect(tmp_path / "again" / "run.db") as db:
+        assert db.execute("SELECT COUNT(*) FROM designs").fetchone()[0] == 6
