@@ -57,10 +57,11 @@ class SandboxError(RuntimeError):
 class SandboxLimits:
     """Per-call limits.
 
-    `memory_mb` bounds the address space (RLIMIT_AS), which is right for CPU work. With CUDA,
-    which reserves huge ranges of virtual memory, set `memory_mb=None` and bound GPU memory with
-    `gpu_memory_fraction` (torch's caching allocator refuses to grow past that share of the
-    device); host memory is then bounded only by the machine.
+    `memory_mb` bounds the evaluation's memory: its processes together through a memory cgroup
+    where the machine has one, and each process's address space (RLIMIT_AS). With CUDA, which
+    reserves huge ranges of virtual memory, set `gpu_memory_fraction`: RLIMIT_AS is then left
+    off (the cgroup still bounds host memory) and torch's caching allocator refuses to grow past
+    that share of the GPU.
     """
 
     wall_s: float = 60.0

@@ -397,7 +397,9 @@ def _apply_limits(limits: SandboxLimits) -> None:
         (resource.RLIMIT_NOFILE, limits.open_files),
         (resource.RLIMIT_CORE, 0),
     ]
-    if limits.memory_mb is not None:
+    # Not with CUDA (gpu_memory_fraction set): it reserves far more address space than it uses;
+    # the memory cgroup still bounds host memory, torch's allocator the GPU's.
+    if limits.memory_mb is not None and limits.gpu_memory_fraction is None:
         settings.append((resource.RLIMIT_AS, limits.memory_mb * 1024 * 1024))
     for which, value in settings:
         resource.setrlimit(which, (value, value))

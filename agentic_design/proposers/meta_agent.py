@@ -162,13 +162,7 @@ class MetaAgentProposer:
     def write(self, plan: Plan) -> Proposal:
         if plan.mode == "repair":
             return self._repair(plan.parents[0], plan.context["attempt"], plan.number)
-        prompt = self._render(
-            "meta/propose.j2",
-            task_description=self._description,
-            mode=plan.mode,
-            parents=[{**self._entry(p), "code": self._code(p.code)} for p in plan.parents],
-            **plan.context,
-        )
+        prompt = self.propose_prompt(plan)
         dialogue = _Dialogue(self, plan.number)
         answer = dialogue.ask(prompt)
         if answer is not None:
@@ -186,6 +180,16 @@ class MetaAgentProposer:
         parents = tuple(p.id for p in plan.parents)
         generation = 1 + max((p.generation for p in plan.parents), default=0)
         return dialogue.proposal(answer, f"llm {plan.mode}", parents, generation)
+
+    def propose_prompt(self, plan: Plan) -> str:
+        """The first user message of a proposal: task, mode, parents, the bounded archive."""
+        return self._render(
+            "meta/propose.j2",
+            task_description=self._description,
+            mode=plan.mode,
+            parents=[{**self._entry(p), "code": self._code(p.code)} for p in plan.parents],
+            **plan.context,
+        )
 
     def _repair(self, design: Design, attempt: int, number: int) -> Proposal:
         prompt = self._render(
