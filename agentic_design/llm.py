@@ -125,23 +125,27 @@ def _retry_after(exc: BaseException | None) -> float | None:
 
 
 class LLM:
-    """Completions from one configured model, recorded to `store`; `replay=True` answers every
-    call from the store's recording instead, with no network at all."""
+    """Completions from one configured model, recorded to `store`.
+
+    `replay=True` answers every call from the store's recording instead, with no network at
+    all. Otherwise the recording still serves as a cache: a request asked before (a resumed
+    run re-planning what was in flight when it was killed) is answered from it, not paid for
+    twice.
+    """
 
     def __init__(self, config: LLMConfig, store: CallStore | None = None, *, replay: bool = False):
         self.config = config
         self.store = store
+        self.replaying = replay
         self._slots = threading.Semaphore(config.concurrency)
         self._store_lock = threading.Lock()
         self._backoff = wait_exponential_jitter(multiplier=0.5, max=30.0, jitter=0.5)
-        self._recording: dict[str, deque[dict[str, Any]]] | None = None
-        if replay:
-            if store is None:
-                raise LLMConfigurationError("replaying needs a store holding a recording")
-            self._recording = defaultdict(deque)
-            for call in store.recorded_llm_calls():
-                if call.get("error") is None:
-                    self._recording[call["key"]].append(call)
+        if replay and store is None:
+            raise LLMConfigurationError("replaying needs a store holding a recording")
+        self._recording: dict[str, deque[dict[str, Any]]] = defaultdict(deque)
+        for call in store.recorded_llm_calls() if store is not None else []:
+            if call.get("error") is None:
+                self._recording[call["key"]].append(call)
 
     # -- the call --------------------------------------------------------------------------------
     def complete(
@@ -159,7 +163,7 @@ class LLM:
             **params,
         }
         key = request_key(self.config.model, messages, params, sample)
-        if self._recording is not None:
+        if self.replaying or self._recording.get(key):
             return self._replayed(key)
         retrying = Retrying(
             retry=retry_if_exception(_retryable),
@@ -275,7 +279,6 @@ class LLM:
             )
 
     def _replayed(self, key: str) -> LLMReply:
-        assert self._recording is not None
         calls = self._recording.get(key)
         if not calls:
             raise ReplayMiss(

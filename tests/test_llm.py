@@ -149,3 +149,14 @@ def test_preflight_reports_an_unreachable_server(archive):
     server.stop()  # nothing listens there any more
     with pytest.raises(LLMConfigurationError, match="not usable"):
         LLM(settings, store=archive).preflight()
+
+
+def test_a_request_asked_before_is_answered_from_the_record_not_paid_twice(archive):
+    with ScriptedLLM(answer=lambda request: "first answer") as server:
+        LLM(config(server), store=archive).complete(HELLO, sample=7)
+        again = LLM(config(server), store=archive).complete(HELLO, sample=7)  # as on resume
+        fresh = LLM(config(server), store=archive).complete(HELLO, sample=8)
+        assert len(server.requests) == 2
+    assert again.text == "first answer" and again.replayed
+    assert not fresh.replayed
+    assert len(archive.recorded_llm_calls()) == 2

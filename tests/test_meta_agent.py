@@ -218,3 +218,29 @@ def test_the_cli_runs_with_llm_and_replays_a_search(tmp_path, digits_config_file
     assert "reproduced all 6 designs" in replay.stdout
     with sqlite3.connect(tmp_path / "again" / "run.db") as db:
         assert db.execute("SELECT COUNT(*) FROM designs").fetchone()[0] == 6
+
+
+def test_a_usd_budget_stops_the_search_cleanly(tmp_path):
+    with ScriptedLLM(answer=Designer()) as server:
+        config = llm_config(server, tmp_path, evaluations=40)
+        config = config.with_overrides(**{"budget.usd": 1e-6})
+        result = Search(config, progress=False).run()
+    assert result.stopped_by == "usd"
+    assert result.total < 40 and Status.PENDING.value not in result.counts
+
+
+def test_a_users_prompt_folder_overrides_a_template(tmp_path):
+    custom = tmp_path / "my_prompts" / "meta"
+    custom.mkdir(parents=True)
+    custom.joinpath("system.j2").write_text(
+        'You are a terse architect. Answer with JSON {"thought", "name", "code"} only.\n'
+    )
+    with ScriptedLLM(answer=Designer()) as server:
+        config = llm_config(
+            server, tmp_path, evaluations=5, prompts_dir=str(tmp_path / "my_prompts")
+        )
+        Search(config, progress=False).run()
+        systems = {r["messages"][0]["content"] for r in server.requests[1:]}
+    assert systems == {
+        'You are a terse architect. Answer with JSON {"thought", "name", "code"} only.\n'
+    }
