@@ -83,6 +83,7 @@ class Search:
         self.run_dir = self.config.resolved_run_dir
         self._resuming = False
         self._replay_store: Archive | None = None
+        self._stores: list[Archive] = []  # extra connections this search opened, to close
 
     @classmethod
     def replay(cls, recorded_run: str | Path, run_dir: str | Path, **kwargs: Any) -> Search:
@@ -118,7 +119,9 @@ class Search:
         if self.config.search.proposer == "meta_agent" and llm_config is None:
             raise ConfigError("search.proposer is meta_agent, but no llm block (or --llm) is given")
         if llm_config is not None and self.config.search.proposer != "evolution":
+            # Its own connection: LLM calls are recorded from the proposal threads.
             store = self._replay_store or Archive.open(self.run_dir)
+            self._stores.append(store)
             llm = LLM(llm_config, store=store, replay=self._replay_store is not None)
             proposer = MetaAgentProposer(llm, task, self.config.search.meta_agent, self.config.seed)
             where = f" at {llm_config.api_base}" if llm_config.api_base else ""
@@ -223,6 +226,8 @@ class Search:
             )
         finally:
             archive.close()
+            for store in self._stores:
+                store.close()
 
     def _loop(self, archive: Archive, evaluator: Evaluator, proposer: Proposer, task: Task) -> str:
         budget = self.config.budget
