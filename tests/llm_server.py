@@ -29,7 +29,7 @@ Answer = Callable[[dict[str, Any]], str]
 @dataclass(frozen=True)
 class Fault:
     """One injected failure. `kind`: rate_limit, server_error, hang, truncated, empty, drop,
-    auth (401), bad_request (400)."""
+    prose (the real answer wrapped in chatter), auth (401), bad_request (400)."""
 
     kind: str
     retry_after: float | None = None
@@ -113,7 +113,7 @@ class ScriptedLLM:
             if self._script:
                 return self._script.popleft()
             if self.fault_rate and self._rng.random() < self.fault_rate:
-                kinds = ("rate_limit", "server_error", "truncated", "drop")
+                kinds = ("rate_limit", "server_error", "truncated", "drop", "empty", "prose")
                 return Fault(self._rng.choice(kinds), retry_after=0.05)
         return self.answer(request)
 
@@ -176,6 +176,10 @@ def _handler_for(server: ScriptedLLM) -> type[BaseHTTPRequestHandler]:
                 self._json(200, _completion(request, "too late"))
             elif step.kind == "empty":
                 self._json(200, _completion(request, ""))
+            elif step.kind == "prose":
+                reply = server.answer(request)
+                text = f"Sure! Here is what I came up with:\n\n{reply}\n\nHope it helps."
+                self._json(200, _completion(request, text))
             elif step.kind == "truncated":
                 body = json.dumps(_completion(request, "cut")).encode()
                 self.send_response(200)

@@ -143,8 +143,12 @@ def test_with_30_percent_of_requests_faulted_the_search_completes(tmp_path):
     assert Status.PENDING.value not in result.counts
     assert faults > 0
     archive = Archive.open(tmp_path / "run")
+    # transport faults are recorded as failed attempts and retried; an empty answer is asked
+    # again; an answer wrapped in prose is still found
+    transport = [f for f in server.faults_served if f not in ("empty", "prose")]
     errors = [c for c in archive.recorded_llm_calls() if c["error"]]
-    assert len(errors) == faults  # every fault was recorded (and retried)
+    assert len(errors) == len(transport)
+    assert all(d.status is not Status.PENDING for d in archive.designs())
 
 
 def test_a_broken_proposal_is_repaired_with_its_error_quoted(tmp_path):
