@@ -443,11 +443,12 @@ _HIDDEN_RUNTIME = ("/run", "/var/run", "/var/tmp", "/dev/shm")
 
 
 def mount_private_tmp(size_mb: int, staging: str, keep: tuple[str, ...] = ()) -> str:
-    """A fresh, size-capped tmpfs as /tmp (the child's working directory), and empty ones over
-    the usual socket directories. Returns the working directory.
+    """A fresh, size-capped tmpfs as /tmp (with the child's working directory, /tmp/work), and
+    empty ones over the usual socket directories. Returns the working directory.
 
-    `keep` are paths under the host's /tmp the child must still read (a user's task file):
-    bound read-only into the new tmpfs, built at `staging` and then moved onto /tmp.
+    `keep` are paths under the host's /tmp the child must still read (an installation or a
+    checkout that lives there, a user's task file): bound read-only into the new tmpfs, which
+    is built at `staging` and then moved onto /tmp.
     """
     make_mounts_private()
     flags = _MS_NOSUID | _MS_NODEV
@@ -468,6 +469,9 @@ def mount_private_tmp(size_mb: int, staging: str, keep: tuple[str, ...] = ()) ->
             _libc.mount(None, inside.encode(), None, _MS_BIND | _MS_REMOUNT | _MS_RDONLY, None),
             f"making {real} read-only",
         )
+    # The working directory is a folder of its own: Landlock's full rights on it must not reach
+    # the read-only roots bound beside it (they keep their hidden paths hidden).
+    os.mkdir(os.path.join(staging, "work"), 0o700)
     _check(_libc.mount(staging.encode(), b"/tmp", None, _MS_MOVE, None), "moving the tmpfs to /tmp")
     for path in _HIDDEN_RUNTIME:
         if os.path.isdir(path) and not os.path.islink(path):
@@ -475,7 +479,7 @@ def mount_private_tmp(size_mb: int, staging: str, keep: tuple[str, ...] = ()) ->
                 _libc.mount(b"tmpfs", path.encode(), b"tmpfs", flags, b"size=1m,mode=0755"),
                 f"hiding {path}",
             )
-    return "/tmp"
+    return "/tmp/work"
 
 
 def mount_proc() -> None:
@@ -520,12 +524,21 @@ def _fs_rights(abi: int) -> int:
 
 
 def readable_paths(extra: tuple[str, ...] = (), hidden: tuple[str, ...] = ()) -> list[str]:
-    """What a child may read: the interpreter's installation (its libraries included), this
-    package, system libraries and `extra` — less everything beneath `hidden`.
+    """What a child may read: `readable_roots(extra)` less everything beneath `hidden`.
+
+    Landlock only grants, so a hidden path inside a granted folder is cut out by granting that
+    folder's other entries one by one instead.
+    """
+    hide = [os.path.realpath(h) for h in hidden if os.path.exists(h)]
+    return _without(readable_roots(extra), hide)
+
+
+def readable_roots(extra: tuple[str, ...] = ()) -> list[str]:
+    """The folders and files a child may read: the interpreter's installation (its libraries
+    included), this package, system libraries and `extra`.
 
     Not the caller's other import roots (its working directory, a script's folder): a data
-    cache or a user's files may lie there. Landlock only grants, so a hidden path inside a
-    granted folder is cut out by granting that folder's other entries one by one instead.
+    cache or a user's files may lie there.
     """
     prefixes = [os.path.realpath(p) for p in {sys.prefix, sys.base_prefix, sys.exec_prefix}]
     candidates = [
@@ -542,9 +555,7 @@ def readable_paths(extra: tuple[str, ...] = (), hidden: tuple[str, ...] = ()) ->
         real = os.path.realpath(path)
         if os.path.exists(real) and real not in roots:
             roots.append(real)
-    roots = [r for r in roots if not _beneath(r, [o for o in roots if o != r])]
-    hide = [os.path.realpath(h) for h in hidden if os.path.exists(h)]
-    return _without(roots, hide)
+    return [r for r in roots if not _beneath(r, [o for o in roots if o != r])]
 
 
 def _beneath(path: str, roots: list[str]) -> bool:
@@ -555,13 +566,16 @@ def _without(roots: list[str], hidden: list[str]) -> list[str]:
     """`roots`, with each hidden path cut out by descending into the folders that hold one."""
     kept: list[str] = []
     for root in roots:
-        inside = [h for h in hidden if _beneath(h, [root])]
+        # Resolved first: a symlink (a venv's lib64 -> lib) would otherwise grant what its
+        # target hides.
+        real = os.path.realpath(root)
+        inside = [h for h in hidden if _beneath(h, [real])]
         if not inside:
-            kept.append(root)
-        elif root not in inside and os.path.isdir(root):
-            children = [os.path.join(root, name) for name in sorted(os.listdir(root))]
+            kept.append(real)
+        elif real not in inside and os.path.isdir(real):
+            children = [os.path.join(real, name) for name in sorted(os.listdir(real))]
             kept.extend(_without(children, inside))
-    return kept
+    return list(dict.fromkeys(kept))
 
 
 def restrict_filesystem(abi: int, workdir: str, readable: list[str]) -> None:

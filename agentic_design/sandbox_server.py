@@ -339,7 +339,8 @@ def _child(
         if plan.mount_namespace:
             # From here on the child sees its own /tmp; what it prints still goes to the files
             # the server opened in the host's /tmp.
-            workdir = confinement.mount_private_tmp(limits.disk_mb, workdir, limits.readable)
+            keep = tuple(confinement.readable_roots(limits.readable))
+            workdir = confinement.mount_private_tmp(limits.disk_mb, workdir, keep)
             if plan.pid_namespace:
                 confinement.mount_proc()
         _apply_limits(limits)
