@@ -27,7 +27,7 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any
 
 # Status classes a sandboxed call can end in.
@@ -96,7 +96,6 @@ class SandboxResult:
     stdout: str = ""
     stderr: str = ""
     wall_s: float = 0.0
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
