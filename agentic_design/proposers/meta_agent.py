@@ -16,7 +16,7 @@ import ast
 import json
 import random
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError
@@ -302,28 +302,20 @@ class _Dialogue:
     def proposal(
         self, answer: Answer | None, operator: str, parents: tuple[int, ...], generation: int
     ) -> Proposal:
-        model = self.agent.llm.config.model
-        if answer is None:
-            return Proposal(
-                name="unusable answer",
-                thought="",
-                code=self.last_text or "# (no answer)",
-                parents=parents,
-                operator=operator,
-                proposer=model,
-                generation=generation,
-                llm_tokens=self.tokens,
-                llm_usd=self.usd,
-                error=self.problem,
-            )
-        return Proposal(
-            name=answer.name.strip(),
-            thought=answer.thought.strip(),
-            code=answer.code,
+        # Without a usable answer the proposal is kept, with what the model said, as invalid.
+        unusable = Proposal(
+            name="unusable answer",
+            thought="",
+            code=self.last_text or "# (no answer)",
             parents=parents,
             operator=operator,
-            proposer=model,
+            proposer=self.agent.llm.config.model,
             generation=generation,
             llm_tokens=self.tokens,
             llm_usd=self.usd,
+            error=self.problem,
         )
+        if answer is None:
+            return unusable
+        name, thought = answer.name.strip(), answer.thought.strip()
+        return replace(unusable, name=name, thought=thought, code=answer.code, error=None)
