@@ -361,9 +361,12 @@ class Archive:
             params.append(limit)
         return [_design(row) for row in self._db.execute(sql, params)]
 
-    def recent(self, n: int) -> list[Design]:
-        """The n newest designs, oldest first."""
-        rows = self._db.execute("SELECT * FROM designs ORDER BY id DESC LIMIT ?", (n,)).fetchall()
+    def recent(self, n: int, upto: int | None = None) -> list[Design]:
+        """The n newest designs (with ids up to `upto`), oldest first."""
+        rows = self._db.execute(
+            "SELECT * FROM designs WHERE id <= ? ORDER BY id DESC LIMIT ?",
+            (_NO_LIMIT if upto is None else upto, n),
+        ).fetchall()
         return [_design(row) for row in reversed(rows)]
 
     def top(self, k: int, upto: int | None = None) -> list[Design]:
@@ -388,9 +391,6 @@ class Archive:
 
     def pending(self) -> list[Design]:
         return self.designs(Status.PENDING)
-
-    def code_hashes(self) -> set[str]:
-        return {row[0] for row in self._db.execute("SELECT code_hash FROM designs")}
 
     def evaluations(self, design_id: int) -> list[dict[str, Any]]:
         rows = self._db.execute(

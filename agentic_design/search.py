@@ -238,7 +238,7 @@ class Search:
             return searched_before + time.monotonic() - started
 
         previous_handler = signal.signal(signal.SIGTERM, _raise_interrupt)
-        progress = self._progress(budget.evaluations)
+        progress = self._progress()
         pipeline: Pipeline | None = None
         try:
             with progress:
@@ -328,7 +328,7 @@ class Search:
         return evaluation
 
     # -- progress -------------------------------------------------------------------------------
-    def _progress(self, total: int) -> Progress:
+    def _progress(self) -> Progress:
         return Progress(
             TextColumn("[bold]{task.description}"),
             BarColumn(),

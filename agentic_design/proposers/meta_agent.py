@@ -149,7 +149,7 @@ class MetaAgentProposer:
             self._repaired = {
                 int(m.group(1)) for d in archive.designs() if (m := _REPAIR_OF.search(d.operator))
             }
-        for design in reversed(archive.designs(upto=upto)[-50:]):
+        for design in reversed(archive.recent(50, upto=upto)):
             if design.status in _REPAIRABLE and design.id not in self._repaired:
                 if design.metrics.get("stage") == "proposal":
                     continue  # never evaluated: an unusable answer, not a design to fix
