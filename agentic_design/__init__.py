@@ -3,13 +3,52 @@
 from agentic_design import RunConfig, Search, Archive
 result = Search(RunConfig.from_yaml("examples/digits.yaml")).run()
 best = Archive.open(result.run_dir).best()
+
+The names below are imported on first use: a sandboxed evaluation imports this package's
+modules (the task, the framing) and must not pay for — or expose — the orchestrator's (rich,
+jinja, litellm) just because this file names them.
 """
 
-from agentic_design.archive import Archive
-from agentic_design.config import RunConfig
-from agentic_design.records import Design, Proposal, Status
-from agentic_design.search import Search, SearchResult
-from agentic_design.tasks import Task
+from __future__ import annotations
 
-__all__ = ["Archive", "Design", "Proposal", "RunConfig", "Search", "SearchResult", "Status", "Task"]
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from agentic_design.archive import Archive
+    from agentic_design.config import RunConfig
+    from agentic_design.records import Design, Proposal, Status
+    from agentic_design.search import Search, SearchResult
+    from agentic_design.tasks import Task, TaskBudget
+
+_LAZY = {
+    "Archive": "agentic_design.archive",
+    "Design": "agentic_design.records",
+    "Proposal": "agentic_design.records",
+    "RunConfig": "agentic_design.config",
+    "Search": "agentic_design.search",
+    "SearchResult": "agentic_design.search",
+    "Status": "agentic_design.records",
+    "Task": "agentic_design.tasks",
+    "TaskBudget": "agentic_design.tasks",
+}
+
+__all__ = [
+    "Archive",
+    "Design",
+    "Proposal",
+    "RunConfig",
+    "Search",
+    "SearchResult",
+    "Status",
+    "Task",
+    "TaskBudget",
+]
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'agentic_design' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)

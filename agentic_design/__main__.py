@@ -1,3 +1,3 @@
-from agentic_design.cli import main
+from agentic_design.entry import main
 
 main()

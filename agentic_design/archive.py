@@ -18,13 +18,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from agentic_design.records import Design, Proposal, Status, code_hash
+from agentic_design.config import RunConfig
+from agentic_design.records import (
+    ArchiveError,
+    Design,
+    Evaluation,
+    Origin,
+    Proposal,
+    Status,
+    code_hash,
+)
 
 if TYPE_CHECKING:
-    from agentic_design.evaluation import Evaluation
     from agentic_design.replay import Replay
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (
@@ -43,6 +51,10 @@ CREATE TABLE IF NOT EXISTS designs (
     generation INTEGER NOT NULL DEFAULT 0,
     proposer TEXT NOT NULL,
     operator TEXT NOT NULL DEFAULT '',
+    origin TEXT NOT NULL DEFAULT 'search',     -- seed | search | imported
+    repair_of INTEGER,                          -- the design this one repairs
+    attempt INTEGER NOT NULL DEFAULT 0,         -- which repair attempt (0: not a repair)
+    summary TEXT NOT NULL DEFAULT '',           -- the task's one line on the metrics
     error TEXT,
     fitness REAL,
     ci_low REAL,
@@ -109,11 +121,15 @@ CREATE TABLE IF NOT EXISTS graphs (
 """
 
 
+# Columns added since schema version 1; a store made by an older version gains them on opening.
+_ADDED_COLUMNS = {
+    "origin": "TEXT NOT NULL DEFAULT 'search'",
+    "repair_of": "INTEGER",
+    "attempt": "INTEGER NOT NULL DEFAULT 0",
+    "summary": "TEXT NOT NULL DEFAULT ''",
+}
+
 _NO_LIMIT = 2**62  # `upto` when every design counts
-
-
-class ArchiveError(ValueError):
-    """The path holds no run store, or the store does not hold what was asked for."""
 
 
 @dataclass(frozen=True)
@@ -148,8 +164,18 @@ class Archive:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.executescript(_SCHEMA)
+            self._upgrade()
         self._db.row_factory = sqlite3.Row
         self._db.execute("PRAGMA foreign_keys=ON")
+
+    def _upgrade(self) -> None:
+        present = {row[1] for row in self._db.execute("PRAGMA table_info(designs)")}
+        with self._db:
+            for name, declaration in _ADDED_COLUMNS.items():
+                if name not in present:
+                    self._db.execute(f"ALTER TABLE designs ADD COLUMN {name} {declaration}")
+            if "origin" not in present:  # version 1 marked seeds by their proposer
+                self._db.execute("UPDATE designs SET origin = 'seed' WHERE proposer = 'seed'")
 
     # -- opening --------------------------------------------------------------------------------
     @classmethod
@@ -237,8 +263,9 @@ class Archive:
         now = time.time()
         cursor = db.execute(
             "INSERT INTO designs (run, name, thought, code, code_hash, status, parents, "
-            "generation, proposer, operator, eval_seed, task_fingerprint, llm_tokens, "
-            "llm_usd, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "generation, proposer, operator, origin, repair_of, attempt, eval_seed, "
+            "task_fingerprint, llm_tokens, llm_usd, created_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 self.run_name,
                 proposal.name,
@@ -250,6 +277,9 @@ class Archive:
                 proposal.generation,
                 proposal.proposer,
                 proposal.operator,
+                proposal.origin.value,
+                proposal.repair_of,
+                proposal.attempt,
                 eval_seed,
                 task_fingerprint,
                 proposal.llm_tokens,
@@ -266,7 +296,8 @@ class Archive:
         with self._transaction() as db:
             db.execute(
                 "UPDATE designs SET status = ?, error = ?, fitness = ?, ci_low = ?, ci_high = ?, "
-                "metrics = ?, descriptors = ?, wall_s = ?, finished_at = ? WHERE id = ?",
+                "metrics = ?, descriptors = ?, summary = ?, wall_s = ?, finished_at = ? "
+                "WHERE id = ?",
                 (
                     evaluation.status.value,
                     evaluation.error,
@@ -275,6 +306,7 @@ class Archive:
                     evaluation.ci_high,
                     json.dumps(evaluation.metrics),
                     json.dumps(evaluation.descriptors),
+                    evaluation.summary,
                     evaluation.wall_s,
                     time.time(),
                     design_id,
@@ -468,8 +500,17 @@ class Archive:
         return Context(best=best, diverse=diverse, failures=[_design(r) for r in failed])
 
     # -- replay ---------------------------------------------------------------------------------
+    def run_config(self) -> RunConfig:
+        """The configuration the run was made with, as saved in its store."""
+        data = self.meta("config")
+        if data is None:
+            raise ArchiveError(f"{self.path} holds no run configuration")
+        return RunConfig.from_dict(data, source=f"{self.path} (saved config)")
+
     def replay(self, design_id: int) -> Replay:
-        """Re-evaluate one design with its recorded seed; say whether its fitness came back."""
+        """Re-evaluate one design with its recorded seed; say whether its fitness came back.
+
+        The store itself never evaluates: this hands the design to `replay.replay_design`."""
         from agentic_design.replay import replay_design
 
         return replay_design(self, design_id)
@@ -505,7 +546,12 @@ def farthest_points(anchors: list[Design], candidates: list[Design], n: int) -> 
     return picked
 
 
+def _v1_origin(row: sqlite3.Row) -> Origin:
+    return Origin.SEED if row["proposer"] == "seed" else Origin.SEARCH
+
+
 def _design(row: sqlite3.Row) -> Design:
+    columns = row.keys()  # a store of schema version 1, opened read-only, lacks the new ones
     return Design(
         id=row["id"],
         run=row["run"],
@@ -518,6 +564,10 @@ def _design(row: sqlite3.Row) -> Design:
         generation=row["generation"],
         proposer=row["proposer"],
         operator=row["operator"],
+        origin=Origin(row["origin"]) if "origin" in columns else _v1_origin(row),
+        repair_of=row["repair_of"] if "repair_of" in columns else None,
+        attempt=row["attempt"] if "attempt" in columns else 0,
+        summary=row["summary"] if "summary" in columns else "",
         error=row["error"],
         fitness=row["fitness"],
         ci_low=row["ci_low"],

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,10 +20,11 @@ from rich.console import Console
 from rich.syntax import Syntax
 from rich.table import Table
 
-from agentic_design.archive import Archive, ArchiveError
+from agentic_design.archive import Archive
 from agentic_design.config import ConfigError, RunConfig
+from agentic_design.entry import interrupted
 from agentic_design.llm import ReplayMiss
-from agentic_design.records import Design, Status
+from agentic_design.records import ArchiveError, Design, Status, StopReason
 from agentic_design.sandbox import SandboxError
 from agentic_design.tasks import BUILTIN_TASKS, TaskLoadError, task_class
 
@@ -36,6 +38,10 @@ out = Console(width=None if sys.stdout.isatty() else 160)
 err = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
 
 
+# Set once a search has reported its interruption (and how to resume): nothing more to say.
+_INTERRUPT_REPORTED = threading.Event()
+
+
 def _fail(message: str, code: int = 2) -> NoReturn:
     err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
@@ -46,6 +52,8 @@ def _user_errors() -> Iterator[None]:
     """Turn a user's mistake into one clear message and exit code 2."""
     try:
         yield
+    except KeyboardInterrupt:  # before typer turns it into a silent exit 130
+        interrupted()
     except (ConfigError, ArchiveError, TaskLoadError, ReplayMiss) as exc:
         _fail(str(exc))
     except (FileExistsError, IsADirectoryError, NotADirectoryError, PermissionError) as exc:
@@ -113,30 +121,31 @@ def _search_and_report(cfg: RunConfig, *, resume: bool, progress: bool, search: 
         result = search.run()
     except SandboxError as exc:
         _fail(f"the sandbox failed, so the search stopped; finished designs are saved: {exc}", 1)
-    out.print(f"\n[bold]run[/] {result.run_dir}  ({result.proposer})")
-    out.print(f"stopped by: {result.stopped_by}; designs: {result.total}")
+    out.print(f"\n[bold]run[/] {result.run_dir}  ({result.proposer})", highlight=False)
+    out.print(f"stopped by: {result.stopped_by.value}; designs: {result.total}")
     counts = ", ".join(f"{status} {n}" for status, n in sorted(result.counts.items()))
     out.print(f"by status: {counts}")
-    if result.best is None:
-        out.print("[red]no design evaluated successfully[/]")
-        raise typer.Exit(1)
-    best = result.best
-    out.print(
-        f"[bold]best[/] #{best.id} {best.name}: validation accuracy {best.fitness:.4f} "
-        f"(95% CI {best.ci_low:.4f}-{best.ci_high:.4f}), "
-        f"{best.metrics.get('params', '?')} parameters"
-    )
+    best, name = result.best, result.fitness_name
+    if best is not None:
+        out.print(f"[bold]best[/] {_scored(best, f'validation {name}')}", highlight=False)
     if result.test is not None and result.test.fitness is not None:
         out.print(
-            f"test accuracy of the best, scored once: {result.test.fitness:.4f} "
-            f"(95% CI {result.test.ci_low:.4f}-{result.test.ci_high:.4f})"
+            f"test {name} of the best, scored once: {result.test.fitness:.4f} "
+            f"(95% CI {result.test.ci_low:.4f}-{result.test.ci_high:.4f})",
+            highlight=False,
         )
+    if result.stopped_by is StopReason.INTERRUPTED:
+        _INTERRUPT_REPORTED.set()  # the search said so, with how to resume
+        raise typer.Exit(130)
+    if best is None:
+        out.print("[red]no design evaluated successfully[/]")
+        raise typer.Exit(1)
     out.print(
         f"look closer: agentic-design show {result.run_dir} --id {best.id}; "
         f"take it away: agentic-design export {result.run_dir} {best.id} -o best.py"
     )
-    if result.stopped_by == "interrupted":
-        raise typer.Exit(130)
+    if result.stopped_by is StopReason.DIVERGED:
+        raise typer.Exit(1)
 
 
 # -- inspecting ----------------------------------------------------------------------------------
@@ -165,15 +174,23 @@ def status(run_dir: Annotated[Path, typer.Argument(help="a run directory")]) -> 
     out.print(f"searched: {float(meta.get('searched_s', 0.0)) / 60:.1f} min")
     spend = archive.spend()
     out.print(f"LLM spend: {spend['calls']} calls, {spend['tokens']} tokens, ${spend['usd']:.4f}")
+    name = meta.get("fitness_name", "fitness")
     best = archive.best()
     if best is not None:
-        out.print(
-            f"best: #{best.id} {best.name}: {best.fitness:.4f} "
-            f"[{best.ci_low:.4f}, {best.ci_high:.4f}]"
-        )
-    test = meta.get("test")
-    if test and test.get("accuracy") is not None:
-        out.print(f"test accuracy of #{test['design_id']}: {test['accuracy']:.4f}")
+        out.print(f"best: {_scored(best, name)}", highlight=False)
+    test = meta.get("test") or {}
+    fitness = test.get("fitness", test.get("accuracy"))  # runs before 0.2 said "accuracy"
+    if fitness is not None:
+        out.print(f"test {name} of #{test['design_id']}: {fitness:.4f}", highlight=False)
+
+
+def _scored(design: Design, fitness_name: str) -> str:
+    """`#12 Wide CNN: validation accuracy 0.9470 (95% CI 0.9330-0.9610), 16,666 parameters`."""
+    line = (
+        f"#{design.id} {design.name}: {fitness_name} {design.fitness:.4f} "
+        f"(95% CI {design.ci_low:.4f}-{design.ci_high:.4f})"
+    )
+    return f"{line}, {design.summary}" if design.summary else line
 
 
 def _alive(pid: Any) -> bool:
@@ -210,7 +227,7 @@ def show(
         sys.stdout.write(json.dumps(payload, indent=2, default=str) + "\n")
         return
     if design_id is not None:
-        _show_one(designs[0])
+        _show_one(designs[0], archive.meta("fitness_name", "fitness"))
         return
     total = len(designs)
     if top is None:
@@ -221,7 +238,8 @@ def show(
         else f"{total} designs"
     )
     table = Table(title=f"{run_dir}: {shown}", caption="--top K shows more, --id ID one in full")
-    for column in ("id", "name", "status", "fitness", "95% CI", "params", "gen", "parents", "how"):
+    name = archive.meta("fitness_name", "fitness")
+    for column in ("id", "name", "status", name, "95% CI", "summary", "gen", "parents", "how"):
         table.add_column(column, overflow="fold")
     for d in designs:
         table.add_row(
@@ -230,7 +248,7 @@ def show(
             d.status.value,
             f"{d.fitness:.4f}" if d.fitness is not None else "-",
             f"{d.ci_low:.3f}-{d.ci_high:.3f}" if d.ci else "-",
-            str(d.metrics.get("params", "-")),
+            d.summary or "-",
             str(d.generation),
             ",".join(map(str, d.parents)) or "-",
             (d.operator or "")[:60],
@@ -245,10 +263,14 @@ def _ranked(designs: list[Design]) -> list[Design]:
     return sorted(designs, key=lambda d: (d.fitness is None, -(d.fitness or 0.0), d.id))
 
 
-def _show_one(d: Design) -> None:
+def _show_one(d: Design, fitness_name: str) -> None:
     out.print(f"[bold]#{d.id} {d.name}[/]  status {d.status.value}  generation {d.generation}")
     if d.fitness is not None and d.ci is not None:
-        out.print(f"fitness {d.fitness:.4f}  95% CI [{d.ci_low:.4f}, {d.ci_high:.4f}]")
+        out.print(
+            f"{fitness_name} {d.fitness:.4f}  95% CI [{d.ci_low:.4f}, {d.ci_high:.4f}]"
+            + (f"; {d.summary}" if d.summary else ""),
+            highlight=False,
+        )
     out.print(f"parents: {list(d.parents) or 'none'}   proposer: {d.proposer}   via: {d.operator}")
     if d.thought:
         out.print(f"thought: {d.thought}")
@@ -318,7 +340,7 @@ def export(
     design_id: Annotated[int, typer.Argument(help="the design to export")],
     output: Annotated[Path, typer.Option("-o", "--output", help="the .py file to write")],
 ) -> None:
-    """Write a design as a standalone module that needs only PyTorch."""
+    """Write a design as a standalone module that runs without this package."""
     from agentic_design.replay import export_design
 
     archive = _open(run_dir)
@@ -358,9 +380,21 @@ def tasks() -> None:
     out.print(table)
 
 
+def run_app() -> None:
+    """Run the command line: a Ctrl-C anywhere (not only inside a search, which stops cleanly
+    by itself) ends it with one line and exit code 130, never a traceback."""
+    try:
+        code = app(standalone_mode=False)
+    except (KeyboardInterrupt, typer.Abort):
+        interrupted()
+    except typer.TyperException as exc:  # a usage error: its own message, exit 2
+        exc.show()  # type: ignore[attr-defined]  # a click exception at run time
+        sys.exit(exc.exit_code)
+    if code == 130 and not _INTERRUPT_REPORTED.is_set():
+        interrupted()  # typer turned a Ctrl-C into exit 130 without a word
+    sys.exit(code if isinstance(code, int) else 0)
+
+
 def main() -> None:
-    app()
-
-
-if __name__ == "__main__":
-    main()
+    """The command line (see `agentic_design.entry` for the installed script's entry point)."""
+    run_app()

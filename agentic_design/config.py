@@ -7,10 +7,21 @@ file, the field and what is wrong; the CLI prints it and exits 2.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+)
+
+if TYPE_CHECKING:
+    from agentic_design.tasks.base import Task
 
 
 class ConfigError(ValueError):
@@ -31,15 +42,6 @@ class Budget(_Strict):
     tokens: int | None = Field(None, ge=0, description="LLM token cap")
 
 
-class TrainConfig(_Strict):
-    """The trainer's budget for one architecture design, enforced inside the sandbox."""
-
-    max_epochs: int = Field(30, ge=1, le=1000, description="upper clamp for a recipe's epochs")
-    max_seconds: float = Field(10.0, gt=0, description="training stops after this many seconds")
-    max_params: int = Field(500_000, ge=1, description="designs with more parameters are invalid")
-    threads: int = Field(1, ge=1, description="torch threads per evaluation")
-
-
 class SandboxConfig(_Strict):
     """How designs are isolated and limited."""
 
@@ -51,7 +53,9 @@ class SandboxConfig(_Strict):
     gpu_memory_fraction: float | None = Field(
         None, gt=0, le=1, description="the share of GPU memory each evaluation may allocate"
     )
-    preload: list[str] = Field(default_factory=lambda: ["torch", "numpy"])
+    preload: list[str] = Field(
+        default_factory=list, description="modules to preload beside the task's own"
+    )
     disable: list[str] = Field(
         default_factory=list,
         description="protections to turn off, for debugging (see `agentic-design sandbox-info`)",
@@ -74,7 +78,12 @@ class EvolutionConfig(_Strict):
     population: int = Field(16, ge=2, description="window of recent ok designs parents come from")
     tournament: int = Field(4, ge=1)
     crossover_rate: float = Field(0.1, ge=0, le=1)
-    mutations_per_child: int = Field(2, ge=1, le=8)
+    mutations_per_child: int = Field(
+        2, ge=1, le=8, description="each child gets 1..N mutations stacked"
+    )
+    operator_weights: dict[str, float] | None = Field(
+        None, description="weights of the task's mutation operators, by name (default: the task's)"
+    )
 
 
 class Prices(_Strict):
@@ -143,11 +152,26 @@ class RunConfig(_Strict):
     run_dir: Path | None = Field(None, description="defaults to runs/<name>")
     seed: int = 0
     budget: Budget = Field(default_factory=Budget)
-    train: TrainConfig = Field(default_factory=TrainConfig)
+    task_budget: dict[str, Any] = Field(
+        default_factory=dict,
+        # `train:` is what architecture configs have always called it.
+        validation_alias=AliasChoices("task_budget", "train"),
+        description="one evaluation's limits, validated by the task's budget model",
+    )
     sandbox: SandboxConfig = Field(default_factory=SandboxConfig)
     search: SearchConfig = Field(default_factory=SearchConfig)
     llm: LLMConfig | None = None
     executor: Literal["local"] = "local"
+
+    # Where the config came from and what its budget block was called, for error messages;
+    # not part of the configuration itself, so equality ignores them.
+    _source: str = PrivateAttr("config")
+    _budget_key: str = PrivateAttr("task_budget")
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, RunConfig) and self.model_dump() == other.model_dump()
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, like every pydantic model
 
     @field_validator("task")
     @classmethod
@@ -160,9 +184,28 @@ class RunConfig(_Strict):
     def resolved_run_dir(self) -> Path:
         return self.run_dir if self.run_dir is not None else Path("runs") / self.name
 
+    def build_task(self) -> Task:
+        """The configured task with this run's budget; ConfigError (exit 2) for a bad name,
+        bad parameters or a budget the task's model rejects."""
+        from agentic_design.tasks import TaskLoadError, load_task
+
+        try:
+            task = load_task(self.task, self.task_params)
+        except TaskLoadError as exc:
+            raise ConfigError(f"{self._source}: task: {exc}") from None
+        try:
+            task.configure(self.task_budget)
+        except ValidationError as exc:
+            where = f"{self._source}: {self._budget_key}"
+            raise ConfigError(describe_validation_error(exc, where, separator=".")) from None
+        return task
+
     @classmethod
     def from_yaml(cls, path: str | Path) -> RunConfig:
-        """Load and validate a YAML config; raise ConfigError naming the file and the problem."""
+        """Load and validate a YAML config; raise ConfigError naming the file and the problem.
+
+        Paths inside it (a task file, the run directory, a prompts folder) are read against
+        the config file's folder, not the current directory."""
         path = Path(path)
         try:
             text = path.read_text()
@@ -187,15 +230,18 @@ class RunConfig(_Strict):
             raise ConfigError(
                 f"{path}: the top level must be a mapping of settings, not {type(data).__name__}"
             )
-        return cls.from_dict(data, source=str(path))
+        return cls.from_dict(_relative_to(data, path.parent), source=str(path))
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], source: str = "config") -> RunConfig:
         """Validate a mapping; raise ConfigError listing every invalid field by its dotted path."""
         try:
-            return cls.model_validate(data)
+            config = cls.model_validate(data)
         except ValidationError as exc:
             raise ConfigError(describe_validation_error(exc, source)) from None
+        config._source = source
+        config._budget_key = "train" if "train" in data else "task_budget"
+        return config
 
     def with_overrides(self, **overrides: Any) -> RunConfig:
         """A copy with dotted-path overrides (`budget.evaluations=5`) applied; None skips one."""
@@ -210,13 +256,38 @@ class RunConfig(_Strict):
                     node[key] = {}
                 node = node[key]
             node[leaf] = value
-        return RunConfig.from_dict(data, source="command-line options")
+        config = RunConfig.from_dict(data, source="command-line options")
+        config._source, config._budget_key = self._source, self._budget_key
+        return config
 
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)
 
 
-def describe_validation_error(exc: ValidationError, source: str) -> str:
+def _relative_to(data: dict[str, Any], folder: Path) -> dict[str, Any]:
+    """`data` with its relative paths made relative to `folder` (where the config file is)."""
+
+    def resolved(value: Any) -> Any:
+        if isinstance(value, str) and value and not Path(value).is_absolute():
+            return str(folder / value)
+        return value
+
+    data = dict(data)
+    task = data.get("task")
+    if isinstance(task, str) and ".py:" in task:
+        file, _, cls = task.rpartition(":")
+        data["task"] = f"{resolved(file.strip())}:{cls}"
+    if "run_dir" in data:
+        data["run_dir"] = resolved(data["run_dir"])
+    search = data.get("search")
+    meta = search.get("meta_agent") if isinstance(search, dict) else None
+    if isinstance(search, dict) and isinstance(meta, dict) and "prompts_dir" in meta:
+        meta = {**meta, "prompts_dir": resolved(meta["prompts_dir"])}
+        data["search"] = {**search, "meta_agent": meta}
+    return data
+
+
+def describe_validation_error(exc: ValidationError, source: str, separator: str = ": ") -> str:
     """One readable line per problem: `source: budget.evaluations: Input should be ...`."""
     lines = []
     for err in exc.errors():
@@ -226,5 +297,5 @@ def describe_validation_error(exc: ValidationError, source: str) -> str:
             message = "unknown setting (check its spelling and where it is nested)"
         elif "input" in err and err["type"] != "missing":
             message = f"{message} (got {err['input']!r})"
-        lines.append(f"{source}: {where}: {message}")
+        lines.append(f"{source}{separator}{where}: {message}")
     return "\n".join(lines)

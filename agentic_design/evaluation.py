@@ -12,34 +12,19 @@ import inspect
 import linecache
 import time
 import types
-from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from agentic_design.config import RunConfig
-from agentic_design.records import Status
+from agentic_design.records import Evaluation, Status
 from agentic_design.sandbox import Sandbox, SandboxLimits, SandboxResult
-from agentic_design.tasks import InvalidDesign, InvalidOutputs, Task, load_task
+from agentic_design.tasks import InvalidDesign, InvalidOutputs, Task, TaskBudget, load_task
+
+if TYPE_CHECKING:
+    from agentic_design.config import RunConfig
 
 DESIGN_FILENAME = "<design>"
 
 # The sandbox runs this code; everything else it needs arrives as JSON arguments.
 _ENTRY_CODE = "from agentic_design.evaluation import evaluate_in_sandbox as main\n"
-
-
-@dataclass(frozen=True)
-class Evaluation:
-    """The outcome of evaluating one design on one split."""
-
-    status: Status
-    split: str
-    seed: int
-    fitness: float | None = None
-    ci_low: float | None = None
-    ci_high: float | None = None
-    metrics: dict[str, Any] = field(default_factory=dict)
-    descriptors: dict[str, float] = field(default_factory=dict)
-    error: str | None = None
-    wall_s: float = 0.0
 
 
 def load_design_module(code: str) -> types.ModuleType:
@@ -66,26 +51,20 @@ def evaluate_in_sandbox(
 ) -> dict[str, Any]:
     """The sandbox entry point: build the task, load the design, run it on `split`."""
     task_obj = load_task(task, task_params)
+    task_obj.configure(budget)  # validated in the search process already
     module = load_design_module(code)
-    return task_obj.run(module, split, seed=seed, budget=budget)  # type: ignore[arg-type]
+    return task_obj.run(module, split, seed=seed, budget=task_obj.budget)  # type: ignore[arg-type]
 
 
 class Evaluator:
     """Evaluates designs of one task in a sandbox pool; safe to call from several threads."""
 
     def __init__(
-        self,
-        task: Task,
-        task_ref: str,
-        sandbox: Sandbox,
-        *,
-        budget: dict[str, Any],
-        limits: SandboxLimits,
+        self, task: Task, task_ref: str, sandbox: Sandbox, *, limits: SandboxLimits
     ) -> None:
         self.task = task
         self.task_ref = task_ref
         self.sandbox = sandbox
-        self.budget = budget
         self.limits = limits
 
     def evaluate(
@@ -94,12 +73,13 @@ class Evaluator:
         *,
         seed: int,
         split: str = "validation",
-        max_steps: int | None = None,
+        recorded: dict[str, Any] | None = None,
     ) -> Evaluation:
-        """Run and score one design. `max_steps` repeats a recorded run step for step."""
-        budget = dict(self.budget)
-        if max_steps is not None:
-            budget["max_steps"] = max_steps
+        """Run and score one design. With the `recorded` metrics of an earlier evaluation it
+        runs under the budget that repeats that evaluation exactly (`Task.replay_budget`)."""
+        budget: TaskBudget = self.task.budget
+        if recorded is not None:
+            budget = self.task.replay_budget(budget, recorded)
         started = time.monotonic()
         result = self.sandbox.run(
             _ENTRY_CODE,
@@ -110,7 +90,7 @@ class Evaluator:
                 "code": code,
                 "split": split,
                 "seed": seed,
-                "budget": budget,
+                "budget": budget.model_dump(mode="json"),
             },
             limits=self.limits,
         )
@@ -148,6 +128,7 @@ class Evaluator:
             ci_high=score.ci_high,
             metrics=score.metrics,
             descriptors=self.task.descriptors(code, score.metrics),
+            summary=self.task.summarize(score.metrics),
             wall_s=wall_s,
         )
 
@@ -159,41 +140,30 @@ def _error_text(result: SandboxResult) -> str:
     return text
 
 
-# Work every sandboxed evaluation would otherwise repeat: imports and process-wide torch set-up.
-EVALUATION_PRELOAD = ["agentic_design.evaluation", "agentic_design.tasks.training:prepare_process"]
-
-
-def sandbox_for(config: RunConfig, workers: int | None = None) -> Sandbox:
-    """An (unstarted) sandbox pool configured for a run's evaluations."""
+def sandbox_for(config: RunConfig, task: Task, workers: int | None = None) -> Sandbox:
+    """An (unstarted) sandbox pool for a run's evaluations: its servers preload the task's
+    modules (and the evaluation entry point) once, for every forked evaluation to inherit."""
     return Sandbox(
         workers=workers or config.sandbox.workers,
-        preload=[*config.sandbox.preload, *EVALUATION_PRELOAD],
-        limits=limits_for(config),
+        preload=[*task.preload, *config.sandbox.preload, "agentic_design.evaluation"],
+        limits=limits_for(config, task),
         disable=config.sandbox.disable,
     )
 
 
-def limits_for(config: RunConfig) -> SandboxLimits:
+def limits_for(config: RunConfig, task: Task) -> SandboxLimits:
     return SandboxLimits(
         wall_s=config.sandbox.wall_s,
         memory_mb=config.sandbox.memory_mb,
         gpu_memory_fraction=config.sandbox.gpu_memory_fraction,
-        threads=config.train.threads,
+        threads=task.budget.threads,
+        readable=sandbox_readable(task),
+        hidden=tuple(task.sandbox_hidden()),
     )
 
 
 def evaluator_for(config: RunConfig, task: Task, sandbox: Sandbox) -> Evaluator:
-    return Evaluator(
-        task,
-        config.task,
-        sandbox,
-        budget=config.train.model_dump(),
-        limits=replace(
-            limits_for(config),
-            readable=sandbox_readable(task),
-            hidden=tuple(task.sandbox_hidden()),
-        ),
-    )
+    return Evaluator(task, config.task, sandbox, limits=limits_for(config, task))
 
 
 def sandbox_readable(task: Task) -> tuple[str, ...]:

@@ -1,4 +1,5 @@
-"""The data that flows around the loop: proposals going in, design records coming out."""
+"""The data that flows around the loop: proposals going in, evaluations and design records
+coming out, and why a search stopped."""
 
 from __future__ import annotations
 
@@ -8,14 +9,37 @@ from enum import Enum
 from typing import Any
 
 
+class ArchiveError(ValueError):
+    """The path holds no run store, or the store does not hold what was asked for."""
+
+
+class StopReason(str, Enum):
+    """Why a search stopped."""
+
+    EVALUATIONS = "evaluations"  # the evaluation budget is spent
+    HOURS = "hours"
+    USD = "usd"
+    TOKENS = "tokens"
+    NO_PARENTS = "no_parents"  # evolution has no working design to breed from
+    EXHAUSTED = "exhausted"  # the proposer cannot propose anything new
+    DIVERGED = "diverged"  # a replayed search stopped agreeing with its recording
+    INTERRUPTED = "interrupted"  # Ctrl-C or SIGTERM
+
+
+class Origin(str, Enum):
+    """Where a design came from."""
+
+    SEED = "seed"  # the task's hand-designed starting designs
+    SEARCH = "search"  # a proposer wrote it during the search
+    IMPORTED = "imported"  # brought in from another archive
+
+
 class Status(str, Enum):
     """Where a design stands. The first two are transient; the rest are final."""
 
     PENDING = "pending"  # proposed and recorded, not yet evaluated (or in flight when killed)
     OK = "ok"
-    INVALID = (
-        "invalid"  # rejected before or instead of training: no build_model, wrong shape, too big
-    )
+    INVALID = "invalid"  # rejected by the task's checks, or an unusable proposal
     ERROR = "error"  # the design's code raised
     TIMEOUT = "timeout"
     MEMORY = "memory"
@@ -37,7 +61,8 @@ class Proposal:
     """A design as a proposer hands it to the search, before it has an id or a score.
 
     `operator` says how it was made ("seed", "mutate: lr 0.003 -> 0.0015", "crossover", ...),
-    so that every child can be traced back to its parents and the change that made it.
+    so that every child can be traced back to its parents and the change that made it. A repair
+    names the design it repairs in `repair_of` and which attempt it is in `attempt`.
     """
 
     name: str
@@ -50,6 +75,28 @@ class Proposal:
     llm_tokens: int = 0
     llm_usd: float = 0.0
     error: str | None = None  # set when the proposer could not produce a usable design
+    origin: Origin = Origin.SEARCH
+    repair_of: int | None = None
+    attempt: int = 0  # which repair attempt made it (0: not a repair)
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """The outcome of evaluating one design on one split.
+
+    `summary` is the task's one-line account of the metrics, for people and prompts."""
+
+    status: Status
+    split: str
+    seed: int
+    fitness: float | None = None
+    ci_low: float | None = None
+    ci_high: float | None = None
+    metrics: dict[str, Any] = field(default_factory=dict)
+    descriptors: dict[str, float] = field(default_factory=dict)
+    summary: str = ""
+    error: str | None = None
+    wall_s: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -67,12 +114,16 @@ class Design:
     generation: int = 0
     proposer: str = "evolution"
     operator: str = ""
+    origin: Origin = Origin.SEARCH
+    repair_of: int | None = None
+    attempt: int = 0
     error: str | None = None
     fitness: float | None = None
     ci_low: float | None = None
     ci_high: float | None = None
     metrics: dict[str, Any] = field(default_factory=dict)
     descriptors: dict[str, float] = field(default_factory=dict)
+    summary: str = ""
     eval_seed: int | None = None
     task_fingerprint: str | None = None
     llm_tokens: int = 0
@@ -103,6 +154,10 @@ class Design:
             "generation": self.generation,
             "proposer": self.proposer,
             "operator": self.operator,
+            "origin": self.origin.value,
+            "repair_of": self.repair_of,
+            "attempt": self.attempt,
+            "summary": self.summary,
             "error": self.error,
             "eval_seed": self.eval_seed,
             "task_fingerprint": self.task_fingerprint,

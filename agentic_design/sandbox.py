@@ -17,18 +17,17 @@ are in force on this machine and why any is not.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import queue
 import re
-import select
-import struct
 import subprocess
 import sys
 import threading
 import time
 from dataclasses import asdict, dataclass
 from typing import Any
+
+from agentic_design.framing import NoFrame, encode, read_frame, write_frame
 
 # Status classes a sandboxed call can end in.
 OK, INVALID, ERROR, TIMEOUT, MEMORY, KILLED, OUTPUT_LIMIT = (
@@ -43,7 +42,6 @@ OK, INVALID, ERROR, TIMEOUT, MEMORY, KILLED, OUTPUT_LIMIT = (
 
 STATUSES = frozenset({OK, INVALID, ERROR, TIMEOUT, MEMORY, KILLED, OUTPUT_LIMIT})
 
-_HEADER = struct.Struct("!Q")
 _SECRET_NAME = re.compile(
     r"KEY|TOKEN|SECRET|PASSW|CREDENTIAL|AUTH|COOKIE|SESSION|PRIVATE", re.IGNORECASE
 )
@@ -113,72 +111,6 @@ def scrubbed_environment(threads: int = 1) -> dict[str, str]:
     return env
 
 
-# --- framing: an 8-byte length, then that many bytes of UTF-8 JSON ------------------------------
-
-
-def _encode(payload: dict[str, Any]) -> bytes:
-    """Raises TypeError or ValueError (NaN, infinity) for what is not plain JSON data."""
-    data = json.dumps(payload, allow_nan=False).encode()
-    return _HEADER.pack(len(data)) + data
-
-
-def _write_frame(fd: int, payload: dict[str, Any] | bytes) -> None:
-    view = memoryview(payload if isinstance(payload, bytes) else _encode(payload))
-    while view:
-        written = os.write(fd, view)
-        view = view[written:]
-
-
-class _NoFrame(Exception):
-    """No complete frame came: "timeout", "eof", or the reason named for a watched fd."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
-def _read_exact(
-    fd: int, n: int, deadline: float | None = None, watch: dict[int, str] | None = None
-) -> bytes:
-    """Exactly n bytes from fd. Raises _NoFrame on EOF, at the deadline, or when one of the
-    `watch` fds becomes readable first (a process exiting, a peer hanging up)."""
-    watch = watch or {}
-    chunks, remaining = [], n
-    while remaining:
-        timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
-        ready = select.select([fd, *watch], [], [], timeout)[0]
-        if not ready:
-            raise _NoFrame("timeout")
-        if fd not in ready:
-            raise _NoFrame(watch[ready[0]])
-        chunk = os.read(fd, min(remaining, 1 << 20))
-        if not chunk:
-            raise _NoFrame("eof")
-        chunks.append(chunk)
-        remaining -= len(chunk)
-    return b"".join(chunks)
-
-
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
-def _read_frame(
-    fd: int, deadline: float | None = None, watch: dict[int, str] | None = None, cap: int = 0
-) -> dict[str, Any]:
-    """One frame as a JSON object; raises _NoFrame ("too_big", "garbled" among the reasons)."""
-    size = _HEADER.unpack(_read_exact(fd, _HEADER.size, deadline, watch))[0]
-    if cap and size > cap:
-        raise _NoFrame("too_big")
-    try:
-        payload = json.loads(_read_exact(fd, size, deadline, watch), parse_constant=_no_constant)
-    except (ValueError, RecursionError):  # a forged frame: NaN, infinity, absurd nesting
-        raise _NoFrame("garbled") from None
-    if not isinstance(payload, dict):
-        raise _NoFrame("garbled")
-    return payload
-
-
 # --- the caller's side ------------------------------------------------------------------------
 
 
@@ -224,8 +156,8 @@ class _Worker:
 
     def receive(self, deadline: float | None) -> dict[str, Any] | None:
         try:
-            return _read_frame(self.from_server, deadline)
-        except _NoFrame:
+            return read_frame(self.from_server, deadline)
+        except NoFrame:
             return None
 
     def hang_up(self) -> None:
@@ -288,7 +220,7 @@ class Sandbox:
         try:
             for worker in workers:
                 self.protections = worker.wait_ready(self.start_timeout_s)
-        except SandboxError:
+        except BaseException:  # a failed start, or Ctrl-C while the servers import
             for worker in workers:
                 worker.kill()
             raise
@@ -333,7 +265,7 @@ class Sandbox:
         if self._closed:
             raise SandboxError("the sandbox is not started (use it as a context manager)")
         limits = limits or self.default_limits
-        frame = _encode(
+        frame = encode(
             {"code": code, "entry": entry, "args": args or {}, "limits": asdict(limits)}
         )
         worker = self._idle.get()
@@ -341,7 +273,7 @@ class Sandbox:
             return SandboxResult(status=KILLED, error="the sandbox was closed")
         started = time.monotonic()
         try:
-            _write_frame(worker.to_server, frame)
+            write_frame(worker.to_server, frame)
             # The server enforces wall_s itself; the margin only covers a server that hangs.
             reply = worker.receive(started + limits.wall_s + 30.0)
         except OSError:

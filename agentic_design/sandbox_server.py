@@ -37,6 +37,7 @@ from typing import Any
 
 from agentic_design import confinement
 from agentic_design.confinement import ConfinementError, Plan
+from agentic_design.framing import NoFrame, encode, read_frame, write_frame
 from agentic_design.sandbox import (
     ERROR,
     INVALID,
@@ -48,10 +49,6 @@ from agentic_design.sandbox import (
     TIMEOUT,
     SandboxLimits,
     SandboxResult,
-    _encode,
-    _NoFrame,
-    _read_frame,
-    _write_frame,
 )
 
 _RESULT_FD = 3
@@ -78,7 +75,7 @@ def serve(preload: list[str], disabled: frozenset[str] = frozenset()) -> None:
     plan = confinement.probe(cgroup_name=str(os.getpid()), disabled=disabled)
     pool = _Pool(plan)
     try:
-        _write_frame(
+        write_frame(
             replies,
             {
                 "ready": True,
@@ -89,8 +86,8 @@ def serve(preload: list[str], disabled: frozenset[str] = frozenset()) -> None:
         )
         while True:
             try:
-                request = _read_frame(requests)
-            except _NoFrame:
+                request = read_frame(requests)
+            except NoFrame:
                 return  # the caller closed the pipe or died
             limits = SandboxLimits(**request["limits"])
             pool.before_fork(limits)
@@ -107,7 +104,7 @@ def serve(preload: list[str], disabled: frozenset[str] = frozenset()) -> None:
                     )
             except _CallerGone:
                 return  # nobody is left to answer; the child and its group are already gone
-            _write_frame(replies, asdict(reply))
+            write_frame(replies, asdict(reply))
     finally:
         confinement.remove_cgroup(plan.cgroup)
         confinement.remove_cgroup(plan.memory_cgroup)
@@ -194,8 +191,8 @@ def _serve_one(
     why = ""
     try:
         watch = {exited: "died", caller: "caller_gone"}
-        reply = _read_frame(read_end, started + limits.wall_s, watch, limits.result_bytes)
-    except _NoFrame as exc:
+        reply = read_frame(read_end, started + limits.wall_s, watch, limits.result_bytes)
+    except NoFrame as exc:
         why = exc.reason
         if why == "eof":  # the child closed its end of the pipe; let it finish, within limits
             remaining = max(0.0, started + limits.wall_s - time.monotonic())
@@ -375,13 +372,13 @@ def _send(reply: dict[str, Any]) -> None:
     if os.getpid() != _CHILD_PID[0]:
         os._exit(0)
     try:
-        frame = _encode(reply)
+        frame = encode(reply)
     except (TypeError, ValueError) as exc:  # not JSON data, or NaN / infinity in it
         failure = _failure(ERROR, exc, None)
         failure["error"] = f"the result is not JSON data: {failure['error']}"
-        frame = _encode(failure)
+        frame = encode(failure)
     with contextlib.suppress(OSError):
-        _write_frame(_RESULT_FD, frame)
+        write_frame(_RESULT_FD, frame)
     os._exit(0)
 
 

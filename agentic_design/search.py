@@ -12,8 +12,11 @@ import importlib.metadata
 import os
 import platform
 import signal
+import threading
 import time
-from dataclasses import dataclass
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -21,15 +24,16 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from agentic_design.archive import Archive, ArchiveError
+from agentic_design.archive import Archive
 from agentic_design.config import ConfigError, RunConfig
-from agentic_design.evaluation import Evaluation, Evaluator, evaluator_for, sandbox_for
+from agentic_design.evaluation import Evaluator, evaluator_for, sandbox_for
 from agentic_design.llm import LLM, LLMConfigurationError
-from agentic_design.pipeline import Pipeline, Proposer
-from agentic_design.proposers.evolution import EvolutionProposer, EvolutionSettings
+from agentic_design.pipeline import Pipeline
+from agentic_design.proposers.base import Proposer
+from agentic_design.proposers.evolution import EvolutionProposer
 from agentic_design.proposers.meta_agent import MetaAgentProposer
-from agentic_design.records import Design, Status
-from agentic_design.tasks import Task, TaskLoadError, load_task
+from agentic_design.records import ArchiveError, Design, Evaluation, Origin, Status, StopReason
+from agentic_design.tasks import Task
 
 
 @dataclass(frozen=True)
@@ -40,9 +44,11 @@ class SearchResult:
     best: Design | None
     counts: dict[str, int]
     total: int
-    stopped_by: str
+    stopped_by: StopReason
     proposer: str
     test: Evaluation | None
+    fitness_name: str = "fitness"
+    reason: str = ""  # what stopped the search early, in words
 
 
 def resolve_task_ref(ref: str) -> str:
@@ -53,17 +59,13 @@ def resolve_task_ref(ref: str) -> str:
     return ref
 
 
-def load_run_task(config: RunConfig) -> Task:
-    """The configured task, with a config error (exit 2) for a bad name or parameters."""
-    try:
-        return load_task(config.task, config.task_params)
-    except TaskLoadError as exc:
-        raise ConfigError(f"task: {exc}") from None
-
-
-def versions() -> dict[str, str]:
+def versions(task: Task) -> dict[str, str]:
+    """Python's version, this package's, and those of the packages the task preloads."""
     found = {"python": platform.python_version()}
-    for package in ("agentic-design", "torch", "numpy"):
+    preloaded = [name.split(":")[0].split(".")[0] for name in task.preload]
+    for package in dict.fromkeys(["agentic-design", *preloaded]):
+        if package == "agentic_design":
+            continue
         try:
             found[package] = importlib.metadata.version(package)
         except importlib.metadata.PackageNotFoundError:
@@ -90,10 +92,10 @@ class Search:
         """Re-run a recorded search into `run_dir`, answering every LLM call from the recording
         (no network); the pipeline's determinism makes it ask the very same questions."""
         recorded = Archive.open(recorded_run, readonly=True)
-        data = recorded.meta("config")
-        if data is None:
-            raise ConfigError(f"{recorded_run} holds no run configuration to replay")
-        config = RunConfig.from_dict(data, source=f"{recorded_run} (saved config)")
+        try:
+            config = recorded.run_config()
+        except ArchiveError:
+            raise ConfigError(f"{recorded_run} holds no run configuration to replay") from None
         if config.llm is None:
             raise ConfigError(f"{recorded_run} was not an LLM search: there is nothing to replay")
         search = cls(config.with_overrides(run_dir=str(run_dir)), **kwargs)
@@ -102,12 +104,16 @@ class Search:
 
     @classmethod
     def resume(cls, run_dir: str | Path, **kwargs: Any) -> Search:
-        """Continue a stopped or killed run from its directory."""
-        path = Path(run_dir) / "config.yaml"
-        if not (Path(run_dir) / "run.db").is_file() or not path.is_file():
-            raise ConfigError(f"no run to resume at {run_dir} (expected run.db and config.yaml)")
-        config = RunConfig.from_yaml(path).with_overrides(run_dir=str(run_dir))
-        search = cls(config, **kwargs)
+        """Continue a stopped or killed run from its directory, with the configuration saved in
+        its store."""
+        if not (Path(run_dir) / "run.db").is_file():
+            raise ConfigError(f"no run to resume at {run_dir} (expected {run_dir}/run.db)")
+        try:
+            with Archive.open(run_dir, readonly=True) as archive:
+                config = archive.run_config()
+        except ArchiveError as exc:
+            raise ConfigError(f"cannot resume {run_dir}: {exc}") from None
+        search = cls(config.with_overrides(run_dir=str(run_dir)), **kwargs)
         search._resuming = True
         return search
 
@@ -127,15 +133,14 @@ class Search:
             where = f" at {llm_config.api_base}" if llm_config.api_base else ""
             mode = " (replaying its recorded answers, no network)" if self._replay_store else ""
             return proposer, f"LLM meta-agent {llm_config.model}{where}{mode}"
-        evo = self.config.search.evolution
-        settings = EvolutionSettings(
-            population=evo.population,
-            tournament=evo.tournament,
-            crossover_rate=evo.crossover_rate,
-            mutations_per_child=evo.mutations_per_child,
-        )
+        try:
+            evolution = EvolutionProposer(
+                self.config.search.evolution, task.evolution_operators(), seed=self.config.seed
+            )
+        except ValueError as exc:  # operator weights naming operators the task does not have
+            raise ConfigError(f"search.evolution.operator_weights: {exc}") from None
         note = "offline evolution (regularized evolution over code; no LLM configured)"
-        return EvolutionProposer(settings, seed=self.config.seed), note
+        return evolution, note
 
     def preflight(self) -> None:
         """With an LLM configured, one cheap call before anything starts (exit 2 on failure)."""
@@ -163,18 +168,26 @@ class Search:
                     f"{self.run_dir} already holds a run: continue it with "
                     f"`agentic-design resume {self.run_dir}`, or pass another --run-dir"
                 )
-            self.run_dir.mkdir(parents=True, exist_ok=True)
-            (self.run_dir / "run.db").unlink(missing_ok=True)  # one killed before it started
-            _write_atomically(self.run_dir / "config.yaml", self.config.to_yaml())
+            try:
+                self.run_dir.mkdir(parents=True, exist_ok=True)
+                (self.run_dir / "run.db").unlink(missing_ok=True)  # one killed before it started
+                _write_atomically(self.run_dir / "config.yaml", self.config.to_yaml())
+            except OSError as exc:
+                raise ConfigError(
+                    f"cannot create the run directory {self.run_dir}: {exc.strerror or exc}"
+                ) from None
             archive = Archive.create(
                 self.run_dir,
                 meta={
                     "name": self.config.name,
                     "config": self.config.model_dump(mode="json"),
                     "task": self.config.task,
+                    "task_kind": task.kind,
+                    "fitness_name": task.fitness_name,
+                    "fitness_meaning": task.fitness_meaning,
                     "task_fingerprint": task.fingerprint(),
                     "seed": self.config.seed,
-                    "versions": versions(),
+                    "versions": versions(task),
                     "started_at": time.time(),
                     "searched_s": 0.0,
                 },
@@ -187,7 +200,7 @@ class Search:
 
     # -- the loop -------------------------------------------------------------------------------
     def run(self) -> SearchResult:
-        task = load_run_task(self.config)
+        task = self.config.build_task()
         self.preflight()
         try:
             task.prepare()
@@ -195,41 +208,51 @@ class Search:
             raise ConfigError(str(exc)) from None
         archive = self._open_archive(task)
         try:
-            proposer, note = self._proposer(task, archive)
-            archive.set_meta("proposer", note)
-            self.console.print(f"[bold]proposer:[/] {note}")
-            if archive.total() == 0:  # the seeds go in together, or not at all
-                archive.add_many(
-                    task.seeds(), eval_seed=self.config.seed, task_fingerprint=task.fingerprint()
-                )
-            sandbox = sandbox_for(self.config).start()
-            self._record_protections(archive, sandbox.protections)
-            try:
-                evaluator = evaluator_for(self.config, task, sandbox)
-                stopped_by = self._loop(archive, evaluator, proposer, task)
-                test = None
-                if stopped_by != "interrupted":
-                    test = self._final_test(archive, evaluator)
-            finally:
-                sandbox.close()
-            archive.set_meta("state", "interrupted" if stopped_by == "interrupted" else "finished")
-            archive.set_meta("stopped_by", stopped_by)
-            archive.event("stopped", reason=stopped_by)
-            return SearchResult(
-                run_dir=self.run_dir,
-                best=archive.best(),
-                counts=archive.counts(),
-                total=archive.total(),
-                stopped_by=stopped_by,
-                proposer=note,
-                test=test,
-            )
+            return self._search(archive, task)
         finally:
             archive.close()
             for store in self._stores:
                 store.close()
 
-    def _loop(self, archive: Archive, evaluator: Evaluator, proposer: Proposer, task: Task) -> str:
+    def _search(self, archive: Archive, task: Task) -> SearchResult:
+        note, test, reason = "", None, ""
+        try:
+            proposer, note = self._proposer(task, archive)
+            archive.set_meta("proposer", note)
+            self.console.print(f"[bold]proposer:[/] {note}")
+            if archive.total() == 0:  # the seeds go in together, or not at all
+                seeds = [replace(seed, origin=Origin.SEED) for seed in task.seeds()]
+                archive.add_many(
+                    seeds, eval_seed=self.config.seed, task_fingerprint=task.fingerprint()
+                )
+            with sandbox_for(self.config, task) as sandbox:
+                self._record_protections(archive, sandbox.protections)
+                evaluator = evaluator_for(self.config, task, sandbox)
+                stopped_by, reason = self._loop(archive, evaluator, proposer, task)
+                if stopped_by not in (StopReason.INTERRUPTED, StopReason.DIVERGED):
+                    test = self._final_test(archive, evaluator)
+        except KeyboardInterrupt:  # outside the loop: while the sandbox starts, say
+            stopped_by = StopReason.INTERRUPTED
+            self._say_interrupted()
+        interrupted = stopped_by is StopReason.INTERRUPTED
+        archive.set_meta("state", "interrupted" if interrupted else "finished")
+        archive.set_meta("stopped_by", stopped_by.value)
+        archive.event("stopped", reason=stopped_by.value, detail=reason)
+        return SearchResult(
+            run_dir=self.run_dir,
+            best=archive.best(),
+            counts=archive.counts(),
+            total=archive.total(),
+            stopped_by=stopped_by,
+            proposer=note,
+            test=test,
+            fitness_name=task.fitness_name,
+            reason=reason,
+        )
+
+    def _loop(
+        self, archive: Archive, evaluator: Evaluator, proposer: Proposer, task: Task
+    ) -> tuple[StopReason, str]:
         budget = self.config.budget
         searched_before = float(archive.meta("searched_s", 0.0))
         started = time.monotonic()
@@ -237,16 +260,15 @@ class Search:
         def elapsed() -> float:
             return searched_before + time.monotonic() - started
 
-        previous_handler = signal.signal(signal.SIGTERM, _raise_interrupt)
         progress = self._progress()
-        pipeline: Pipeline | None = None
+        reason = ""
         try:
-            with progress:
+            with _sigterm_interrupts(), progress:
                 bar = progress.add_task("searching", total=budget.evaluations)
                 self._update(progress, bar, archive)
 
                 def on_result(design_id: int, evaluation: Evaluation) -> None:
-                    self._announce(archive, design_id, evaluation)
+                    self._announce(archive, design_id, evaluation, task)
                     archive.set_meta("searched_s", elapsed())
                     self._update(progress, bar, archive)
 
@@ -261,20 +283,24 @@ class Search:
                     fingerprint=task.fingerprint(),
                     elapsed=elapsed,
                     on_result=on_result,
+                    reference=self._replay_store,
                 )
                 stopped_by = pipeline.run()
-                if pipeline.reason:
-                    self.console.print(f"[red]stopping:[/] {pipeline.reason}")
+                reason = pipeline.reason
+                if reason:
+                    self.console.print(f"[red]stopping:[/] {reason}", highlight=False)
         except KeyboardInterrupt:
-            stopped_by = "interrupted"
-            self.console.print(
-                "[yellow]interrupted:[/] finished designs are saved; designs in flight stay "
-                f"pending and `agentic-design resume {self.run_dir}` re-evaluates them"
-            )
+            stopped_by = StopReason.INTERRUPTED
+            self._say_interrupted()
         finally:
-            signal.signal(signal.SIGTERM, previous_handler)
             archive.set_meta("searched_s", elapsed())
-        return stopped_by
+        return stopped_by, reason
+
+    def _say_interrupted(self) -> None:
+        self.console.print(
+            "[yellow]interrupted:[/] finished designs are saved; designs in flight stay "
+            f"pending and `agentic-design resume {self.run_dir}` re-evaluates them"
+        )
 
     def _in_flight(self) -> int:
         """Proposals in flight: the LLM's concurrency (or the configured number); evolution
@@ -290,18 +316,23 @@ class Search:
             if not p["enabled"]:
                 self.console.print(f"[yellow]sandbox: no {p['name']}:[/] {p['detail']}")
 
-    def _announce(self, archive: Archive, design_id: int, evaluation: Evaluation) -> None:
+    def _announce(
+        self, archive: Archive, design_id: int, evaluation: Evaluation, task: Task
+    ) -> None:
         """Say so when a finished design is the new best."""
         best = archive.best()  # ties go to the earlier design, so only a strict improvement
         if best is None or best.id != design_id or evaluation.fitness is None:
             return
+        summary = f"; {evaluation.summary}" if evaluation.summary else ""
         self.console.print(
-            f"new best #{design_id} {best.name}: {evaluation.fitness:.4f} "
-            f"[{evaluation.ci_low:.3f}, {evaluation.ci_high:.3f}]"
+            f"new best #{design_id} {best.name}: {task.fitness_name} {evaluation.fitness:.4f} "
+            f"[{evaluation.ci_low:.3f}, {evaluation.ci_high:.3f}]{summary}",
+            highlight=False,
         )
 
     def _final_test(self, archive: Archive, evaluator: Evaluator) -> Evaluation | None:
-        """Score the best design once on the test split, repeating its recorded training."""
+        """Score the best design once on the test split, under the budget that repeats its
+        recorded evaluation (`Task.replay_budget`)."""
         best = archive.best()
         if best is None:
             return None
@@ -309,10 +340,7 @@ class Search:
         if recorded and recorded.get("design_id") == best.id:
             return None
         evaluation = evaluator.evaluate(
-            best.code,
-            seed=best.eval_seed or 0,
-            split="test",
-            max_steps=best.metrics.get("steps"),
+            best.code, seed=best.eval_seed or 0, split="test", recorded=best.metrics
         )
         archive.record_evaluation(best.id, "test", evaluation)
         archive.set_meta(
@@ -320,7 +348,8 @@ class Search:
             {
                 "design_id": best.id,
                 "status": evaluation.status.value,
-                "accuracy": evaluation.fitness,
+                "fitness": evaluation.fitness,
+                "summary": evaluation.summary,
                 "ci_low": evaluation.ci_low,
                 "ci_high": evaluation.ci_high,
             },
@@ -364,3 +393,18 @@ def _write_atomically(path: Path, text: str) -> None:
 
 def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
+
+
+@contextmanager
+def _sigterm_interrupts() -> Iterator[None]:
+    """SIGTERM stops the search as Ctrl-C does — where a handler can be set at all: only the
+    main thread may set one, and a search run from a thread (a notebook's, a service's, the
+    task graph's) leaves signals to whoever owns the process."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -19,10 +19,9 @@ from pathlib import Path
 
 from agentic_design.archive import Archive
 from agentic_design.config import LLMConfig, MetaAgentConfig
-from agentic_design.evaluation import Evaluation
 from agentic_design.llm import LLM
 from agentic_design.proposers.meta_agent import MetaAgentProposer
-from agentic_design.records import Proposal, Status
+from agentic_design.records import Evaluation, Proposal, Status
 from agentic_design.tasks import load_task
 
 TRACEBACK = "Traceback (most recent call last):\n" + '  File "<design>", line 9\n' * 30
@@ -49,6 +48,7 @@ def fill(archive: Archive, size: int, seeds: list[Proposal], rng: random.Random)
             )
         else:
             fitness = rng.uniform(0.5, 0.99)
+            params = rng.randint(500, 90_000)
             result = Evaluation(
                 Status.OK,
                 "validation",
@@ -56,8 +56,9 @@ def fill(archive: Archive, size: int, seeds: list[Proposal], rng: random.Random)
                 fitness=fitness,
                 ci_low=fitness - 0.02,
                 ci_high=fitness + 0.02,
-                metrics={"params": rng.randint(500, 90_000)},
+                metrics={"params": params},
                 descriptors={"log10_params": rng.uniform(2.5, 5), "layers": rng.randint(2, 12)},
+                summary=f"{params:,} parameters, {rng.randint(100, 9000):,} training steps",
             )
         archive.finish(design_id, result)
 

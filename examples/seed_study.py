@@ -2,18 +2,20 @@
 
     python examples/seed_study.py examples/mnist1d.yaml --seeds 1 2 3 4 5 --out runs/study
 
-For each seed: the best hand-written seed design's validation accuracy, the best discovered
-design's validation accuracy with its 95% interval, and that design's test accuracy (scored once,
+For each seed: the best hand-written seed design's validation fitness, the best discovered
+design's validation fitness with its 95% interval, and that design's test fitness (scored once,
 at the end of its run). Runs already present in --out are read, not re-run.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import statistics
 from pathlib import Path
 
 from agentic_design import Archive, RunConfig, Search
+from agentic_design.records import Origin
 
 
 def study(config_path: Path, seeds: list[int], out: Path) -> list[dict[str, float]]:
@@ -27,7 +29,7 @@ def study(config_path: Path, seeds: list[int], out: Path) -> list[dict[str, floa
             Search(config, progress=False).run()
         archive = Archive.open(run_dir, readonly=True)
         designs = archive.designs()
-        seed_best = max(d.fitness or 0.0 for d in designs if d.proposer == "seed")
+        seed_best = max(d.fitness or -math.inf for d in designs if d.origin is Origin.SEED)
         best = archive.best()
         assert best is not None and best.fitness is not None
         test = archive.meta("test") or {}
@@ -39,7 +41,7 @@ def study(config_path: Path, seeds: list[int], out: Path) -> list[dict[str, floa
                 "best_val": best.fitness,
                 "ci_low": best.ci_low or 0.0,
                 "ci_high": best.ci_high or 0.0,
-                "best_test": test.get("accuracy") or float("nan"),
+                "best_test": test.get("fitness", float("nan")),
                 "searched_min": float(archive.meta("searched_s", 0.0)) / 60,
             }
         )

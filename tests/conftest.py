@@ -47,3 +47,17 @@ def cli(*args: str, cwd: Path | None = None, timeout: float = 300) -> subprocess
         env=env,
         timeout=timeout,
     )
+
+
+@pytest.fixture
+def busy_machine():
+    """Two processes spinning on the CPU (each ends itself after two minutes at most), as a
+    loaded machine: what a test does meanwhile must not depend on the machine's speed."""
+    spin = "import time\nend = time.monotonic() + 120\nwhile time.monotonic() < end:\n    pass\n"
+    spinners = [subprocess.Popen([sys.executable, "-c", spin]) for _ in range(2)]
+    try:
+        yield spinners
+    finally:
+        for proc in spinners:
+            proc.kill()
+            proc.wait()

@@ -5,8 +5,7 @@ import sqlite3
 import pytest
 
 from agentic_design.archive import Archive, ArchiveError, farthest_points
-from agentic_design.evaluation import Evaluation
-from agentic_design.records import Proposal, Status
+from agentic_design.records import Evaluation, Proposal, Status
 
 
 def proposal(i: int, parents: tuple[int, ...] = ()) -> Proposal:

@@ -78,6 +78,7 @@ def run_dir(tmp_path_factory):
     return root / "run"
 
 
+@pytest.mark.slow
 def test_show_json_follows_the_documented_shape(run_dir):
     result = cli("show", str(run_dir), "--json")
     payload = json.loads(result.stdout)
@@ -106,6 +107,7 @@ def test_show_json_follows_the_documented_shape(run_dir):
     assert len(top["designs"]) == 3
 
 
+@pytest.mark.slow
 def test_show_one_design_prints_its_code(run_dir):
     result = cli("show", str(run_dir), "--id", "1")
     assert result.returncode == 0
@@ -113,12 +115,14 @@ def test_show_one_design_prints_its_code(run_dir):
     assert cli("show", str(run_dir), "--id", "999").returncode == 2
 
 
+@pytest.mark.slow
 def test_status_reports_a_finished_run(run_dir):
     result = cli("status", str(run_dir))
     assert result.returncode == 0
     assert "finished" in result.stdout and "10 evaluated, 0 pending" in result.stdout
 
 
+@pytest.mark.slow
 def test_replay_reproduces_exactly(run_dir):
     best = json.loads(cli("show", str(run_dir), "--json", "--top", "1").stdout)["designs"][0]
     result = cli("replay", str(run_dir), str(best["id"]))
@@ -127,6 +131,7 @@ def test_replay_reproduces_exactly(run_dir):
     assert repr(best["fitness"]) in result.stdout
 
 
+@pytest.mark.slow
 def test_export_runs_without_this_package(run_dir, tmp_path):
     best = json.loads(cli("show", str(run_dir), "--json", "--top", "1").stdout)["designs"][0]
     target = tmp_path / "best_model.py"
@@ -177,6 +182,7 @@ def _sandbox_processes_of(pid: int) -> list[int]:
     return found
 
 
+@pytest.mark.slow
 def test_a_run_killed_with_sigkill_resumes_without_losing_or_repeating_work(tmp_path):
     config = small_digits_config(
         tmp_path / "run", evaluations=24, train={"max_epochs": 20, "max_seconds": 3}
@@ -223,19 +229,14 @@ def test_a_run_killed_with_sigkill_resumes_without_losing_or_repeating_work(tmp_
     assert "resumed" in kinds
 
 
+@pytest.mark.slow
 def test_sigint_stops_cleanly_and_the_run_can_be_resumed(tmp_path):
     config = small_digits_config(
         tmp_path / "run", evaluations=30, train={"max_epochs": 20, "max_seconds": 3}
     )
     path = tmp_path / "digits.yaml"
     path.write_text(yaml.safe_dump(config))
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "agentic_design", "run", str(path), "--no-progress"],
-        cwd=REPO,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc = _start_run(path)
     db = tmp_path / "run" / "run.db"
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and len(_finished(db)) < 6:
@@ -251,6 +252,78 @@ def test_sigint_stops_cleanly_and_the_run_can_be_resumed(tmp_path):
     result = cli("resume", str(tmp_path / "run"), "--no-progress")
     assert result.returncode == 0, result.stderr
     assert len(_finished(db)) == 30
+
+
+def _start_run(config: Path) -> subprocess.Popen:
+    """`agentic-design run CONFIG` in a child that takes Ctrl-C as a terminal would deliver it:
+    a shell's background job (how suites are often started) ignores SIGINT, and children
+    inherit that, so the child restores the default first."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "agentic_design", "run", str(config), "--no-progress"],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+
+
+def _no_sandbox_left(pid: int, within_s: float = 20) -> bool:
+    """Servers follow their caller by end-of-file: give them a moment to notice and go."""
+    deadline = time.monotonic() + within_s
+    while _sandbox_processes_of(pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return _sandbox_processes_of(pid) == []
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("moment", ["importing", "starting", "before_any_design"])
+def test_ctrl_c_at_any_moment_exits_130_with_one_line(tmp_path, moment):
+    config = small_digits_config(tmp_path / "run", evaluations=30)
+    path = tmp_path / "digits.yaml"
+    path.write_text(yaml.safe_dump(config))
+    proc = _start_run(path)
+    db = tmp_path / "run" / "run.db"
+    if moment == "importing":
+        time.sleep(0.05)  # the interpreter is still importing the command line
+    else:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not db.exists():
+            time.sleep(0.01)  # the run store exists: the sandbox is being started
+        if moment == "before_any_design":
+            while time.monotonic() < deadline and not _sandbox_processes_of(proc.pid):
+                time.sleep(0.01)
+    assert moment == "importing" or not _finished(db)
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130, stderr
+    assert "Traceback" not in stderr and "interrupted" in stderr
+    assert _no_sandbox_left(proc.pid)
+
+
+def test_a_run_directory_that_cannot_be_created_is_bad_input(digits_config_file):
+    result = cli("run", str(digits_config_file), "--run-dir", "/proc/nope")
+    assert result.returncode == 2, result.stderr
+    assert "cannot create the run directory /proc/nope" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.slow
+def test_paths_in_a_config_are_read_against_its_folder(tmp_path):
+    folder = tmp_path / "some" / "dir"
+    folder.mkdir(parents=True)
+    (folder / "tiny.py").write_text(
+        "from agentic_design.tasks.architecture import DigitsTask\n"
+        "class Tiny(DigitsTask):\n"
+        "    def seeds(self):\n"
+        "        return super().seeds()[:1]\n"
+    )
+    config = small_digits_config(tmp_path / "unused", evaluations=2, task="tiny.py:Tiny")
+    config["run_dir"] = "runs/tiny"  # relative: beside the config, not the current directory
+    (folder / "tiny.yaml").write_text(yaml.safe_dump(config))
+    result = cli("run", str(folder / "tiny.yaml"), "--no-progress", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert (folder / "runs" / "tiny" / "run.db").is_file()
 
 
 def test_sandbox_info_says_which_protections_are_in_force():

@@ -8,6 +8,7 @@ from agentic_design.config import ConfigError, RunConfig
 
 
 def write(tmp_path: Path, text: str) -> Path:
+    tmp_path.mkdir(parents=True, exist_ok=True)
     path = tmp_path / "config.yaml"
     path.write_text(text)
     return path
@@ -68,3 +69,35 @@ def test_config_round_trips_through_yaml(tmp_path):
     config = RunConfig.from_dict({"task": "mnist1d", "seed": 3, "train": {"max_seconds": 5}})
     path = write(tmp_path, config.to_yaml())
     assert RunConfig.from_yaml(path) == config
+
+
+def test_paths_in_a_config_file_are_relative_to_its_folder(tmp_path):
+    folder = tmp_path / "configs"
+    path = write(
+        folder,
+        "task: tasks/mine.py:Mine\nrun_dir: runs/mine\n"
+        "search:\n  meta_agent:\n    prompts_dir: my_prompts\n",
+    )
+    config = RunConfig.from_yaml(path)
+    assert config.task == f"{folder}/tasks/mine.py:Mine"
+    assert config.run_dir == folder / "runs" / "mine"
+    assert config.search.meta_agent.prompts_dir == str(folder / "my_prompts")
+    absolute = RunConfig.from_yaml(write(folder, f"task: digits\nrun_dir: {tmp_path}/r\n"))
+    assert absolute.task == "digits" and absolute.run_dir == tmp_path / "r"
+
+
+def test_the_task_budget_is_validated_by_the_tasks_own_model(tmp_path):
+    # `train:` is the architecture tasks' name for it, and still works.
+    task = RunConfig.from_dict({"task": "digits", "train": {"max_epochs": 7}}).build_task()
+    assert task.budget.max_epochs == 7 and task.budget.threads == 1
+    path = write(tmp_path, "task: digits\ntrain:\n  max_epochs: 0\n  speed: fast\n")
+    with pytest.raises(ConfigError) as error:
+        RunConfig.from_yaml(path).build_task()
+    message = str(error.value)
+    assert f"{path}: train.max_epochs: Input should be greater than or equal to 1" in message
+    assert f"{path}: train.speed: unknown setting" in message
+    unknown = r"binpack\.yaml: task_budget\.max_params: unknown setting"
+    with pytest.raises(ConfigError, match=unknown):
+        RunConfig.from_dict(
+            {"task": "binpack", "task_budget": {"max_params": 5}}, source="binpack.yaml"
+        ).build_task()

@@ -7,7 +7,6 @@ import pytest
 from agentic_design.config import RunConfig
 from agentic_design.evaluation import evaluator_for, sandbox_for
 from agentic_design.records import Status
-from agentic_design.tasks import load_task
 
 LINEAR = """
 from torch import nn
@@ -23,9 +22,9 @@ def evaluator():
     config = RunConfig.from_dict(
         {"task": "digits", "train": {"max_epochs": 5, "max_seconds": 5, "max_params": 10_000}}
     )
-    task = load_task("digits")
+    task = config.build_task()
     task.prepare()
-    with sandbox_for(config, workers=1) as sandbox:
+    with sandbox_for(config, task, workers=1) as sandbox:
         yield evaluator_for(config, task, sandbox)
 
 
@@ -42,7 +41,7 @@ def test_a_good_design_is_scored_with_its_training_record(evaluator):
 
 def test_training_is_deterministic_and_a_step_limited_rerun_matches(evaluator):
     first = evaluator.evaluate(LINEAR, seed=5)
-    again = evaluator.evaluate(LINEAR, seed=5, max_steps=first.metrics["steps"])
+    again = evaluator.evaluate(LINEAR, seed=5, recorded=first.metrics)
     other_seed = evaluator.evaluate(LINEAR, seed=6)
     assert first.fitness == again.fitness
     assert first.metrics["curve"] == again.metrics["curve"]
@@ -112,3 +111,21 @@ def test_a_forward_pass_that_raises_fails_the_shape_check_as_invalid(evaluator):
     assert result.status is Status.INVALID
     assert "shape check failed" in result.error and "mat1 and mat2" in result.error
     assert "_call_impl" not in result.error
+
+
+def test_a_sandboxed_evaluation_does_not_load_the_orchestrator():
+    # The worker imports the evaluation entry point and the task; the search's own stack
+    # (console, templates, the LLM client, the run store) has no business there.
+    from agentic_design.sandbox import Sandbox
+
+    code = (
+        "import sys\n"
+        "def main(names):\n"
+        "    return [name for name in names if name in sys.modules]\n"
+    )
+    names = ["rich", "jinja2", "litellm", "openai", "typer", "yaml", "agentic_design.search"]
+    names += ["agentic_design.archive", "agentic_design.llm", "agentic_design.config"]
+    with Sandbox(workers=1, preload=["agentic_design.evaluation"]) as sandbox:
+        result = sandbox.run(code, entry="main", args={"names": names})
+    assert result.status == "ok", result.error
+    assert result.value == []

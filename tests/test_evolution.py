@@ -8,17 +8,23 @@ from pathlib import Path
 
 import pytest
 
+from agentic_design.config import EvolutionConfig
 from agentic_design.proposers.evolution import (
     EvolutionProposer,
-    EvolutionSettings,
     NoNovelChildError,
     NoParentsError,
     select_population,
     tournament,
 )
 from agentic_design.records import Design, Status, code_hash
+from agentic_design.tasks.architecture_mutations import torch_operators
 
 CNN = (Path(__file__).resolve().parents[1] / "archive/architecture/mnist1d/cnn.py").read_text()
+
+
+def evolution(seed: int = 0, **settings: object) -> EvolutionProposer:
+    """Evolution over architectures, as the architecture tasks configure it."""
+    return EvolutionProposer(EvolutionConfig(**settings), torch_operators(), seed=seed)
 
 
 def cnn(channels: int) -> str:
@@ -78,8 +84,8 @@ def test_a_design_older_than_the_window_is_never_a_parent():
     champion = design(1, 0.99)
     history = [champion] + [design(i, 0.5 + i / 100) for i in range(2, 6)]
     for crossover_rate in (0.0, 1.0):
-        settings = EvolutionSettings(population=4, tournament=4, crossover_rate=crossover_rate)
-        proposer = EvolutionProposer(settings, seed=0)
+        settings = dict(population=4, tournament=4, crossover_rate=crossover_rate)
+        proposer = evolution(0, **settings)
         for seed in range(30):
             proposal = proposer.propose(history, random.Random(seed))
             assert champion.id not in proposal.parents
@@ -88,7 +94,7 @@ def test_a_design_older_than_the_window_is_never_a_parent():
 
 def test_child_records_parents_generation_and_what_changed():
     parent = design(3, 0.874, generation=4, name="Small 1-D CNN ·m3")
-    proposal = EvolutionProposer(EvolutionSettings(), seed=1).propose([parent])
+    proposal = evolution(1).propose([parent])
     assert proposal.parents == (3,)
     assert proposal.generation == 5
     assert proposal.proposer == "evolution"
@@ -101,8 +107,8 @@ def test_child_records_parents_generation_and_what_changed():
 def test_crossover_child_has_two_parents_and_the_later_generation():
     a = design(1, 0.8, generation=2)
     b = design(2, 0.7, generation=5, code=cnn(40).replace('"lr": 0.003', '"lr": 0.01'))
-    settings = EvolutionSettings(population=2, tournament=1, crossover_rate=1.0)
-    proposal = EvolutionProposer(settings, seed=0).propose([a, b])
+    settings = dict(population=2, tournament=1, crossover_rate=1.0)
+    proposal = evolution(0, **settings).propose([a, b])
     assert sorted(proposal.parents) == [1, 2]
     assert proposal.generation == 6
     assert proposal.operator.startswith("crossover: model of #")
@@ -110,30 +116,30 @@ def test_crossover_child_has_two_parents_and_the_later_generation():
 
 
 def test_stacked_mutations_are_all_described():
-    settings = EvolutionSettings(mutations_per_child=4)
-    proposals = [EvolutionProposer(settings, seed=s).propose([design(1, 0.5)]) for s in range(20)]
+    settings = dict(mutations_per_child=4)
+    proposals = [evolution(s, **settings).propose([design(1, 0.5)]) for s in range(20)]
     counts = {len(p.operator.split("; ")) for p in proposals}
     assert counts <= {1, 2, 3, 4} and len(counts) >= 3
 
 
 def test_proposals_are_deterministic():
     history = [design(i, i / 10) for i in range(1, 7)]
-    settings = EvolutionSettings(population=4, tournament=2, crossover_rate=0.5)
-    first = EvolutionProposer(settings, seed=7).propose(history)
-    assert first == EvolutionProposer(settings, seed=7).propose(history)
-    proposer = EvolutionProposer(settings, seed=0)
+    settings = dict(population=4, tournament=2, crossover_rate=0.5)
+    first = evolution(7, **settings).propose(history)
+    assert first == evolution(7, **settings).propose(history)
+    proposer = evolution(0, **settings)
     assert proposer.propose(history, random.Random(3)) == proposer.propose(
         history, random.Random(3)
     )
-    others = {EvolutionProposer(settings, seed=s).propose(history).code for s in range(8)}
+    others = {evolution(s, **settings).propose(history).code for s in range(8)}
     assert len(others) > 1  # the seed does matter
 
 
 def test_children_never_repeat_code_the_run_already_has():
     # A seed whose only possible change is its one activation: seven distinct programs in all.
     seed = "from torch import nn\n\ndef build_model(s, n):\n    return nn.Sequential(nn.ReLU())\n"
-    settings = EvolutionSettings(population=16, tournament=2, operator_weights={"swap": 1.0})
-    proposer = EvolutionProposer(settings, seed=0)
+    settings = dict(population=16, tournament=2, operator_weights={"swap": 1.0})
+    proposer = evolution(0, **settings)
     history = [design(1, 0.5, code=seed)]
     for i in range(2, 8):
         proposal = proposer.propose(history)
@@ -145,7 +151,7 @@ def test_children_never_repeat_code_the_run_already_has():
 
 
 def test_no_working_design_means_no_parents():
-    proposer = EvolutionProposer(EvolutionSettings(), seed=0)
+    proposer = evolution(0)
     with pytest.raises(NoParentsError, match="finished OK"):
         proposer.propose([])
     with pytest.raises(NoParentsError):
@@ -154,8 +160,8 @@ def test_no_working_design_means_no_parents():
 
 def test_settings_reject_nonsense():
     with pytest.raises(ValueError, match="population"):
-        EvolutionSettings(population=0)
+        EvolutionConfig(population=0)
     with pytest.raises(ValueError, match="crossover_rate"):
-        EvolutionSettings(crossover_rate=1.5)
+        EvolutionConfig(crossover_rate=1.5)
     with pytest.raises(ValueError, match="unknown mutation operator"):
-        EvolutionSettings(operator_weights={"mutate_everything": 1.0})
+        evolution(operator_weights={"mutate_everything": 1.0})

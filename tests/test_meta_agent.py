@@ -102,6 +102,7 @@ def test_unusable_answers_say_what_is_wrong(text, problem):
 # -- searches ----------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_meta_agent_search_records_model_tokens_and_usd(tmp_path):
     with ScriptedLLM(answer=Designer()) as server:
         result = Search(llm_config(server, tmp_path), progress=False).run()
@@ -123,6 +124,7 @@ def test_a_meta_agent_search_records_model_tokens_and_usd(tmp_path):
     assert {c["design_id"] for c in calls} == {d.id for d in proposed}
 
 
+@pytest.mark.slow
 def test_the_prompt_shows_the_task_the_archive_and_the_answer_format(tmp_path):
     with ScriptedLLM(answer=Designer()) as server:
         Search(llm_config(server, tmp_path, evaluations=6), progress=False).run()
@@ -130,9 +132,11 @@ def test_the_prompt_shows_the_task_the_archive_and_the_answer_format(tmp_path):
     system, user = first[0]["content"], first[1]["content"]
     assert '"thought"' in system and '"code"' in system
     assert "build_model(input_shape, num_classes)" in user
-    assert re.search(r"#\d+ .*fitness 0\.\d{4}", user)  # archive entries with their numbers
+    # archive entries with the task's metric and its summary of each design
+    assert re.search(r"#\d+ .*accuracy 0\.\d{4} \[0\.\d{3}, \d\.\d{3}\], [\d,]+ parameters", user)
 
 
+@pytest.mark.slow
 def test_with_30_percent_of_requests_faulted_the_search_completes(tmp_path):
     with ScriptedLLM(answer=Designer(), fault_rate=0.3, seed=3) as server:
         server.queue("ok")  # the preflight, which is not part of the run's record
@@ -151,6 +155,7 @@ def test_with_30_percent_of_requests_faulted_the_search_completes(tmp_path):
     assert all(d.status is not Status.PENDING for d in archive.designs())
 
 
+@pytest.mark.slow
 def test_a_broken_proposal_is_repaired_with_its_error_quoted(tmp_path):
     with ScriptedLLM(answer=Designer()) as server:
         server.queue("ok")  # preflight
@@ -173,6 +178,7 @@ def test_a_broken_proposal_is_repaired_with_its_error_quoted(tmp_path):
     assert any("64 != 65" in prompt for prompt in repair_prompts)
 
 
+@pytest.mark.slow
 def test_a_malformed_answer_is_asked_again_then_recorded_as_invalid(tmp_path):
     with ScriptedLLM(answer=Designer()) as server:
         server.queue("ok", "I cannot decide.", "Still no JSON, sorry.")
@@ -186,19 +192,42 @@ def test_a_malformed_answer_is_asked_again_then_recorded_as_invalid(tmp_path):
     assert unusable.code == "Still no JSON, sorry."  # kept, not dropped
 
 
-def test_a_recorded_search_replays_exactly_without_the_server(tmp_path):
+@pytest.mark.slow
+def test_a_recorded_search_replays_exactly_without_the_server_on_a_busy_machine(
+    tmp_path, busy_machine
+):
     with ScriptedLLM(answer=Designer()) as server:
         config = llm_config(server, tmp_path, evaluations=8)
+        # Training cut short by a tiny time limit: the steps taken depend on the machine.
+        config = config.with_overrides(**{"task_budget.max_seconds": 0.05})
         Search(config, progress=False).run()
-    # The server is gone: any real call would fail.
-    replayed = Search.replay(tmp_path / "run", tmp_path / "replayed", progress=False).run()
     before = Archive.open(tmp_path / "run").designs()
+    assert any(d.metrics.get("stopped_by") == "time" for d in before)
+    # The server is gone, so any real call would fail; and the machine is now loaded.
+    assert all(proc.poll() is None for proc in busy_machine)
+    replayed = Search.replay(tmp_path / "run", tmp_path / "replayed", progress=False).run()
+    assert replayed.stopped_by.value == "evaluations", replayed.reason
     after = Archive.open(replayed.run_dir).designs()
     assert [(d.code_hash, d.status, d.fitness, d.parents) for d in before] == [
         (d.code_hash, d.status, d.fitness, d.parents) for d in after
     ]
+    assert [d.metrics.get("steps") for d in before] == [d.metrics.get("steps") for d in after]
 
 
+@pytest.mark.slow
+def test_a_replay_that_diverges_stops_and_names_the_design(tmp_path):
+    with ScriptedLLM(answer=Designer()) as server:
+        Search(llm_config(server, tmp_path, evaluations=7), progress=False).run()
+    # Tamper with the recording: design 6's recorded score is not what its code gives.
+    with sqlite3.connect(tmp_path / "run" / "run.db") as db:
+        db.execute("UPDATE designs SET fitness = 0.25 WHERE id = 6")
+    replayed = Search.replay(tmp_path / "run", tmp_path / "replayed", progress=False).run()
+    assert replayed.stopped_by.value == "diverged"
+    assert re.match(r"design 6 \(MLP \d\) scored", replayed.reason)
+    assert "where the recording has 0.25" in replayed.reason
+
+
+@pytest.mark.slow
 def test_the_cli_runs_with_llm_and_replays_a_search(tmp_path, digits_config_file):
     with ScriptedLLM(answer=Designer()) as server:
         result = cli(
@@ -224,6 +253,7 @@ def test_the_cli_runs_with_llm_and_replays_a_search(tmp_path, digits_config_file
         assert db.execute("SELECT COUNT(*) FROM designs").fetchone()[0] == 6
 
 
+@pytest.mark.slow
 def test_a_usd_budget_stops_the_search_cleanly(tmp_path):
     with ScriptedLLM(answer=Designer()) as server:
         config = llm_config(server, tmp_path, evaluations=40)
@@ -233,6 +263,7 @@ def test_a_usd_budget_stops_the_search_cleanly(tmp_path):
     assert result.total < 40 and Status.PENDING.value not in result.counts
 
 
+@pytest.mark.slow
 def test_a_users_prompt_folder_overrides_a_template(tmp_path):
     custom = tmp_path / "my_prompts" / "meta"
     custom.mkdir(parents=True)

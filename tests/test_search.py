@@ -1,11 +1,19 @@
-"""A real (small) digits search through the Python API: seeds first, every child traceable."""
+"""A real (small) digits search through the Python API: seeds first, every child traceable;
+a user's own task searched in its own terms; a search run from another thread."""
+
+import io
+import re
+import threading
+from pathlib import Path
 
 import pytest
+from rich.console import Console
 
 from agentic_design import Archive, RunConfig, Search, Status
 from agentic_design.config import ConfigError
+from agentic_design.records import Origin
 
-from .conftest import small_digits_config
+from .conftest import cli, small_digits_config
 
 
 @pytest.fixture(scope="module")
@@ -16,6 +24,7 @@ def finished(tmp_path_factory):
     return result, Archive.open(run_dir)
 
 
+@pytest.mark.slow
 def test_the_search_spends_its_evaluation_budget_exactly(finished):
     result, archive = finished
     assert result.total == 14 == archive.total()
@@ -24,10 +33,11 @@ def test_the_search_spends_its_evaluation_budget_exactly(finished):
     assert sum(result.counts.values()) == 14
 
 
+@pytest.mark.slow
 def test_seeds_come_first_and_children_record_parents_and_mutation(finished):
     _, archive = finished
     designs = archive.designs()
-    seeds = [d for d in designs if d.proposer == "seed"]
+    seeds = [d for d in designs if d.origin is Origin.SEED]
     assert [d.id for d in seeds] == [1, 2, 3, 4]
     children = designs[4:]
     assert children and all(d.proposer == "evolution" for d in children)
@@ -38,6 +48,7 @@ def test_seeds_come_first_and_children_record_parents_and_mutation(finished):
     assert len({d.code_hash for d in designs}) == len(designs)
 
 
+@pytest.mark.slow
 def test_every_design_has_one_search_evaluation_and_the_best_a_test_score(finished):
     result, archive = finished
     for design in archive.designs():
@@ -46,10 +57,11 @@ def test_every_design_has_one_search_evaluation_and_the_best_a_test_score(finish
     assert result.best.id == best.id
     assert best.fitness == max(d.fitness for d in archive.designs(Status.OK))
     test = archive.meta("test")
-    assert test["design_id"] == best.id and 0.8 < test["accuracy"] <= 1.0
+    assert test["design_id"] == best.id and 0.8 < test["fitness"] <= 1.0
     assert result.test.split == "test"
 
 
+@pytest.mark.slow
 def test_the_run_directory_holds_config_designs_and_metadata(finished):
     result, archive = finished
     assert (result.run_dir / "config.yaml").is_file()
@@ -63,6 +75,7 @@ def test_the_run_directory_holds_config_designs_and_metadata(finished):
     assert all(p["detail"] for p in protections.values())
 
 
+@pytest.mark.slow
 def test_replay_reproduces_the_recorded_fitness_exactly(finished):
     _, archive = finished
     best = archive.best()
@@ -71,6 +84,7 @@ def test_replay_reproduces_the_recorded_fitness_exactly(finished):
     assert [e["purpose"] for e in archive.evaluations(best.id)][-1] == "replay"
 
 
+@pytest.mark.slow
 def test_a_new_run_refuses_to_overwrite_an_existing_one(finished):
     result, _ = finished
     config = RunConfig.from_dict(small_digits_config(result.run_dir))
@@ -78,6 +92,7 @@ def test_a_new_run_refuses_to_overwrite_an_existing_one(finished):
         Search(config, progress=False).run()
 
 
+@pytest.mark.slow
 def test_an_hours_budget_stops_the_search(tmp_path):
     config = RunConfig.from_dict(
         small_digits_config(
@@ -90,6 +105,7 @@ def test_an_hours_budget_stops_the_search(tmp_path):
     assert Status.PENDING.value not in result.counts
 
 
+@pytest.mark.slow
 def test_a_search_whose_seeds_all_fail_stops_with_a_reason_and_keeps_the_failures(tmp_path):
     task_file = tmp_path / "broken_seeds.py"
     task_file.write_text(
@@ -115,11 +131,8 @@ def test_a_search_whose_seeds_all_fail_stops_with_a_reason_and_keeps_the_failure
     assert "ValueError: nope" in errors[1]
 
 
+@pytest.mark.slow
 def test_a_search_on_a_degraded_sandbox_runs_and_says_what_is_missing(tmp_path):
-    import io
-
-    from rich.console import Console
-
     log = io.StringIO()
     config = RunConfig.from_dict(
         small_digits_config(
@@ -136,3 +149,49 @@ def test_a_search_on_a_degraded_sandbox_runs_and_says_what_is_missing(tmp_path):
 def test_an_unknown_protection_in_the_config_is_a_config_error(tmp_path):
     with pytest.raises(ConfigError, match=r"sandbox\.disable: .*unknown protections"):
         RunConfig.from_dict({"task": "digits", "sandbox": {"disable": ["firewall"]}})
+
+
+CURVE_TASK = Path(__file__).parent / "data" / "curve_task.py"
+
+
+@pytest.mark.slow
+def test_a_users_task_without_torch_is_searched_in_its_own_terms(tmp_path):
+    log = io.StringIO()
+    config = RunConfig.from_dict(
+        {
+            "name": "curve",
+            "task": f"{CURVE_TASK}:CurveFit",
+            "run_dir": str(tmp_path / "run"),
+            "budget": {"evaluations": 30},
+            "sandbox": {"workers": 2, "wall_s": 30},
+            "search": {"evolution": {"population": 8, "tournament": 3}},
+        }
+    )
+    result = Search(config, console=Console(file=log, width=200), progress=False).run()
+    assert result.stopped_by.value == "evaluations" and result.fitness_name == "-RMSE"
+    archive = Archive.open(tmp_path / "run")
+    seeds = [d for d in archive.designs() if d.origin is Origin.SEED]
+    best_seed = max(d.fitness for d in seeds)
+    assert result.best.fitness > best_seed + 0.05  # evolution improved on the best seed
+    assert result.best.summary.startswith("RMSE ") and result.test.fitness < 0
+    assert re.search(r"new best #\d+ .*: -RMSE -\d\.\d{4} .*; RMSE \d\.\d{3}", log.getvalue())
+    shown = cli("show", str(tmp_path / "run"), "--top", "3")
+    assert shown.returncode == 0 and "-RMSE" in shown.stdout and "RMSE 0." in shown.stdout
+
+
+@pytest.mark.slow
+def test_a_search_runs_from_a_thread_other_than_the_main_one(tmp_path):
+    config = RunConfig.from_dict(small_digits_config(tmp_path / "run", evaluations=5))
+    outcome: dict[str, object] = {}
+
+    def search() -> None:
+        try:
+            outcome["result"] = Search(config, progress=False).run()
+        except Exception as exc:  # reported below, with the thread's own error
+            outcome["error"] = exc
+
+    worker = threading.Thread(target=search)
+    worker.start()
+    worker.join(timeout=240)
+    assert "error" not in outcome, outcome.get("error")
+    assert outcome["result"].total == 5

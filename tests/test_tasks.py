@@ -150,3 +150,28 @@ def test_malformed_reported_numbers_are_rejected(digits, field, value):
     predictions = digits.labels("validation").tolist()
     with pytest.raises(InvalidOutputs, match=field):
         digits.score({"predictions": predictions, field: value}, "validation")
+
+
+def test_the_prompt_and_checklist_state_this_runs_limits_as_numbers():
+    from agentic_design.config import RunConfig
+
+    config = RunConfig.from_dict(
+        {"task": "digits", "train": {"max_params": 12345, "max_epochs": 17, "max_seconds": 3.5}}
+    )
+    task = config.build_task()
+    text = task.describe()
+    assert "at most 12,345 trainable parameters" in text
+    assert "at most 17 epochs" in text and "after 3.5 seconds" in text
+    assert "epochs (1 .. 17)" in text
+    checklist = " ".join(task.reflect_checklist())
+    assert "12,345" in checklist and "17 epochs" in checklist and "3.5 seconds" in checklist
+
+
+def test_the_architecture_task_speaks_for_its_metrics(digits):
+    assert digits.fitness_name == "accuracy"
+    assert digits.summarize({"params": 16666, "steps": 900}) == (
+        "16,666 parameters, 900 training steps"
+    )
+    assert digits.summarize({"train_seconds": 3.2}) == ""  # machine-dependent: never shown
+    replay = digits.replay_budget(digits.budget, {"steps": 321})
+    assert replay.max_steps == 321 and digits.budget.max_steps is None

@@ -1,22 +1,5 @@
-"""Proposers: where new designs come from (code-level evolution; the LLM meta-agent elsewhere)."""
+"""Proposers: where new designs come from — offline evolution over code, or the LLM meta-agent.
 
-from agentic_design.proposers.evolution import (
-    EvolutionError,
-    EvolutionProposer,
-    EvolutionSettings,
-    NoNovelChildError,
-    NoParentsError,
-)
-from agentic_design.proposers.mutations import Mutation, MutationError, crossover, mutate
-
-__all__ = [
-    "EvolutionError",
-    "EvolutionProposer",
-    "EvolutionSettings",
-    "Mutation",
-    "MutationError",
-    "NoNovelChildError",
-    "NoParentsError",
-    "crossover",
-    "mutate",
-]
+Submodules are imported where they are used: `proposers.operators` (the generic code
+operators) must stay importable without the meta-agent's LLM stack.
+"""

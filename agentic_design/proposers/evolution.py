@@ -12,11 +12,13 @@ import ast
 import math
 import random
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-from agentic_design.proposers.mutations import Mutation, check_weights, crossover, mutate
-from agentic_design.records import Design, Proposal, Status, code_hash
+from agentic_design.config import EvolutionConfig
+from agentic_design.proposers.base import ProposerExhausted
+from agentic_design.proposers.operators import Mutation, Operators, check_weights, mutate
+from agentic_design.records import Design, Proposal, Status, StopReason, code_hash
 
 if TYPE_CHECKING:
     from agentic_design.archive import Archive
@@ -25,43 +27,18 @@ if TYPE_CHECKING:
 MAX_ATTEMPTS = 12
 
 
-class EvolutionError(RuntimeError):
+class EvolutionError(ProposerExhausted):
     """Evolution cannot propose a child."""
 
 
 class NoParentsError(EvolutionError):
     """No design in the history is fit to be a parent (none finished OK with a fitness)."""
 
+    reason = StopReason.NO_PARENTS
+
 
 class NoNovelChildError(EvolutionError):
     """Every child drawn duplicated code the run has already evaluated."""
-
-
-@dataclass(frozen=True)
-class EvolutionSettings:
-    """How the evolution proposer selects and varies parents.
-
-    `population` is the aging window (the most recent OK designs), `tournament` the sample
-    size for parent selection, `mutations_per_child` the most mutations stacked on one child
-    (each child gets 1..N), `operator_weights` the mutation operators' weights (defaults if None).
-    """
-
-    population: int = 16
-    tournament: int = 4
-    crossover_rate: float = 0.1
-    mutations_per_child: int = 1
-    operator_weights: dict[str, float] | None = None
-
-    def __post_init__(self) -> None:
-        if self.population < 1 or self.tournament < 1 or self.mutations_per_child < 1:
-            raise ValueError(
-                "population, tournament and mutations_per_child must be at least 1, got "
-                f"{self.population}, {self.tournament}, {self.mutations_per_child}"
-            )
-        if not 0.0 <= self.crossover_rate <= 1.0:
-            raise ValueError(f"crossover_rate must be in [0, 1], got {self.crossover_rate}")
-        if self.operator_weights is not None:
-            check_weights(self.operator_weights)
 
 
 def select_population(history: Sequence[Design], size: int) -> list[Design]:
@@ -101,12 +78,17 @@ class _Child:
 
 
 class EvolutionProposer:
-    """Proposes children of the current population by tournament selection and mutation."""
+    """Proposes children of the current population by tournament selection and mutation, with
+    the operators its task provides (`Task.evolution_operators`)."""
 
     name = "evolution"
 
-    def __init__(self, settings: EvolutionSettings, seed: int) -> None:
+    def __init__(self, settings: EvolutionConfig, operators: Operators, seed: int) -> None:
         self.settings = settings
+        if settings.operator_weights is not None:  # the named operators only
+            check_weights(settings.operator_weights, operators.mutations)
+            operators = replace(operators, weights=settings.operator_weights)
+        self.operators = operators
         self.seed = seed
         # Code hashes per design id, computed once: normalising means parsing, and the
         # history grows with every proposal.
@@ -172,12 +154,12 @@ class EvolutionProposer:
             others = [d for d in population if d.id != parent.id]
             other = tournament(others, settings.tournament, rng)
             labels = (f"#{parent.id}", f"#{other.id}")
-            crossed = crossover(parent.code, other.code, rng, labels=labels)
+            crossed = self.operators.crossover(parent.code, other.code, rng, labels)
             if crossed is not None:
                 return _Child(crossed.code, (parent, other), (crossed,))
         code, changes = parent.code, []
         for _ in range(rng.randint(1, settings.mutations_per_child) + extra):
-            change = mutate(code, rng, settings.operator_weights)
+            change = mutate(code, rng, self.operators)
             code = change.code
             changes.append(change)
         return _Child(code, (parent,), tuple(changes))

@@ -23,7 +23,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from agentic_design.archive import Archive
 from agentic_design.config import MetaAgentConfig
-from agentic_design.llm import LLM, LLMError, Message
+from agentic_design.llm import LLM, LLMError, Message, ReplayMiss
 from agentic_design.prompts import render
 from agentic_design.records import Design, Proposal, Status
 from agentic_design.tasks import Task
@@ -146,14 +146,12 @@ class MetaAgentProposer:
         if self.repair_attempts == 0:
             return None
         if self._repaired is None:  # first call (or a resumed run): find the repairs made so far
-            self._repaired = {
-                int(m.group(1)) for d in archive.designs() if (m := _REPAIR_OF.search(d.operator))
-            }
+            self._repaired = {d.repair_of for d in archive.designs() if d.repair_of is not None}
         for design in reversed(archive.recent(50, upto=upto)):
             if design.status in _REPAIRABLE and design.id not in self._repaired:
                 if design.metrics.get("stage") == "proposal":
                     continue  # never evaluated: an unusable answer, not a design to fix
-                attempt = 1 + _attempt_of(design)
+                attempt = 1 + design.attempt
                 if attempt <= self.repair_attempts:
                     return design, attempt
         return None
@@ -173,6 +171,7 @@ class MetaAgentProposer:
                         mode=plan.mode,
                         round=round_,
                         rounds=self.settings.reflexion_rounds,
+                        checklist=self.task.reflect_checklist(),
                     ),
                     reask=False,
                 )
@@ -209,7 +208,8 @@ class MetaAgentProposer:
         dialogue = _Dialogue(self, number)
         answer = dialogue.ask(prompt)
         operator = f"repair {attempt}/{self.repair_attempts} of #{design.id}"
-        return dialogue.proposal(answer, operator, (design.id,), design.generation + 1)
+        proposal = dialogue.proposal(answer, operator, (design.id,), design.generation + 1)
+        return replace(proposal, repair_of=design.id, attempt=attempt)
 
     # -- helpers ------------------------------------------------------------------------------
     def _render(self, template: str, **variables: Any) -> str:
@@ -219,14 +219,14 @@ class MetaAgentProposer:
         limit = self.settings.max_code_chars
         return code if len(code) <= limit else code[:limit] + "\n# ... [cut: too long to show]"
 
-    @staticmethod
-    def _entry(d: Design) -> dict[str, Any]:
-        summary = f"fitness {d.fitness:.4f}" if d.fitness is not None else d.status.value
+    def _entry(self, d: Design) -> dict[str, Any]:
+        summary = (
+            f"{self.task.fitness_name} {d.fitness:.4f}" if d.fitness is not None else d.status.value
+        )
         if d.ci:
             summary += f" [{d.ci_low:.3f}, {d.ci_high:.3f}]"
-        params = d.metrics.get("params")
-        if params:
-            summary += f", {params:,} parameters"
+        if d.summary:
+            summary += f", {d.summary}"
         return {"id": d.id, "name": d.name, "summary": summary, "thought": d.thought[:300]}
 
     @staticmethod
@@ -237,7 +237,6 @@ class MetaAgentProposer:
 
 
 _PARENTS = {"new": 0, "mutate": 1, "crossover": 2}
-_REPAIR_OF = re.compile(r"^repair \d+/\d+ of #(\d+)")
 _REPAIRABLE = {
     Status.INVALID,
     Status.ERROR,
@@ -246,12 +245,6 @@ _REPAIRABLE = {
     Status.KILLED,
     Status.OUTPUT_LIMIT,
 }
-
-
-def _attempt_of(design: Design) -> int:
-    """Which repair attempt produced this design (0: it is not a repair)."""
-    match = re.match(r"^repair (\d+)/", design.operator)
-    return int(match.group(1)) if match else 0
 
 
 class _Dialogue:
@@ -295,6 +288,8 @@ class _Dialogue:
             return parse_answer(text)
         except MalformedAnswer as exc:
             self.problem = f"malformed answer (asked twice): {exc}"
+        except ReplayMiss:
+            raise  # a replay that asks something new has diverged: not a design's problem
         except LLMError as exc:
             self.problem = f"the LLM call failed: {exc}"
         return None

@@ -9,11 +9,12 @@ from pathlib import Path
 from typing import Any
 
 from agentic_design.tasks import architecture  # noqa: F401 - resolves its data cache at import
-from agentic_design.tasks.base import InvalidDesign, InvalidOutputs, Score, Task
+from agentic_design.tasks.base import InvalidDesign, InvalidOutputs, Score, Task, TaskBudget
 
 BUILTIN_TASKS: dict[str, str] = {
     "mnist1d": "agentic_design.tasks.architecture:MNIST1DTask",
     "digits": "agentic_design.tasks.architecture:DigitsTask",
+    "binpack": "agentic_design.tasks.binpack:BinPackingTask",
 }
 
 
@@ -73,6 +74,7 @@ __all__ = [
     "InvalidOutputs",
     "Score",
     "Task",
+    "TaskBudget",
     "TaskLoadError",
     "load_task",
     "task_class",

@@ -17,14 +17,17 @@ import sys
 from abc import abstractmethod
 from pathlib import Path
 from types import ModuleType
-from typing import Any, ClassVar, cast
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 import numpy as np
+from pydantic import Field
 
-from agentic_design.prompts import render
-from agentic_design.records import Proposal
+from agentic_design.records import Origin, Proposal
 from agentic_design.resources import shipped_dir
-from agentic_design.tasks.base import InvalidOutputs, Score, Split, Task
+from agentic_design.tasks.base import InvalidOutputs, Score, Split, Task, TaskBudget
+
+if TYPE_CHECKING:
+    from agentic_design.proposers.operators import Operators
 
 BOOTSTRAP_RESAMPLES = 1000
 BOOTSTRAP_SEED = 0
@@ -64,15 +67,38 @@ def load_seed_designs(folder: Path) -> list[Proposal]:
                 code=code,
                 operator="seed",
                 proposer="seed",
+                origin=Origin.SEED,
             )
         )
     return seeds
+
+
+class TrainBudget(TaskBudget):
+    """The trainer's budget for one architecture design (the config's `train:` block), enforced
+    inside the sandbox; `max_steps` is set on replays only and overrides the time limit."""
+
+    max_epochs: int = Field(30, ge=1, le=1000, description="upper clamp for a recipe's epochs")
+    max_seconds: float = Field(10.0, gt=0, description="training stops after this many seconds")
+    max_params: int = Field(500_000, ge=1, description="designs with more parameters are invalid")
+    max_steps: int | None = Field(None, ge=0, description="set by replays: repeat these steps")
 
 
 class ArchitectureTask(Task):
     """Classification of fixed-size inputs by a model the design builds and the trainer trains."""
 
     kind: ClassVar[str] = "architecture"
+    budget_model: ClassVar[type[TaskBudget]] = TrainBudget
+    # The trainer's imports and torch's process-wide set-up, paid once per sandbox server.
+    preload: ClassVar[tuple[str, ...]] = (
+        "torch",
+        "numpy",
+        "agentic_design.tasks.training:prepare_process",
+    )
+    fitness_name: ClassVar[str] = "accuracy"
+    fitness_meaning: ClassVar[str] = (
+        "the share of held-out examples classified correctly (0 to 1), with a bootstrap 95% "
+        "interval"
+    )
     input_shape: ClassVar[tuple[int, ...]]
     num_classes: ClassVar[int]
     summary: ClassVar[str] = ""
@@ -153,7 +179,13 @@ class ArchitectureTask(Task):
         return digest.hexdigest()[:16]
 
     # -- the contract ---------------------------------------------------------------------------
+    @property
+    def train_budget(self) -> TrainBudget:
+        return cast(TrainBudget, self.budget)
+
     def describe(self) -> str:
+        from agentic_design.prompts import render  # jinja: the search's side only
+
         data = self.inputs()
         return render(
             "tasks/architecture.j2",
@@ -164,16 +196,17 @@ class ArchitectureTask(Task):
             num_classes=self.num_classes,
             n_train=len(data["y_train"]),
             n_validation=len(data["x_validation"]),
+            budget=self.train_budget,
         )
 
     def seeds(self) -> list[Proposal]:
         return load_seed_designs(shipped_dir("archive") / "architecture" / self.name)
 
     def run(
-        self, design: ModuleType, split: Split, *, seed: int, budget: dict[str, Any]
+        self, design: ModuleType, split: Split, *, seed: int, budget: TaskBudget
     ) -> dict[str, Any]:
         # Imported here: torch is heavy, and the search process only needs it inside the sandbox.
-        from agentic_design.tasks.training import TrainBudget, train_and_predict
+        from agentic_design.tasks.training import train_and_predict
 
         data = self.inputs()
         return train_and_predict(
@@ -183,7 +216,7 @@ class ArchitectureTask(Task):
             x_eval=data[f"x_{split}"],
             num_classes=self.num_classes,
             seed=seed,
-            budget=TrainBudget.from_dict(budget),
+            budget=cast(TrainBudget, budget),
         )
 
     def score(self, outputs: dict[str, Any], split: Split) -> Score:
@@ -194,6 +227,37 @@ class ArchitectureTask(Task):
         metrics = {"accuracy": float(correct.mean()), **_checked_report(outputs)}
         return Score(fitness=float(correct.mean()), ci_low=low, ci_high=high, metrics=metrics)
 
+    def summarize(self, metrics: dict[str, Any]) -> str:
+        parts = []
+        if isinstance(metrics.get("params"), int):
+            parts.append(f"{metrics['params']:,} parameters")
+        if isinstance(metrics.get("steps"), int):
+            parts.append(f"{metrics['steps']:,} training steps")
+        return ", ".join(parts)
+
+    def reflect_checklist(self) -> list[str]:
+        b = self.train_budget
+        return [
+            "Will the code run as it is? Check every import, the shapes through each layer for "
+            "inputs of the stated shape, and that build_model returns logits of shape "
+            "(batch, num_classes).",
+            f"Does it stay within this run's limits: at most {b.max_params:,} trainable "
+            f"parameters, at most {b.max_epochs} epochs, training stopped after "
+            f"{b.max_seconds:g} seconds on {b.threads} CPU thread(s)? Does train_recipe use "
+            "only the allowed keys?",
+        ]
+
+    def evolution_operators(self) -> Operators:
+        from agentic_design.tasks.architecture_mutations import torch_operators
+
+        return torch_operators()
+
+    def replay_budget(self, budget: TaskBudget, metrics: dict[str, Any]) -> TaskBudget:
+        steps = metrics.get("steps")
+        if type(steps) is not int:
+            return budget
+        return budget.model_copy(update={"max_steps": steps})
+
     def descriptors(self, code: str, metrics: dict[str, Any]) -> dict[str, float]:
         params = metrics.get("params")
         return {
@@ -203,6 +267,8 @@ class ArchitectureTask(Task):
         }
 
     def export_module(self, code: str, name: str) -> str:
+        from agentic_design.prompts import render
+
         return render(
             "export/architecture.py.j2",
             name=name,

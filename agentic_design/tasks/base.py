@@ -2,10 +2,17 @@
 
 A task splits its work across the sandbox boundary:
 
-- `run(design, split)` executes **inside** the sandbox. It may see the training data with its
-  labels, but only the *inputs* of the validation and test splits.
+- `run(design, split, seed=, budget=)` executes **inside** the sandbox. It may see the training
+  data with its labels, but only the *inputs* of the validation and test splits.
 - `score(outputs, split)` executes **outside**, in the search process. Only it sees the labels of
   the validation and test splits, so a design can never read or alter how it is scored.
+
+Everything specific to a kind of design belongs to its task, so that the search, the archive,
+the proposers and the command line name no metric, no library and no training recipe: the typed
+budget of one evaluation (`budget_model`, validated from the config's `task_budget:` block), the
+modules the sandbox preloads, the fitness's name and meaning, a one-line summary of a design's
+metrics, the evolution operators, and the prompt fragments (interface and review checklist).
+Every hook but the four abstract ones has a safe default.
 """
 
 from __future__ import annotations
@@ -15,9 +22,14 @@ import json
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from types import ModuleType
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
 
 from agentic_design.records import Proposal
+
+if TYPE_CHECKING:
+    from agentic_design.proposers.operators import Operators
 
 Split = Literal["validation", "test"]
 SPLITS: tuple[str, ...] = ("validation", "test")
@@ -46,24 +58,65 @@ class Score:
     metrics: dict[str, Any] = field(default_factory=dict)
 
 
+class TaskBudget(BaseModel):
+    """The limits of one evaluation, enforced inside the sandbox. A task extends it with its own
+    fields; the config's `task_budget:` block is validated against the task's model."""
+
+    # Unknown keys are typos more often than intentions; frozen: a budget travels by value.
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    threads: int = Field(1, ge=1, le=64, description="CPU threads of one evaluation")
+
+
 class Task(ABC):
     """A design problem. Subclass it for your own task and name it in the config as
     `task: path/to/file.py:ClassName` (keyword arguments come from `task_params`).
 
     Subclasses are built twice: once in the search process (to describe, seed and score) and
-    once in each sandboxed evaluation (to run), from the same `params`, so constructors must be
-    cheap and deterministic; load data lazily.
+    once in each sandboxed evaluation (to run), from the same `params` and budget, so
+    constructors must be cheap and deterministic; load data lazily.
     """
 
     name: ClassVar[str] = "task"
     kind: ClassVar[str] = "generic"
+    #: The pydantic model of one evaluation's limits (the config's `task_budget:` block).
+    budget_model: ClassVar[type[TaskBudget]] = TaskBudget
+    #: Modules the sandbox's servers import once, before forking (`"torch"`), or
+    #: `"module:function"` to import and call a function (process-wide set-up).
+    preload: ClassVar[tuple[str, ...]] = ()
+    #: What the fitness measures, for people and prompts ("accuracy"); higher is always better.
+    fitness_name: ClassVar[str] = "fitness"
+    #: One sentence on how the fitness is computed, for prompts and the README of a run.
+    fitness_meaning: ClassVar[str] = "higher is better"
 
     def __init__(self, **params: Any) -> None:
         self.params = params
+        self._budget: TaskBudget | None = None
 
+    # -- the budget ------------------------------------------------------------------------------
+    @property
+    def budget(self) -> TaskBudget:
+        """This run's limits of one evaluation (the model's defaults until `configure`)."""
+        if getattr(self, "_budget", None) is None:
+            self._budget = self.budget_model()
+        assert self._budget is not None
+        return self._budget
+
+    def configure(self, budget: dict[str, Any] | TaskBudget) -> None:
+        """Set the run's budget; raises pydantic's ValidationError for a malformed one."""
+        self._budget = (
+            budget
+            if isinstance(budget, self.budget_model)
+            else self.budget_model.model_validate(
+                budget.model_dump() if isinstance(budget, BaseModel) else budget
+            )
+        )
+
+    # -- the contract ----------------------------------------------------------------------------
     @abstractmethod
     def describe(self) -> str:
-        """Text for prompts: the goal, the code interface a design must define, limits, metric."""
+        """Text for prompts: the goal, the code interface a design must define, the limits of
+        this run (as numbers, from `self.budget`) and the metric."""
 
     @abstractmethod
     def seeds(self) -> list[Proposal]:
@@ -71,20 +124,48 @@ class Task(ABC):
 
     @abstractmethod
     def run(
-        self, design: ModuleType, split: Split, *, seed: int, budget: dict[str, Any]
+        self, design: ModuleType, split: Split, *, seed: int, budget: TaskBudget
     ) -> dict[str, Any]:
         """Run the design on `split` inside the sandbox; return JSON-serialisable outputs.
 
-        `budget` carries the trainer's limits (and `max_steps` on replays, so a run that was
-        cut short by its time budget is repeated step for step).
+        `budget` is this run's budget, or on a replay the one `replay_budget` made from the
+        recorded metrics (so that a run cut short by a time limit is repeated step for step).
         """
 
     @abstractmethod
     def score(self, outputs: dict[str, Any], split: Split) -> Score:
-        """Score outputs against the held-out labels of `split`; InvalidOutputs if malformed."""
+        """Score outputs against the held-out labels of `split`; InvalidOutputs if malformed.
 
+        Runs outside the sandbox; `outputs` is untrusted data: check every field before use."""
+
+    # -- optional hooks, each with a safe default --------------------------------------------------
     def prepare(self) -> None:  # noqa: B027 - optional hook, a no-op by default
         """Make data available before any evaluation (generate and cache it); idempotent."""
+
+    def summarize(self, metrics: dict[str, Any]) -> str:
+        """One line on a design's metrics beside its fitness ("16,666 parameters, 900 steps"),
+        for the console, `show`, `status` and prompts. Only numbers that do not depend on the
+        machine's speed: prompts built from them must be the same on a replay."""
+        return ""
+
+    def reflect_checklist(self) -> list[str]:
+        """What the meta-agent should check in its own proposal before it is evaluated."""
+        return [
+            "Will the code run as it is? Check every import and every name it uses.",
+            "Does it define the interface exactly as described, within this run's limits?",
+        ]
+
+    def evolution_operators(self) -> Operators:
+        """The mutation operators (with weights) and the crossover of offline evolution.
+        The default works on any Python code; tasks add their own (torch layers, recipes)."""
+        from agentic_design.proposers.operators import generic_operators
+
+        return generic_operators()
+
+    def replay_budget(self, budget: TaskBudget, metrics: dict[str, Any]) -> TaskBudget:
+        """The budget that repeats a recorded evaluation exactly, given the metrics it
+        recorded (a trainer stopped by its time limit is given the step count it reached)."""
+        return budget
 
     def sandbox_readable(self) -> list[str]:
         """Files or folders a sandboxed `run` must read (its inputs). Everything else outside

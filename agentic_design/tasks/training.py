@@ -12,7 +12,6 @@ import math
 import random
 import statistics
 import time
-from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
@@ -20,6 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from agentic_design.tasks.architecture import TrainBudget
 from agentic_design.tasks.base import InvalidDesign
 
 OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop")
@@ -39,22 +39,6 @@ RECIPE_BOUNDS: dict[str, tuple[float, float]] = {
     "weight_decay": (0.0, 0.1),
     "momentum": (0.0, 0.99),
 }
-
-
-@dataclass(frozen=True)
-class TrainBudget:
-    """Limits on one training run; `max_steps` (set on replays) overrides the time limit."""
-
-    max_epochs: int = 30
-    max_seconds: float = 10.0
-    max_params: int = 500_000
-    threads: int = 1
-    max_steps: int | None = None
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> TrainBudget:
-        known = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
-        return cls(**known)
 
 
 def clamp_recipe(raw: Any, max_epochs: int) -> dict[str, Any]:

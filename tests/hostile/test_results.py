@@ -70,7 +70,6 @@ def test_a_design_cannot_change_how_it_is_scored(tmp_path):
     from agentic_design.config import RunConfig
     from agentic_design.evaluation import evaluator_for, sandbox_for
     from agentic_design.records import Status
-    from agentic_design.tasks import load_task
 
     # It patches the scorer inside the sandbox and returns a useless model.
     code = """
@@ -85,9 +84,9 @@ def train_recipe():
     return {"lr": 1e-5, "epochs": 1}
 """
     config = RunConfig.from_dict({"task": "digits"})
-    task = load_task("digits")
+    task = config.build_task()
     task.prepare()
-    with sandbox_for(config, workers=1) as sandbox:
+    with sandbox_for(config, task, workers=1) as sandbox:
         result = evaluator_for(config, task, sandbox).evaluate(code, seed=0)
     assert result.status is Status.OK
     assert result.fitness < 0.5

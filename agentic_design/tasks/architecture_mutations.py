@@ -1,4 +1,7 @@
-"""Mutation operators over a design's source code, for regularized evolution.
+"""The architecture task's mutation operators: torch.nn layers and training recipes.
+
+They join the generic operators of `proposers.operators` (which know any Python code) through
+`ArchitectureTask.evolution_operators`, which hands evolution `torch_operators()`.
 
 Every operator parses the code with `ast`, changes one thing and emits the result with
 `ast.unparse` (comments are lost; the docstring is kept). An operator returns `None` when it
@@ -12,13 +15,20 @@ from __future__ import annotations
 import ast
 import builtins
 import copy
-import math
 import random
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
-from agentic_design.proposers.ast_tools import (
+from agentic_design.proposers.operators import (
+    Mutation,
+    MutationError,
+    Operator,
+    Operators,
+    check_weights,
+)
+from agentic_design.proposers.operators import mutate as mutate_with
+from agentic_design.tasks.architecture_ast import (
     ACTIVATIONS,
     DEFAULT_RECIPE,
     FROZEN_LAYERS,
@@ -49,7 +59,6 @@ from agentic_design.proposers.ast_tools import (
     sequentials,
 )
 
-# Names defined in ast_tools are re-exported here, where callers have always imported them.
 __all__ = [
     "ACTIVATIONS",
     "DEFAULT_RECIPE",
@@ -60,7 +69,6 @@ __all__ = [
     "MutationError",
     "Operator",
     "RecipeValue",
-    "check_weights",
     "crossover",
     "insert_layer",
     "mutate",
@@ -68,25 +76,10 @@ __all__ = [
     "mutate_recipe",
     "remove_layer",
     "swap_layer",
+    "torch_operators",
 ]
 
 T = TypeVar("T")
-
-
-class MutationError(ValueError):
-    """No operator can change the design (for instance, its code does not parse)."""
-
-
-@dataclass(frozen=True)
-class Mutation:
-    """A changed design: its new code, a one-line description of the change, and the operator."""
-
-    code: str
-    description: str
-    operator: str = ""
-
-
-Operator = Callable[[str, random.Random], "Mutation | None"]
 
 
 # --- helpers ---------------------------------------------------------------------------------
@@ -481,33 +474,15 @@ DEFAULT_WEIGHTS: Mapping[str, float] = {
 }
 
 
-def check_weights(weights: Mapping[str, float]) -> None:
-    """Raise ValueError naming the problem when `weights` are not usable operator weights."""
-    unknown = sorted(set(weights) - set(OPERATORS))
-    if unknown:
-        raise ValueError(f"unknown mutation operator(s) {unknown}; known: {sorted(OPERATORS)}")
-    if any(w < 0 or not math.isfinite(w) for w in weights.values()):
-        raise ValueError(f"mutation operator weights must be finite and >= 0, got {dict(weights)}")
-    if not any(w > 0 for w in weights.values()):
-        raise ValueError("at least one mutation operator needs a positive weight")
+def torch_operators(weights: Mapping[str, float] | None = None) -> Operators:
+    """The operators evolution uses on architectures: the five above (weighted by `weights`,
+    default `DEFAULT_WEIGHTS`), and the crossover of one parent's model with the other's
+    training recipe."""
+    weights = DEFAULT_WEIGHTS if weights is None else weights
+    check_weights(weights, OPERATORS)
+    return Operators(mutations=OPERATORS, weights=weights, crossover=crossover)
 
 
 def mutate(code: str, rng: random.Random, weights: Mapping[str, float] | None = None) -> Mutation:
-    """Apply one operator chosen by `weights` (default `DEFAULT_WEIGHTS`), falling back to the
-    others when it has nothing to act on. The result always parses and differs from `code`.
-    """
-    tree = parse_code(code)
-    if tree is None:
-        raise MutationError("cannot mutate a design whose code does not parse")
-    weights = DEFAULT_WEIGHTS if weights is None else weights
-    check_weights(weights)
-    before = ast.unparse(tree)
-    remaining = {name: w for name, w in weights.items() if w > 0}
-    while remaining:
-        name = rng.choices(list(remaining), weights=list(remaining.values()))[0]
-        result = OPERATORS[name](code, rng)
-        after = None if result is None else parse_code(result.code)
-        if result is not None and after is not None and ast.unparse(after) != before:
-            return result
-        del remaining[name]
-    raise MutationError("no mutation operator applies to this design")
+    """One architecture mutation chosen by `weights` (see `proposers.operators.mutate`)."""
+    return mutate_with(code, rng, torch_operators(weights))
