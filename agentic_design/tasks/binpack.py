@@ -1,0 +1,314 @@
+"""Online bin packing (FunSearch, Romera-Paredes et al. 2024): a design is a priority function.
+
+Items arrive one by one and each goes for good into a bin with room for it. The design scores
+the bins an item fits in; the item goes into the best-scored one. Instances are generated from
+fixed seeds (FunSearch's Weibull 5k setting, or OR-Library-style uniform sizes), cheaply and
+deterministically, so the sandbox and the scorer each rebuild them instead of sharing files.
+
+What the scorer trusts is its own copy of the items: it checks the returned assignment in full
+(every item placed once, no bin over capacity) and counts the bins itself. A design could still
+read the upcoming items from its caller's frame and pack offline: online packing is not
+enforced inside one process, only the validity of the packing is.
+"""
+
+from __future__ import annotations
+
+import ast
+import math
+import time
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any, ClassVar
+
+import numpy as np
+from pydantic import Field
+
+from agentic_design.proposers.operators import Operators, generic_operators
+from agentic_design.records import Proposal
+from agentic_design.resources import shipped_dir
+from agentic_design.tasks.architecture import load_seed_designs
+from agentic_design.tasks.base import (
+    InvalidDesign,
+    InvalidOutputs,
+    Score,
+    Split,
+    Task,
+    TaskBudget,
+)
+
+BOOTSTRAP_RESAMPLES = 1000
+BOOTSTRAP_SEED = 0
+
+# Each split draws from its own seeds, so that a design tuned on validation meets new instances.
+SPLIT_STREAMS = {"train": 0, "validation": 1, "test": 2}
+
+
+@dataclass(frozen=True)
+class Distribution:
+    """A family of instances: how item sizes are drawn and the capacity of the bins."""
+
+    capacity: int
+    items: int  # per instance, unless task_params say otherwise
+    sizes: str  # how sizes are drawn, for prompts
+    reference: str  # how the classic heuristics fare, for prompts
+
+
+DISTRIBUTIONS: dict[str, Distribution] = {
+    "weibull": Distribution(
+        capacity=100,
+        items=5000,
+        sizes="sizes drawn from a Weibull distribution (shape 3, scale 45), rounded and "
+        "clipped to integers in [1, 100], as in FunSearch's Weibull 5k benchmark",
+        reference="best fit uses about 4.2% more bins than the bound, first fit about 4.5%",
+    ),
+    "uniform": Distribution(
+        capacity=150,
+        items=1000,
+        sizes="integer sizes uniform in [20, 100], as in the OR-Library binpack1-4 instances",
+        reference="best fit uses about 4.9% more bins than the bound, first fit about 5.2%",
+    ),
+}
+
+
+class DesignTooSlow(Exception):
+    """The design's priority function did not pack an instance within the time limit."""
+
+    sandbox_status = "timeout"
+
+
+class BinPackingBudget(TaskBudget):
+    """The limits of one evaluation (the config's `task_budget:` block)."""
+
+    max_seconds_per_instance: float = Field(
+        10.0, gt=0, description="wall-clock seconds to pack one instance, priority calls included"
+    )
+
+
+def bootstrap_mean_interval(
+    values: np.ndarray, seed: int = BOOTSTRAP_SEED, resamples: int = BOOTSTRAP_RESAMPLES
+) -> tuple[float, float]:
+    """A seeded percentile-bootstrap 95% interval for the mean of real `values`, widened to
+    contain the mean itself (with a handful of values the percentiles can miss it)."""
+    rng = np.random.default_rng(seed)
+    means = values[rng.integers(0, len(values), size=(resamples, len(values)))].mean(axis=1)
+    low, high = np.percentile(means, [2.5, 97.5])
+    mean = float(values.mean())
+    return min(float(low), mean), max(float(high), mean)
+
+
+def generate_items(distribution: str, n: int, seed: tuple[int, ...]) -> np.ndarray:
+    """One instance's item sizes (integers, as float64), from `seed`."""
+    rng = np.random.default_rng(seed)
+    if distribution == "weibull":
+        return np.clip(np.round(rng.weibull(3.0, n) * 45.0), 1, 100).astype(np.float64)
+    return rng.integers(20, 101, n).astype(np.float64)
+
+
+def pack(
+    priority: Any, items: np.ndarray, capacity: float, max_seconds: float = math.inf
+) -> list[int]:
+    """Pack `items` online with `priority`, as FunSearch does: start with one bin per item, all
+    empty, and put each item into the highest-scored bin it fits in (the first on ties).
+    Returns the bin of each item. InvalidDesign for a malformed score, DesignTooSlow."""
+    bins = np.full(len(items), float(capacity))
+    assignment = []
+    deadline = time.monotonic() + max_seconds
+    for index, item in enumerate(items):
+        valid = np.nonzero(bins >= item)[0]
+        scores = _checked_scores(priority(float(item), bins[valid]), len(valid))
+        best = int(valid[int(np.argmax(scores))])
+        bins[best] -= item
+        assignment.append(best)
+        if time.monotonic() > deadline:
+            raise DesignTooSlow(
+                f"packing took over {max_seconds:g} s (stopped at item {index + 1} of "
+                f"{len(items)}); vectorise priority with numpy"
+            )
+    return assignment
+
+
+def _checked_scores(scores: Any, n: int) -> np.ndarray:
+    """The priorities as a 1-D float array of length `n`, or InvalidDesign saying what is wrong."""
+    try:
+        array = np.asarray(scores)
+    except (TypeError, ValueError) as exc:
+        raise InvalidDesign(f"priority must return an array of numbers: {exc}") from None
+    if array.dtype.kind not in "biuf":
+        raise InvalidDesign(f"priority must return numbers, got an array of dtype {array.dtype}")
+    if array.shape != (n,):
+        raise InvalidDesign(
+            f"priority must return one score per bin: expected shape ({n},), got {array.shape}"
+        )
+    if not np.isfinite(array).all():
+        raise InvalidDesign("priority returned a NaN or infinite score")
+    return array
+
+
+class BinPackingTask(Task):
+    """Design the priority function of an online bin-packing heuristic."""
+
+    name: ClassVar[str] = "binpack"
+    kind: ClassVar[str] = "heuristic"
+    budget_model: ClassVar[type[TaskBudget]] = BinPackingBudget
+    preload: ClassVar[tuple[str, ...]] = ("numpy",)
+    fitness_name: ClassVar[str] = "-excess % over L1"
+    fitness_meaning: ClassVar[str] = (
+        "minus the mean percentage of bins used beyond the L1 lower bound "
+        "ceil(sum of sizes / capacity), over the split's instances; 0 is optimal"
+    )
+    accepted_params: ClassVar[frozenset[str]] = frozenset(
+        {"distribution", "items", "instances", "data_seed"}
+    )
+
+    def __init__(self, **params: Any) -> None:
+        unknown = set(params) - self.accepted_params
+        if unknown:
+            raise TypeError(
+                f"unknown parameters {sorted(unknown)}; {self.name} accepts "
+                f"{sorted(self.accepted_params)}"
+            )
+        super().__init__(**params)
+        # TypeError, like an unknown parameter: load_task reports it as a bad task_params.
+        self.distribution = str(params.get("distribution", "weibull"))
+        if self.distribution not in DISTRIBUTIONS:
+            raise TypeError(
+                f"distribution must be one of {sorted(DISTRIBUTIONS)}, not {self.distribution!r}"
+            )
+        self.capacity = DISTRIBUTIONS[self.distribution].capacity
+        self.items = _int_param(params, "items", DISTRIBUTIONS[self.distribution].items)
+        self.instances = _int_param(params, "instances", 5)
+        self.data_seed = _int_param(params, "data_seed", 0, minimum=0)
+        self._cache: dict[str, list[np.ndarray]] = {}
+
+    def split_items(self, split: str) -> list[np.ndarray]:
+        """The item sizes of each instance of `split` ("train", "validation" or "test")."""
+        if split not in self._cache:
+            stream = SPLIT_STREAMS[split]
+            self._cache[split] = [
+                generate_items(self.distribution, self.items, (self.data_seed, stream, i))
+                for i in range(self.instances)
+            ]
+        return self._cache[split]
+
+    # -- the contract ---------------------------------------------------------------------------
+    def describe(self) -> str:
+        from agentic_design.prompts import render  # jinja: the search's side only
+
+        budget = self.budget
+        assert isinstance(budget, BinPackingBudget)
+        distribution = DISTRIBUTIONS[self.distribution]
+        return render(
+            "tasks/binpack.j2",
+            task=self.name,
+            sizes=distribution.sizes,
+            reference=distribution.reference,
+            capacity=self.capacity,
+            items=self.items,
+            instances=self.instances,
+            max_seconds=budget.max_seconds_per_instance,
+            fitness_meaning=self.fitness_meaning,
+        )
+
+    def seeds(self) -> list[Proposal]:
+        return load_seed_designs(shipped_dir("archive") / "binpack")
+
+    def run(
+        self, design: ModuleType, split: Split, *, seed: int, budget: TaskBudget
+    ) -> dict[str, Any]:
+        priority = getattr(design, "priority", None)
+        if not callable(priority):
+            raise InvalidDesign("the design must define priority(item, bins)")
+        # A plain TaskBudget (a caller that knows no better) gets this task's default limits.
+        limits = (
+            budget
+            if isinstance(budget, BinPackingBudget)
+            else BinPackingBudget.model_validate(budget.model_dump())
+        )
+        return {
+            "assignments": [
+                pack(priority, items, self.capacity, limits.max_seconds_per_instance)
+                for items in self.split_items(split)
+            ]
+        }
+
+    def score(self, outputs: dict[str, Any], split: Split) -> Score:
+        instances = self.split_items(split)
+        used = _checked_bins_used(outputs, instances, self.capacity)
+        bounds = np.array([math.ceil(items.sum() / self.capacity) for items in instances])
+        excess = 100.0 * (used - bounds) / bounds
+        low, high = bootstrap_mean_interval(-excess)
+        metrics = {
+            "excess_pct": float(excess.mean()),
+            "bins": int(used.sum()),
+            "l1_bound": int(bounds.sum()),
+            "per_instance_excess_pct": [round(float(e), 4) for e in excess],
+        }
+        return Score(fitness=-float(excess.mean()), ci_low=low, ci_high=high, metrics=metrics)
+
+    # -- optional hooks -------------------------------------------------------------------------
+    def summarize(self, metrics: dict[str, Any]) -> str:
+        if "excess_pct" not in metrics or "bins" not in metrics:
+            return ""
+        return f"excess {metrics['excess_pct']:.2f}% over L1, {metrics['bins']:,} bins"
+
+    def reflect_checklist(self) -> list[str]:
+        return [
+            *super().reflect_checklist(),
+            "Does priority return exactly one finite score per entry of bins? Guard every "
+            "division and log: a bin can be left with exactly zero room.",
+            "Is priority vectorised with numpy? It is called once per item, "
+            f"{self.items:,} times per instance, on arrays of up to {self.items:,} bins.",
+            "Does it separate bins in use from never-used ones (those still at full capacity)?"
+            " Opening a new bin is the choice that costs.",
+            "Is it a pure function of item and bins, with no state kept between calls?",
+        ]
+
+    def evolution_operators(self) -> Operators:
+        # Scores compare capacities and sizes: new terms' thresholds and coefficients are
+        # drawn around the capacity.
+        return generic_operators(scale=float(self.capacity))
+
+    def descriptors(self, code: str, metrics: dict[str, Any]) -> dict[str, float]:
+        try:
+            nodes = sum(1 for _ in ast.walk(ast.parse(code)))
+        except (SyntaxError, ValueError):
+            nodes = 0
+        excess = metrics.get("excess_pct")
+        return {
+            "ast_nodes": float(nodes),
+            "excess_pct": float(excess) if isinstance(excess, (int, float)) else 0.0,
+        }
+
+
+def _int_param(params: dict[str, Any], key: str, default: int, minimum: int = 1) -> int:
+    value = params.get(key, default)
+    if type(value) is not int or value < minimum:
+        raise TypeError(f"{key} must be an integer >= {minimum}, not {value!r}")
+    return value
+
+
+def _checked_bins_used(outputs: Any, instances: list[np.ndarray], capacity: float) -> np.ndarray:
+    """Bins used per instance, after checking the untrusted assignment in full."""
+    if not isinstance(outputs, dict) or not isinstance(outputs.get("assignments"), list):
+        raise InvalidOutputs("outputs must be a dict with a list of assignments")
+    assignments = outputs["assignments"]
+    if len(assignments) != len(instances):
+        raise InvalidOutputs(f"expected {len(instances)} assignments, got {len(assignments)}")
+    used = []
+    for number, (assignment, items) in enumerate(zip(assignments, instances, strict=True)):
+        n = len(items)
+        if not isinstance(assignment, list) or len(assignment) != n:
+            got = len(assignment) if isinstance(assignment, list) else type(assignment).__name__
+            raise InvalidOutputs(
+                f"instance {number}: expected a bin for each of {n} items, got {got}"
+            )
+        if not all(type(b) is int and 0 <= b < n for b in assignment):
+            raise InvalidOutputs(f"instance {number}: bins must be integers in [0, {n})")
+        loads = np.bincount(np.asarray(assignment), weights=items, minlength=n)
+        if loads.max() > capacity:
+            worst = int(loads.argmax())
+            raise InvalidOutputs(
+                f"instance {number}: bin {worst} holds {loads[worst]:g} > capacity {capacity}"
+            )
+        used.append(int(np.count_nonzero(loads)))
+    return np.array(used, dtype=np.float64)
