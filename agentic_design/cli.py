@@ -131,7 +131,7 @@ def _search_and_report(cfg: RunConfig, *, resume: bool, progress: bool, search: 
     if result.test is not None and result.test.fitness is not None:
         out.print(
             f"test {name} of the best, scored once: {result.test.fitness:.4f} "
-            f"(95% CI {result.test.ci_low:.4f}-{result.test.ci_high:.4f})",
+            f"(95% CI {result.test.ci_low:.4f} to {result.test.ci_high:.4f})",
             highlight=False,
         )
     if result.stopped_by is StopReason.INTERRUPTED:
@@ -185,10 +185,11 @@ def status(run_dir: Annotated[Path, typer.Argument(help="a run directory")]) -> 
 
 
 def _scored(design: Design, fitness_name: str) -> str:
-    """`#12 Wide CNN: validation accuracy 0.9470 (95% CI 0.9330-0.9610), 16,666 parameters`."""
+    """`#12 Wide CNN: accuracy 0.9470 (95% CI 0.9330 to 0.9610), 16,666 parameters`: the
+    interval with words, since fitness may be negative."""
     line = (
         f"#{design.id} {design.name}: {fitness_name} {design.fitness:.4f} "
-        f"(95% CI {design.ci_low:.4f}-{design.ci_high:.4f})"
+        f"(95% CI {design.ci_low:.4f} to {design.ci_high:.4f})"
     )
     return f"{line}, {design.summary}" if design.summary else line
 
@@ -247,7 +248,7 @@ def show(
             d.name,
             d.status.value,
             f"{d.fitness:.4f}" if d.fitness is not None else "-",
-            f"{d.ci_low:.3f}-{d.ci_high:.3f}" if d.ci else "-",
+            f"{d.ci_low:.3f} to {d.ci_high:.3f}" if d.ci else "-",
             d.summary or "-",
             str(d.generation),
             ",".join(map(str, d.parents)) or "-",
