@@ -111,19 +111,6 @@ _UNTOUCHABLE_NAMES = ("group", "head", "num_classes")
 # --- AST helpers -----------------------------------------------------------------------------
 
 
-def parse_code(code: str) -> ast.Module | None:
-    """The module `code` parses to, or None when it is not valid Python."""
-    try:
-        return ast.parse(code)
-    except (SyntaxError, ValueError):  # ValueError: null bytes in the source
-        return None
-
-
-def parent_map(tree: ast.AST) -> dict[ast.AST, ast.AST]:
-    """Each node of `tree` mapped to the node that contains it (`ast` keeps no back-links)."""
-    return {child: node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
-
-
 def dotted_name(node: ast.expr) -> str | None:
     """`"torch.nn"` for the expression `torch.nn`; None when `node` is not a dotted name."""
     if isinstance(node, ast.Name):

@@ -20,6 +20,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
+from agentic_design.proposers.code_ast import emit, parent_map, parse_code
 from agentic_design.proposers.operators import (
     Mutation,
     MutationError,
@@ -49,8 +50,6 @@ from agentic_design.tasks.architecture_ast import (
     new_constant,
     nn_call,
     nn_layer,
-    parent_map,
-    parse_code,
     recipe_def,
     recipe_dict,
     retarget,
@@ -89,10 +88,6 @@ def _weighted_pop(items: list[T], weights: list[float], rng: random.Random) -> T
     index = rng.choices(range(len(items)), weights=weights)[0]
     weights.pop(index)
     return items.pop(index)
-
-
-def _emit(tree: ast.Module, description: str, operator: str) -> Mutation:
-    return Mutation(ast.unparse(ast.fix_missing_locations(tree)), description, operator)
 
 
 # --- 1. constants ----------------------------------------------------------------------------
@@ -173,7 +168,7 @@ def mutate_constant(code: str, rng: random.Random) -> Mutation | None:
         new = new_constant(site.name, old, rng)
         if new is not None and new != old:
             site.node.value = new
-            return _emit(tree, f"{site.label} {old!r} -> {new!r}", "constant")
+            return emit(tree, f"{site.label} {old!r} -> {new!r}", "constant")
     return None
 
 
@@ -221,14 +216,14 @@ def swap_layer(code: str, rng: random.Random) -> Mutation | None:
                 base = ast.parse("torch.nn.functional", mode="eval").body
             call.func = ast.Attribute(value=base, attr=new, ctx=ast.Load())
             call.args, call.keywords = call.args[:1], []
-            return _emit(tree, f"{old} -> {new}", "swap")
+            return emit(tree, f"{old} -> {new}", "swap")
         new = rng.choice(SWAPS[old])
         if old in ("GRU", "LSTM"):
             adapt_rnn_state(tree, call, parents)  # before retarget renames the layer
         dropped = retarget(call, old, new)
         if dropped is not None:
             note = f" (dropped {', '.join(dropped)})" if dropped else ""
-            return _emit(tree, f"{old} -> {new}{note}", "swap")
+            return emit(tree, f"{old} -> {new}{note}", "swap")
     return None
 
 
@@ -295,7 +290,7 @@ def insert_layer(code: str, rng: random.Random) -> Mutation | None:
     seq, position, layers, kind = rng.choices(options, weights=weights)[0]
     seq.args[position:position] = layers
     shown = " + ".join(ast.unparse(layer) for layer in layers)
-    return _emit(tree, f"{kind} {shown} at position {position}", "insert")
+    return emit(tree, f"{kind} {shown} at position {position}", "insert")
 
 
 def _removal_weight(element: ast.expr) -> float:
@@ -327,7 +322,7 @@ def remove_layer(code: str, rng: random.Random) -> Mutation | None:
         return None
     seq, index = rng.choices(options, weights=weights)[0]
     removed = seq.args.pop(index)
-    return _emit(tree, f"remove {ast.unparse(removed)} at position {index}", "remove")
+    return emit(tree, f"remove {ast.unparse(removed)} at position {index}", "remove")
 
 
 # --- 5. the training recipe -----------------------------------------------------------------
@@ -385,7 +380,7 @@ def mutate_recipe(code: str, rng: random.Random) -> Mutation | None:
         recipe.keys.append(ast.Constant(key))
         recipe.values.append(ast.Constant(new))
     change = f"{key} {old!r} -> {new!r}"
-    return _emit(tree, f"add train_recipe; {change}" if added else change, "recipe")
+    return emit(tree, f"add train_recipe; {change}" if added else change, "recipe")
 
 
 # --- 6. crossover ------------------------------------------------------------------------------

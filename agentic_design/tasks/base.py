@@ -88,8 +88,17 @@ class Task(ABC):
     fitness_name: ClassVar[str] = "fitness"
     #: One sentence on how the fitness is computed, for prompts and the README of a run.
     fitness_meaning: ClassVar[str] = "higher is better"
+    #: The `task_params` the task understands; any other is a typo to report, not ignore
+    #: (None: the task checks its parameters itself).
+    accepted_params: ClassVar[frozenset[str] | None] = None
 
     def __init__(self, **params: Any) -> None:
+        unknown = set(params) - self.accepted_params if self.accepted_params is not None else ()
+        if unknown:  # TypeError: the loader reports it as task_params the task rejected
+            raise TypeError(
+                f"unknown parameters {sorted(unknown)}; {self.name} accepts "
+                f"{sorted(self.accepted_params or ())}"
+            )
         self.params = params
         self._budget: TaskBudget | None = None
 
