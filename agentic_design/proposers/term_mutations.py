@@ -46,16 +46,19 @@ class TermForm:
     power: float = 0.0
 
 
+# Weighted by how often each improved best fit in one step on online bin packing (250 tries
+# each): masks did (3.6% of bands, 2% of `v > k`, 0.8% of `v < k`), no other form did. The
+# others stay for tasks that differ, and to combine with masks over several steps.
 TERM_FORMS: tuple[TermForm, ...] = (
     TermForm("{c} * {v}", 1.0),
-    TermForm("{c} * {v} ** 2", 2.0, power=-1.0),
-    TermForm("{c} * ({v} > {k})", 1.0, power=1.0),
-    TermForm("{c} * ({v} < {k})", 1.0, power=1.0),
-    TermForm("{c} * (({v} > {lo}) & ({v} < {hi}))", 2.0, power=1.0),
-    TermForm("{c} * {v} * {w}", 1.0, power=-1.0),
-    TermForm("{c} * {v} / (abs({w}) + 1)", 1.0),
-    TermForm("{c} * {np}.sqrt({np}.abs({v}))", 1.0, power=0.5),
-    TermForm("{c} * {np}.log1p({np}.abs({v}))", 1.0, power=1.0),
+    TermForm("{c} * {v} ** 2", 1.0, power=-1.0),
+    TermForm("{c} * ({v} > {k})", 2.0, power=1.0),
+    TermForm("{c} * ({v} < {k})", 1.5, power=1.0),
+    TermForm("{c} * (({v} > {lo}) & ({v} < {hi}))", 4.0, power=1.0),
+    TermForm("{c} * {v} * {w}", 0.5, power=-1.0),
+    TermForm("{c} * {v} / (abs({w}) + 1)", 0.5),
+    TermForm("{c} * {np}.sqrt({np}.abs({v}))", 0.5, power=0.5),
+    TermForm("{c} * {np}.log1p({np}.abs({v}))", 0.5, power=1.0),
 )
 # Log-uniform ranges of coefficients (times scale ** power) and thresholds (times scale).
 COEFFICIENTS = (0.01, 1.0)
