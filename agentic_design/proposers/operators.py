@@ -132,6 +132,6 @@ def generic_operators(scale: float = 1.0) -> Operators:
             "insert_term": functools.partial(insert_term, scale=scale),
             "drop_term": drop_term,
         },
-        weights=GENERIC_WEIGHTS,
+        weights=dict(GENERIC_WEIGHTS),  # a copy: the bundle's weights are its own
         crossover=function_crossover,
     )
