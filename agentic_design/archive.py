@@ -32,7 +32,7 @@ from agentic_design.records import (
 if TYPE_CHECKING:
     from agentic_design.replay import Replay
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (
@@ -55,6 +55,7 @@ CREATE TABLE IF NOT EXISTS designs (
     repair_of INTEGER,                          -- the design this one repairs
     attempt INTEGER NOT NULL DEFAULT 0,         -- which repair attempt (0: not a repair)
     summary TEXT NOT NULL DEFAULT '',           -- the task's one line on the metrics
+    diff TEXT,                                  -- the applied edits, when made by edits
     error TEXT,
     fitness REAL,
     ci_low REAL,
@@ -127,6 +128,7 @@ _ADDED_COLUMNS = {
     "repair_of": "INTEGER",
     "attempt": "INTEGER NOT NULL DEFAULT 0",
     "summary": "TEXT NOT NULL DEFAULT ''",
+    "diff": "TEXT",  # version 3
 }
 
 _NO_LIMIT = 2**62  # `upto` when every design counts
@@ -176,6 +178,11 @@ class Archive:
                     self._db.execute(f"ALTER TABLE designs ADD COLUMN {name} {declaration}")
             if "origin" not in present:  # version 1 marked seeds by their proposer
                 self._db.execute("UPDATE designs SET origin = 'seed' WHERE proposer = 'seed'")
+            if present and not set(_ADDED_COLUMNS) <= present:
+                self._db.execute(
+                    "UPDATE meta SET value = ? WHERE key = 'schema_version'",
+                    (json.dumps(SCHEMA_VERSION),),
+                )
 
     # -- opening --------------------------------------------------------------------------------
     @classmethod
@@ -263,9 +270,9 @@ class Archive:
         now = time.time()
         cursor = db.execute(
             "INSERT INTO designs (run, name, thought, code, code_hash, status, parents, "
-            "generation, proposer, operator, origin, repair_of, attempt, eval_seed, "
+            "generation, proposer, operator, origin, repair_of, attempt, diff, eval_seed, "
             "task_fingerprint, llm_tokens, llm_usd, created_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 self.run_name,
                 proposal.name,
@@ -280,6 +287,7 @@ class Archive:
                 proposal.origin.value,
                 proposal.repair_of,
                 proposal.attempt,
+                proposal.diff,
                 eval_seed,
                 task_fingerprint,
                 proposal.llm_tokens,
@@ -379,11 +387,16 @@ class Archive:
         return _design(row)
 
     def designs(
-        self, status: Status | None = None, limit: int | None = None, upto: int | None = None
+        self,
+        status: Status | None = None,
+        limit: int | None = None,
+        upto: int | None = None,
+        after: int = 0,
     ) -> list[Design]:
-        """Designs in creation order, optionally only those with `status` or ids <= `upto`."""
-        sql = "SELECT * FROM designs WHERE id <= ?"
-        params: list[Any] = [_NO_LIMIT if upto is None else upto]
+        """Designs in creation order, optionally only those with `status` or with ids in
+        (`after`, `upto`]."""
+        sql = "SELECT * FROM designs WHERE id <= ? AND id > ?"
+        params: list[Any] = [_NO_LIMIT if upto is None else upto, after]
         if status is not None:
             sql += " AND status = ?"
             params.append(status.value)
@@ -472,6 +485,27 @@ class Archive:
             "COALESCE(SUM(usd), 0) AS usd, COUNT(*) AS calls FROM llm_calls"
         ).fetchone()
         return {"tokens": row["tokens"], "usd": row["usd"], "calls": row["calls"]}
+
+    def model_spend(self) -> dict[str, dict[str, float]]:
+        """Per model that was called: its calls (failed attempts among them), tokens and USD,
+        and the designs it wrote — how many, how many scored (status ok), and the share."""
+        stats: dict[str, dict[str, float]] = {}
+        for row in self._db.execute(
+            "SELECT model, COUNT(*) AS calls, SUM(error IS NOT NULL) AS failed_calls, "
+            "COALESCE(SUM(prompt_tokens + completion_tokens), 0) AS tokens, "
+            "COALESCE(SUM(usd), 0) AS usd FROM llm_calls GROUP BY model ORDER BY model"
+        ):
+            stats[row["model"]] = {**dict(row), "designs": 0, "ok": 0, "success_rate": 0.0}
+            del stats[row["model"]]["model"]
+        for row in self._db.execute(
+            "SELECT proposer, COUNT(*) AS designs, SUM(status = 'ok') AS ok FROM designs "
+            "WHERE status != 'pending' GROUP BY proposer"
+        ):
+            model = stats.get(row["proposer"])
+            if model is not None:
+                model.update(designs=row["designs"], ok=row["ok"])
+                model["success_rate"] = row["ok"] / row["designs"]
+        return stats
 
     # -- selection ------------------------------------------------------------------------------
     def select_context(
@@ -568,6 +602,7 @@ def _design(row: sqlite3.Row) -> Design:
         repair_of=row["repair_of"] if "repair_of" in columns else None,
         attempt=row["attempt"] if "attempt" in columns else 0,
         summary=row["summary"] if "summary" in columns else "",
+        diff=row["diff"] if "diff" in columns else None,
         error=row["error"],
         fitness=row["fitness"],
         ci_low=row["ci_low"],

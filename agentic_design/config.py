@@ -18,6 +18,7 @@ from pydantic import (
     PrivateAttr,
     ValidationError,
     field_validator,
+    model_validator,
 )
 
 if TYPE_CHECKING:
@@ -93,13 +94,42 @@ class Prices(_Strict):
     output_per_mtok: float = Field(..., ge=0)
 
 
-class LLMConfig(_Strict):
-    """The meta-agent's model, reached through litellm."""
+AnswerFormat = Literal["auto", "fenced", "json_schema"]
+
+
+class ModelConfig(_Strict):
+    """One of several models the meta-agent may ask (`llm.models`)."""
 
     model: str = Field(..., min_length=1, description="a litellm model string")
     api_base: str | None = Field(None, description="an OpenAI-compatible server URL")
+    api_key_env: str | None = Field(None, description="the variable holding this model's key")
+    prices: Prices | None = None
+    weight: float = Field(1.0, gt=0, description="its share of proposals under choice: weights")
+    answer_format: AnswerFormat | None = Field(None, description="default: the llm block's")
+
+
+class LLMConfig(_Strict):
+    """The meta-agent's model, or several (`models`), reached through litellm."""
+
+    model: str | None = Field(None, min_length=1, description="a litellm model string")
+    api_base: str | None = Field(None, description="an OpenAI-compatible server URL")
     api_key_env: str | None = Field(
         None, description="the environment variable holding the key (default: the provider's)"
+    )
+    models: list[ModelConfig] | None = Field(
+        None, min_length=1, description="several models, instead of `model`"
+    )
+    choice: Literal["weights", "bandit"] = Field(
+        "bandit",
+        description="how a proposal's model is chosen among `models`: their fixed weights, or "
+        "UCB1 on improvement over the parent per USD",
+    )
+    exploration: float = Field(1.0, ge=0, description="the bandit's exploration coefficient")
+    answer_format: AnswerFormat = Field(
+        "auto",
+        description="fenced: a labelled header and a ```python block; json_schema: the "
+        "provider's structured output; auto: json_schema where litellm says the model "
+        "supports it and no api_base is set, else fenced",
     )
     temperature: float = Field(0.8, ge=0, le=2)
     max_tokens: int = Field(4096, ge=1)
@@ -107,6 +137,48 @@ class LLMConfig(_Strict):
     retries: int = Field(5, ge=1, le=20, description="attempts per call, the first included")
     concurrency: int = Field(4, ge=1, description="calls in flight at once")
     prices: Prices | None = None
+
+    @model_validator(mode="after")
+    def _one_way_to_name_models(self) -> LLMConfig:
+        if (self.model is None) == (self.models is None):
+            raise ValueError("give either llm.model or llm.models (a list), not both or neither")
+        if self.models is not None:
+            if self.api_base or self.api_key_env or self.prices:
+                raise ValueError(
+                    "with llm.models, give api_base, api_key_env and prices for each model"
+                )
+            names = [m.model for m in self.models]
+            repeated = sorted({n for n in names if names.count(n) > 1})
+            if repeated:
+                raise ValueError(f"llm.models names {repeated} more than once")
+        return self
+
+    @property
+    def names(self) -> list[str]:
+        """The models' names, in the order given."""
+        return [e.model or "" for e in self.endpoints()]
+
+    def endpoints(self) -> list[LLMConfig]:
+        """One single-model config per model, with the shared settings."""
+        if self.models is None:
+            return [self]
+        shared = self.model_dump(exclude={"models", "model", "api_base", "api_key_env", "prices"})
+        return [
+            LLMConfig.model_validate(
+                {
+                    **shared,
+                    "model": m.model,
+                    "api_base": m.api_base,
+                    "api_key_env": m.api_key_env,
+                    "prices": m.prices.model_dump() if m.prices else None,
+                    "answer_format": m.answer_format or self.answer_format,
+                }
+            )
+            for m in self.models
+        ]
+
+    def weights(self) -> dict[str, float]:
+        return {m.model: m.weight for m in self.models} if self.models else {self.model or "": 1.0}
 
 
 ProposalMode = Literal["new", "mutate", "crossover"]
@@ -129,10 +201,19 @@ class MetaAgentConfig(_Strict):
     context_diverse: int = Field(3, ge=0, le=50)
     context_failures: int = Field(3, ge=0, le=50)
     max_code_chars: int = Field(4000, ge=200, description="per design shown in a prompt")
+    max_parent_chars: int = Field(
+        16000, ge=200, description="the parent shown whole when edits against it are asked"
+    )
     in_flight: int | None = Field(
         None, ge=1, description="proposals in flight at once (default: llm.concurrency)"
     )
     prompts_dir: str | None = Field(None, description="a folder of templates overriding prompts/")
+    edit_format: Literal["full", "diff", "auto"] = Field(
+        "auto",
+        description="how mutations and repairs answer: the full module, SEARCH/REPLACE edits "
+        "against the parent, or edits for parents of at least diff_min_lines lines",
+    )
+    diff_min_lines: int = Field(80, ge=1, description="edit_format auto: parents this long")
 
 
 class SearchConfig(_Strict):

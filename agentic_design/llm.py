@@ -87,6 +87,21 @@ def _litellm() -> Any:
     return litellm
 
 
+def structured_output(config: LLMConfig) -> bool:
+    """Whether to ask this model for the provider's structured output (a JSON schema): as
+    configured, or — `auto` — where litellm says the model supports it. A model behind an
+    `api_base` (vLLM, Ollama, a proxy) gets the fenced format under `auto`: what the server
+    supports is not what litellm knows of the model's name."""
+    if config.answer_format != "auto":
+        return config.answer_format == "json_schema"
+    if config.api_base:
+        return False
+    try:
+        return bool(_litellm().supports_response_schema(model=config.model))
+    except Exception:  # litellm raises several types for a model it does not know
+        return False
+
+
 def _retryable(exc: BaseException) -> bool:
     litellm = _litellm()
     permanent = (
@@ -134,7 +149,10 @@ class LLM:
     """
 
     def __init__(self, config: LLMConfig, store: CallStore | None = None, *, replay: bool = False):
+        if config.model is None:
+            raise LLMConfigurationError("one LLM per model: use config.endpoints()")
         self.config = config
+        self.model: str = config.model
         self.store = store
         self.replaying = replay
         self._slots = threading.Semaphore(config.concurrency)
@@ -162,7 +180,7 @@ class LLM:
             "max_tokens": self.config.max_tokens,
             **params,
         }
-        key = request_key(self.config.model, messages, params, sample)
+        key = request_key(self.model, messages, params, sample)
         if self.replaying or self._recording.get(key):
             return self._replayed(key)
         retrying = Retrying(
@@ -183,10 +201,10 @@ class LLM:
             if isinstance(exc, litellm.AuthenticationError | litellm.NotFoundError):
                 raise LLMConfigurationError(_describe(exc, self.config)) from None
             raise LLMError(
-                f"{self.config.model}: {_describe(exc, self.config)} (gave up after "
+                f"{self.model}: {_describe(exc, self.config)} (gave up after "
                 f"{self.config.retries} attempts)"
                 if _retryable(exc)
-                else f"{self.config.model}: {_describe(exc, self.config)}"
+                else f"{self.model}: {_describe(exc, self.config)}"
             ) from None
         raise AssertionError("unreachable: tenacity either returns or raises")
 
@@ -202,7 +220,7 @@ class LLM:
         started = time.monotonic()
         try:
             response = litellm.completion(
-                model=self.config.model,
+                model=self.model,
                 messages=messages,
                 api_base=self.config.api_base,
                 api_key=self._api_key(),
@@ -228,7 +246,7 @@ class LLM:
             completion_tokens=completion,
             usd=self._usd(response, prompt, completion),
             latency_s=time.monotonic() - started,
-            model=self.config.model,
+            model=self.model,
         )
         self._record(key, messages, params, design_id, started, reply=reply)
         return reply
@@ -267,7 +285,7 @@ class LLM:
         with self._store_lock:
             self.store.record_llm_call(
                 key=key,
-                model=self.config.model,
+                model=self.model,
                 request={"messages": messages, "params": params},
                 response=reply.text if reply else None,
                 error=error,

@@ -121,7 +121,8 @@ class Pipeline:
                 next_id = self._plan(next_id, first_snapshot, propose_pool)
                 commit_id = self._commit(commit_id)
                 self._schedule(evaluate_pool)
-                if not self._wait_and_collect():
+                more = self.stopped_by is None and next_id <= self.budget.evaluations
+                if not self._wait_and_collect(more):
                     break
         except KeyboardInterrupt:
             self.stopped_by = Stop.INTERRUPTED
@@ -198,9 +199,9 @@ class Pipeline:
             )
             self._evaluations[future] = design.id
 
-    def _wait_and_collect(self) -> bool:
+    def _wait_and_collect(self, more: bool) -> bool:
         """Wait for the next proposal or evaluation; record finished evaluations. False when
-        nothing is left in flight."""
+        nothing is left in flight and (`more` False) nothing is left to plan."""
         waiting: list[Future[Any]] = [
             *self._evaluations,
             *(f for f in self._proposals.values() if not f.done()),
@@ -208,7 +209,8 @@ class Pipeline:
         if not waiting:
             if self._proposals and self.stopped_by is None:
                 raise RuntimeError("a proposal cannot be committed")  # ids are dense: a bug
-            return False
+            # Proposals committed as unusable leave nothing in flight; planning goes on.
+            return more
         done, _ = wait(waiting, return_when=FIRST_COMPLETED)
         for future in done:
             if future in self._evaluations:

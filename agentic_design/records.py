@@ -78,6 +78,7 @@ class Proposal:
     origin: Origin = Origin.SEARCH
     repair_of: int | None = None
     attempt: int = 0  # which repair attempt made it (0: not a repair)
+    diff: str | None = None  # the change to the parent, when a model answered with edits
 
 
 @dataclass(frozen=True)
@@ -117,6 +118,7 @@ class Design:
     origin: Origin = Origin.SEARCH
     repair_of: int | None = None
     attempt: int = 0
+    diff: str | None = None
     error: str | None = None
     fitness: float | None = None
     ci_low: float | None = None
@@ -157,6 +159,7 @@ class Design:
             "origin": self.origin.value,
             "repair_of": self.repair_of,
             "attempt": self.attempt,
+            "diff": self.diff,
             "summary": self.summary,
             "error": self.error,
             "eval_seed": self.eval_seed,

@@ -265,9 +265,7 @@ class Sandbox:
         if self._closed:
             raise SandboxError("the sandbox is not started (use it as a context manager)")
         limits = limits or self.default_limits
-        frame = encode(
-            {"code": code, "entry": entry, "args": args or {}, "limits": asdict(limits)}
-        )
+        frame = encode({"code": code, "entry": entry, "args": args or {}, "limits": asdict(limits)})
         worker = self._idle.get()
         if self._closed:  # closed while this call waited for a worker
             return SandboxResult(status=KILLED, error="the sandbox was closed")

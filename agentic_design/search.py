@@ -25,13 +25,14 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from agentic_design.archive import Archive
-from agentic_design.config import ConfigError, RunConfig
+from agentic_design.config import ConfigError, LLMConfig, RunConfig
 from agentic_design.evaluation import Evaluator, evaluator_for, sandbox_for
 from agentic_design.llm import LLM, LLMConfigurationError
 from agentic_design.pipeline import Pipeline
 from agentic_design.proposers.base import Proposer
 from agentic_design.proposers.evolution import EvolutionProposer
 from agentic_design.proposers.meta_agent import MetaAgentProposer
+from agentic_design.proposers.model_choice import model_choice
 from agentic_design.records import ArchiveError, Design, Evaluation, Origin, Status, StopReason
 from agentic_design.tasks import Task
 
@@ -128,11 +129,19 @@ class Search:
             # Its own connection: LLM calls are recorded from the proposal threads.
             store = self._replay_store or Archive.open(self.run_dir)
             self._stores.append(store)
-            llm = LLM(llm_config, store=store, replay=self._replay_store is not None)
-            proposer = MetaAgentProposer(llm, task, self.config.search.meta_agent, self.config.seed)
-            where = f" at {llm_config.api_base}" if llm_config.api_base else ""
-            mode = " (replaying its recorded answers, no network)" if self._replay_store else ""
-            return proposer, f"LLM meta-agent {llm_config.model}{where}{mode}"
+            replaying = self._replay_store is not None
+            llms = {
+                endpoint.model or "": LLM(endpoint, store=store, replay=replaying)
+                for endpoint in llm_config.endpoints()
+            }
+            choice = model_choice(
+                llm_config.weights(), llm_config.choice, self.config.seed, llm_config.exploration
+            )
+            proposer = MetaAgentProposer(
+                llms, task, self.config.search.meta_agent, self.config.seed, choice
+            )
+            mode = " (replaying its recorded answers, no network)" if replaying else ""
+            return proposer, f"LLM meta-agent {_models_note(llm_config)}{mode}"
         try:
             evolution = EvolutionProposer(
                 self.config.search.evolution, task.evolution_operators(), seed=self.config.seed
@@ -146,10 +155,11 @@ class Search:
         """With an LLM configured, one cheap call before anything starts (exit 2 on failure)."""
         if self.config.llm is None or self._replay_store is not None:
             return
-        try:
-            LLM(self.config.llm).preflight()
-        except LLMConfigurationError as exc:
-            raise ConfigError(f"llm: {exc}") from None
+        for endpoint in self.config.llm.endpoints():
+            try:
+                LLM(endpoint).preflight()
+            except LLMConfigurationError as exc:
+                raise ConfigError(f"llm: {exc}") from None
 
     def _open_archive(self, task: Task) -> Archive:
         if self._resuming:
@@ -408,3 +418,13 @@ def _sigterm_interrupts() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def _models_note(config: LLMConfig) -> str:
+    """`openai/gpt-4o-mini at http://...`, or the models and how one is chosen."""
+    endpoints = config.endpoints()
+    notes = [f"{e.model} at {e.api_base}" if e.api_base else f"{e.model}" for e in endpoints]
+    if len(notes) == 1:
+        return notes[0]
+    how = "a UCB1 bandit" if config.choice == "bandit" else "fixed weights"
+    return f"{', '.join(notes)} (chosen by {how})"

@@ -8,7 +8,6 @@ import sqlite3
 import pytest
 
 from agentic_design import Archive, RunConfig, Search, Status
-from agentic_design.proposers.meta_agent import MalformedAnswer, parse_answer
 
 from .conftest import cli, small_digits_config
 from .llm_server import ScriptedLLM
@@ -69,36 +68,6 @@ def llm_config(server: ScriptedLLM, tmp_path, evaluations: int = 9, **meta) -> R
     return RunConfig.from_dict(data)
 
 
-# -- parsing -------------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    "text",
-    [
-        answer("a", "x = 1"),
-        "Here is my design:\n```json\n" + answer("a", "x = 1") + "\n```\nThanks.",
-        "I propose " + answer("a", "x = 1") + " which should work.",
-    ],
-)
-def test_answers_are_found_in_json_fences_and_prose(text):
-    parsed = parse_answer(text)
-    assert (parsed.name, parsed.code) == ("a", "x = 1")
-
-
-@pytest.mark.parametrize(
-    "text, problem",
-    [
-        ("", "empty"),
-        ("no json here", "no JSON object"),
-        ('{"thought": "t"}', "missing fields"),
-        (answer("a", "def f(:\n"), "does not parse: line 1"),
-    ],
-)
-def test_unusable_answers_say_what_is_wrong(text, problem):
-    with pytest.raises(MalformedAnswer, match=problem):
-        parse_answer(text)
-
-
 # -- searches ----------------------------------------------------------------------------------
 
 
@@ -128,9 +97,11 @@ def test_a_meta_agent_search_records_model_tokens_and_usd(tmp_path):
 def test_the_prompt_shows_the_task_the_archive_and_the_answer_format(tmp_path):
     with ScriptedLLM(answer=Designer()) as server:
         Search(llm_config(server, tmp_path, evaluations=6), progress=False).run()
-        first = server.requests[1]["messages"]  # [0] is the preflight
-    system, user = first[0]["content"], first[1]["content"]
-    assert '"thought"' in system and '"code"' in system
+        first = server.requests[1]  # [0] is the preflight
+    user = first["messages"][1]["content"]
+    # behind an api_base the fenced format is asked for, not the provider's structured output
+    assert "NAME: <a short name" in user and "```python\n<the complete Python module" in user
+    assert "defining build_model" in user and "response_format" not in first
     assert "build_model(input_shape, num_classes)" in user
     # archive entries with the task's metric and its summary of each design
     assert re.search(r"#\d+ .*accuracy 0\.\d{4} \[0\.\d{3}, \d\.\d{3}\], [\d,]+ parameters", user)
@@ -184,7 +155,7 @@ def test_a_malformed_answer_is_asked_again_then_recorded_as_invalid(tmp_path):
         server.queue("ok", "I cannot decide.", "Still no JSON, sorry.")
         Search(llm_config(server, tmp_path, evaluations=5), progress=False).run()
         reask = server.requests[2]["messages"][-1]["content"]
-    assert "no JSON object was found" in reask
+    assert "no code was found" in reask
     archive = Archive.open(tmp_path / "run")
     unusable = archive.get(5)
     assert unusable.status is Status.INVALID

@@ -198,3 +198,17 @@ def test_designs_are_committed_in_id_order_with_their_proposals(tmp_path, timing
     for design in archive.designs():
         if design.origin is Origin.SEARCH:
             assert design.name == f"design {design.id}"
+
+
+@pytest.mark.parametrize("timing", [13, 14])
+def test_a_run_of_unusable_proposals_does_not_end_the_search_early(tmp_path, timing):
+    class Unusable(FakeProposer):
+        """Every answer unusable and at once (a model writing garbage): nothing ever goes to a
+        worker, and often nothing is in flight at all."""
+
+        def write(self, plan: tuple[int, str]) -> Proposal:
+            return Proposal(name="unusable", thought="", code=plan[1], error="malformed answer")
+
+    pipeline, archive = run(tmp_path / "run", timing, proposer=Unusable(random.Random(timing)))
+    assert pipeline.stopped_by is None and archive.total() == 20
+    assert archive.counts() == {"ok": 3, "invalid": 17}

@@ -1,10 +1,13 @@
 """The LLM meta-agent: writes new designs from Jinja templates, reflects on them, repairs them.
 
-Each proposal is a short dialogue: the system prompt and a `propose.j2` message (mode `new`,
-`mutate` or `crossover`, a bounded slice of the archive), the answer parsed as
-`{thought, name, code}` (one re-ask quoting the parse error if it is malformed), then
-`reflexion_rounds` rounds of `reflect.j2` in which the model critiques and revises its proposal.
-A design that fails evaluation goes back through `repair.j2` with its error.
+Each proposal is a short dialogue with one model (chosen among `llm.models` by
+`model_choice`): the system prompt and a `propose.j2` message (mode `new`, `mutate` or
+`crossover`, a bounded slice of the archive), the answer read by `answers.parse_answer` in
+whatever shape the model wrote it (one re-ask quoting the problem if it holds no usable
+design), then `reflexion_rounds` rounds of `reflect.j2` in which the model critiques and revises
+its proposal. A design that fails evaluation goes back through `repair.j2` with its error.
+Mutations and repairs may answer with SEARCH/REPLACE edits against the parent
+(`edit_format`); the applied change is stored with the design.
 
 Planning (reading the archive) happens on the search's thread; writing (the LLM calls) may run
 on any thread, so that several proposals are in flight at once.
@@ -12,75 +15,22 @@ on any thread, so that several proposals are in flight at once.
 
 from __future__ import annotations
 
-import ast
-import json
 import random
-import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from pydantic import BaseModel, Field, ValidationError
-
 from agentic_design.archive import Archive
 from agentic_design.config import MetaAgentConfig
-from agentic_design.llm import LLM, LLMError, Message, ReplayMiss
+from agentic_design.llm import LLM, LLMError, Message, ReplayMiss, structured_output
 from agentic_design.prompts import render
+from agentic_design.proposers.answers import Answer, MalformedAnswer, parse_answer
+from agentic_design.proposers.edits import unified_diff
+from agentic_design.proposers.model_choice import FixedWeights, ModelChoice
 from agentic_design.records import Design, Proposal, Status
 from agentic_design.tasks import Task
 
-_FENCE = re.compile(r"```(?:json)?\s*\n(.*?)```", re.DOTALL)
-
-
-class MalformedAnswer(ValueError):
-    """The model's answer is not a usable {thought, name, code} object."""
-
-
-class Answer(BaseModel):
-    thought: str = ""
-    name: str = Field(..., min_length=1, max_length=120)
-    code: str = Field(..., min_length=1)
-
-
-def parse_answer(text: str) -> Answer:
-    """Find the {thought, name, code} object in an answer: plain JSON, a fenced block, or JSON
-    inside prose. Raise MalformedAnswer saying what is wrong."""
-    if not text.strip():
-        raise MalformedAnswer("the answer was empty")
-    problems = []
-    for candidate in _json_candidates(text):
-        try:
-            answer = Answer.model_validate(candidate)
-        except ValidationError as exc:
-            problems.append(
-                "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-            )
-            continue
-        try:
-            ast.parse(answer.code)
-        except SyntaxError as exc:
-            raise MalformedAnswer(
-                f"the code does not parse: line {exc.lineno}: {exc.msg}"
-            ) from None
-        return answer
-    if problems:
-        raise MalformedAnswer(f"the JSON object is missing fields: {problems[0]}")
-    raise MalformedAnswer("no JSON object was found in the answer")
-
-
-def _json_candidates(text: str) -> list[dict[str, Any]]:
-    found: list[dict[str, Any]] = []
-    chunks = [text.strip(), *(m.group(1) for m in _FENCE.finditer(text))]
-    decoder = json.JSONDecoder()
-    for chunk in chunks:
-        for start in [i for i, ch in enumerate(chunk) if ch == "{"][:50]:
-            try:
-                value, _ = decoder.raw_decode(chunk[start:])
-            except ValueError:
-                continue
-            if isinstance(value, dict):
-                found.append(value)
-                break
-    return found
+__all__ = ["MalformedAnswer", "MetaAgentProposer", "Plan", "parse_answer"]
 
 
 @dataclass(frozen=True)
@@ -91,15 +41,27 @@ class Plan:
     mode: str
     parents: tuple[Design, ...]
     context: dict[str, Any] = field(default_factory=dict)
+    model: str = ""  # which of the configured models writes it
+    edits: bool = False  # asked to answer with SEARCH/REPLACE edits against the parent
 
 
 class MetaAgentProposer:
-    """Proposals from an LLM; `repair_attempts` > 0 means failed designs are sent back."""
+    """Proposals from one LLM or several (`llms` by name, `choice` picking one per proposal);
+    `repair_attempts` > 0 means failed designs are sent back."""
 
     name = "meta_agent"
 
-    def __init__(self, llm: LLM, task: Task, settings: MetaAgentConfig, seed: int) -> None:
-        self.llm = llm
+    def __init__(
+        self,
+        llms: LLM | Mapping[str, LLM],
+        task: Task,
+        settings: MetaAgentConfig,
+        seed: int,
+        choice: ModelChoice | None = None,
+    ) -> None:
+        self.llms = {llms.model: llms} if isinstance(llms, LLM) else dict(llms)
+        self.choice = choice or FixedWeights({name: 1.0 for name in self.llms}, seed)
+        self._structured = {name: structured_output(llm.config) for name, llm in self.llms.items()}
         self.task = task
         self.settings = settings
         self.seed = seed
@@ -117,7 +79,12 @@ class MetaAgentProposer:
             assert self._repaired is not None  # filled by _next_repair
             self._repaired.add(design.id)
             return Plan(
-                number=number, mode="repair", parents=(design,), context={"attempt": attempt}
+                number=number,
+                mode="repair",
+                parents=(design,),
+                context={"attempt": attempt},
+                model=self.choice.choose(archive, number, upto),
+                edits=self._edits_suit(design),
             )
         rng = random.Random(self.seed * 1_000_003 + number)
         s = self.settings
@@ -133,6 +100,8 @@ class MetaAgentProposer:
             number=number,
             mode=mode,
             parents=parents,
+            model=self.choice.choose(archive, number, upto),
+            edits=mode == "mutate" and self._edits_suit(parents[0]),
             context={
                 "total": upto,
                 "archive": [self._entry(d) for d in pool],
@@ -141,6 +110,13 @@ class MetaAgentProposer:
                 "best_code": self._code(best.code) if best and mode == "new" else "",
             },
         )
+
+    def _edits_suit(self, parent: Design) -> bool:
+        """Whether to ask for SEARCH/REPLACE edits against `parent` (edit_format)."""
+        s = self.settings
+        if s.edit_format == "full" or len(parent.code) > s.max_parent_chars:
+            return False  # edits need the whole parent in the prompt, to quote from
+        return s.edit_format == "diff" or parent.code.count("\n") + 1 >= s.diff_min_lines
 
     def _next_repair(self, archive: Archive, upto: int) -> tuple[Design, int] | None:
         if self.repair_attempts == 0:
@@ -159,12 +135,13 @@ class MetaAgentProposer:
     # -- writing (any thread) -------------------------------------------------------------------
     def write(self, plan: Plan) -> Proposal:
         if plan.mode == "repair":
-            return self._repair(plan.parents[0], plan.context["attempt"], plan.number)
-        prompt = self.propose_prompt(plan)
-        dialogue = _Dialogue(self, plan.number)
-        answer = dialogue.ask(prompt)
+            return self._repair(plan)
+        base = plan.parents[0].code if len(plan.parents) == 1 else None
+        dialogue = _Dialogue(self, plan, base)
+        answer = dialogue.ask(self.propose_prompt(plan))
         if answer is not None:
             for round_ in range(1, self.settings.reflexion_rounds + 1):
+                dialogue.base = answer.code  # edits in a revision apply to the proposal
                 revised = dialogue.ask(
                     self._render(
                         "meta/reflect.j2",
@@ -172,6 +149,7 @@ class MetaAgentProposer:
                         round=round_,
                         rounds=self.settings.reflexion_rounds,
                         checklist=self.task.reflect_checklist(),
+                        **dialogue.format(),
                     ),
                     reask=False,
                 )
@@ -182,15 +160,20 @@ class MetaAgentProposer:
 
     def propose_prompt(self, plan: Plan) -> str:
         """The first user message of a proposal: task, mode, parents, the bounded archive."""
+        limit = self.settings.max_parent_chars if plan.edits else None
         return self._render(
             "meta/propose.j2",
             task_description=self._description,
             mode=plan.mode,
-            parents=[{**self._entry(p), "code": self._code(p.code)} for p in plan.parents],
+            parents=[{**self._entry(p), "code": self._code(p.code, limit)} for p in plan.parents],
             **plan.context,
+            **self._format(plan.model, plan.edits),
         )
 
-    def _repair(self, design: Design, attempt: int, number: int) -> Proposal:
+    def _repair(self, plan: Plan) -> Proposal:
+        design, attempt = plan.parents[0], plan.context["attempt"]
+        dialogue = _Dialogue(self, plan, design.code)
+        limit = self.settings.max_parent_chars if plan.edits else None
         prompt = self._render(
             "meta/repair.j2",
             task_description=self._description,
@@ -198,25 +181,33 @@ class MetaAgentProposer:
                 "id": design.id,
                 "name": design.name,
                 "thought": design.thought,
-                "code": self._code(design.code),
+                "code": self._code(design.code, limit),
                 "status": design.status.value,
             },
             error=(design.error or "")[-3000:],
             attempt=attempt,
             attempts=self.repair_attempts,
+            **dialogue.format(),
         )
-        dialogue = _Dialogue(self, number)
         answer = dialogue.ask(prompt)
         operator = f"repair {attempt}/{self.repair_attempts} of #{design.id}"
         proposal = dialogue.proposal(answer, operator, (design.id,), design.generation + 1)
         return replace(proposal, repair_of=design.id, attempt=attempt)
 
+    def _format(self, model: str, edits: bool) -> dict[str, Any]:
+        """The variables of `meta/format.j2`: how this model is to answer."""
+        return {
+            "structured": self._structured[model],
+            "edits": edits,
+            "interface": list(self.task.interface),
+        }
+
     # -- helpers ------------------------------------------------------------------------------
     def _render(self, template: str, **variables: Any) -> str:
         return render(template, self.settings.prompts_dir, **variables)
 
-    def _code(self, code: str) -> str:
-        limit = self.settings.max_code_chars
+    def _code(self, code: str, limit: int | None = None) -> str:
+        limit = limit or self.settings.max_code_chars
         return code if len(code) <= limit else code[:limit] + "\n# ... [cut: too long to show]"
 
     def _entry(self, d: Design) -> dict[str, Any]:
@@ -248,12 +239,18 @@ _REPAIRABLE = {
 
 
 class _Dialogue:
-    """One conversation with the model, adding up what it costs."""
+    """One conversation with one model, adding up what it costs. `base` is the code that
+    SEARCH/REPLACE edits apply to (the parent, then the dialogue's own last proposal)."""
 
-    def __init__(self, agent: MetaAgentProposer, design_id: int) -> None:
+    def __init__(self, agent: MetaAgentProposer, plan: Plan, base: str | None) -> None:
         self.agent = agent
-        self.design_id = design_id  # the id the proposal will have: calls are recorded under it
-        self.sample = design_id * 100  # tells apart the calls of one dialogue in the record
+        self.llm = agent.llms[plan.model]
+        self.model = plan.model
+        self.design_id = plan.number  # the id the proposal will have: calls are recorded under it
+        self.sample = plan.number * 100  # tells apart the calls of one dialogue in the record
+        self.parent = base
+        self.base = base
+        self.edits = plan.edits
         self.messages: list[Message] = [
             {"role": "system", "content": agent._render("meta/system.j2")}
         ]
@@ -261,11 +258,18 @@ class _Dialogue:
         self.usd = 0.0
         self.last_text = ""
         self.problem: str | None = None
+        self.edited = False  # some answer of this dialogue was made of edits
+
+    def format(self) -> dict[str, Any]:
+        return self.agent._format(self.model, self.edits)
 
     def _call(self, content: str) -> str:
         self.messages.append({"role": "user", "content": content})
-        reply = self.agent.llm.complete(
-            list(self.messages), sample=self.sample, design_id=self.design_id
+        params = {}
+        if self.agent._structured[self.model]:
+            params["response_format"] = _schema(self.edits)
+        reply = self.llm.complete(
+            list(self.messages), sample=self.sample, design_id=self.design_id, **params
         )
         self.sample += 1
         self.tokens += reply.tokens
@@ -274,18 +278,24 @@ class _Dialogue:
         self.last_text = reply.text
         return reply.text
 
+    def _parse(self, text: str) -> Answer:
+        answer = parse_answer(text, interface=self.agent.task.interface, parent=self.base)
+        self.edited |= answer.form == "edits"
+        return answer
+
     def ask(self, content: str, reask: bool = True) -> Answer | None:
-        """Ask; on a malformed answer ask once more quoting the problem (if `reask`)."""
+        """Ask; on an unusable answer ask once more quoting the problem (if `reask`)."""
         try:
             text = self._call(content)
             try:
-                return parse_answer(text)
+                return self._parse(text)
             except MalformedAnswer as exc:
-                self.problem = f"malformed answer: {exc}"
+                problem = str(exc)
+                self.problem = f"malformed answer: {problem}"
                 if not reask:
                     return None
-            text = self._call(self.agent._render("meta/reask.j2", problem=self.problem))
-            return parse_answer(text)
+            text = self._call(self.agent._render("meta/reask.j2", problem=problem, **self.format()))
+            return self._parse(text)
         except MalformedAnswer as exc:
             self.problem = f"malformed answer (asked twice): {exc}"
         except ReplayMiss:
@@ -304,7 +314,7 @@ class _Dialogue:
             code=self.last_text or "# (no answer)",
             parents=parents,
             operator=operator,
-            proposer=self.agent.llm.config.model,
+            proposer=self.model,
             generation=generation,
             llm_tokens=self.tokens,
             llm_usd=self.usd,
@@ -312,5 +322,48 @@ class _Dialogue:
         )
         if answer is None:
             return unusable
-        name, thought = answer.name.strip(), answer.thought.strip()
-        return replace(unusable, name=name, thought=thought, code=answer.code, error=None)
+        diff = None
+        if self.edited and self.parent is not None:
+            diff = unified_diff(self.parent, answer.code, f"#{parents[0]}")
+        return replace(
+            unusable,
+            name=answer.name,
+            thought=answer.thought,
+            code=answer.code,
+            error=None,
+            diff=diff,
+        )
+
+
+def _schema(edits: bool) -> dict[str, Any]:
+    """The structured-output request: the answer's fields as a strict JSON schema."""
+    text = {"type": "string"}
+    change: dict[str, Any] = (
+        {
+            "edits": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {"search": text, "replace": text},
+                    "required": ["search", "replace"],
+                    "additionalProperties": False,
+                },
+            }
+        }
+        if edits
+        else {"code": text}
+    )
+    properties = {"thought": text, "name": text, **change}
+    return {
+        "type": "json_schema",
+        "json_schema": {
+            "name": "design",
+            "strict": True,
+            "schema": {
+                "type": "object",
+                "properties": properties,
+                "required": list(properties),
+                "additionalProperties": False,
+            },
+        },
+    }

@@ -95,6 +95,7 @@ class ArchitectureTask(Task):
         "agentic_design.tasks.training:prepare_process",
     )
     fitness_name: ClassVar[str] = "accuracy"
+    interface: ClassVar[tuple[str, ...]] = ("build_model",)
     fitness_meaning: ClassVar[str] = (
         "the share of held-out examples classified correctly (0 to 1), with a bootstrap 95% "
         "interval"

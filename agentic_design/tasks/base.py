@@ -91,6 +91,10 @@ class Task(ABC):
     #: The `task_params` the task understands; any other is a typo to report, not ignore
     #: (None: the task checks its parameters itself).
     accepted_params: ClassVar[frozenset[str] | None] = None
+    #: The top-level names a design must define (`"build_model"`): the meta-agent refuses an
+    #: answer that lacks them before paying for an evaluation, and picks the code block that
+    #: defines them when a model offers several.
+    interface: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, **params: Any) -> None:
         unknown = set(params) - self.accepted_params if self.accepted_params is not None else ()

@@ -152,6 +152,7 @@ class BinPackingTask(Task):
     budget_model: ClassVar[type[TaskBudget]] = BinPackingBudget
     preload: ClassVar[tuple[str, ...]] = ("numpy",)
     fitness_name: ClassVar[str] = "-excess % over L1"
+    interface: ClassVar[tuple[str, ...]] = ("priority",)
     fitness_meaning: ClassVar[str] = (
         "minus the mean percentage of bins used beyond the L1 lower bound "
         "ceil(sum of sizes / capacity), over the split's instances; 0 is optimal"

@@ -22,6 +22,7 @@ class CurveFit(Task):
     name = "curve"
     kind = "heuristic"
     fitness_name = "-RMSE"
+    interface = ("predict",)
     fitness_meaning = "minus the root-mean-square error of predict(x) on held-out points"
 
     def describe(self):
