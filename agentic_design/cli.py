@@ -20,7 +20,8 @@ from rich.console import Console
 from rich.syntax import Syntax
 from rich.table import Table
 
-from agentic_design.archive import Archive
+from agentic_design.adas import INTERVAL_PROBLEM, AdasImportError, import_adas
+from agentic_design.archive import Archive, db_path
 from agentic_design.config import ConfigError, RunConfig
 from agentic_design.entry import interrupted
 from agentic_design.llm import ReplayMiss
@@ -54,7 +55,7 @@ def _user_errors() -> Iterator[None]:
         yield
     except KeyboardInterrupt:  # before typer turns it into a silent exit 130
         interrupted()
-    except (ConfigError, ArchiveError, TaskLoadError, ReplayMiss) as exc:
+    except (ConfigError, ArchiveError, TaskLoadError, ReplayMiss, AdasImportError) as exc:
         _fail(str(exc))
     except (FileExistsError, IsADirectoryError, NotADirectoryError, PermissionError) as exc:
         _fail(f"{exc.strerror}: {exc.filename}")  # a path given on the command line or config
@@ -63,6 +64,21 @@ def _user_errors() -> Iterator[None]:
 def _open(run_dir: Path, readonly: bool = True) -> Archive:
     with _user_errors():
         return Archive.open(run_dir, readonly=readonly)
+
+
+def _refuse_imported(run_dir: Path, doing: str, advice: str = "") -> None:
+    """An imported run holds designs and their recorded scores but no run configuration, so
+    nothing in it can be run again: say so, rather than that a configuration is missing."""
+    if not db_path(run_dir).is_file():
+        return  # the command's own check names what is missing
+    with _open(run_dir) as archive:
+        source, path = archive.meta("imported_from"), archive.meta("source")
+    if source:
+        _fail(
+            f"{run_dir} was imported from {source} ({path}): it holds the designs and the scores "
+            f"{source} recorded, but no run configuration, so it cannot be {doing}; "
+            + (advice or f"inspect it with `agentic-design show {run_dir}`")
+        )
 
 
 # -- run / resume -----------------------------------------------------------------------------
@@ -84,7 +100,11 @@ def run(
 ) -> None:
     """Start a search from CONFIG (YAML); CLI options override the file."""
     with _user_errors():
-        cfg = RunConfig.from_yaml(config).with_overrides(
+        cfg = RunConfig.from_yaml(config)
+        if llm is not None and cfg.llm is not None and cfg.llm.models is not None:
+            # --llm names the one model to use: it replaces the file's list of models.
+            cfg = cfg.with_overrides(llm={**cfg.llm.model_dump(exclude={"models"}), "model": llm})
+        cfg = cfg.with_overrides(
             run_dir=str(run_dir) if run_dir else None,
             seed=seed,
             executor=executor,
@@ -97,6 +117,9 @@ def run(
                 "llm.api_base": api_base,
             },
         )
+        # A new search would take the directory over: an imported run holds no config to show
+        # that it is a started run, so refuse here rather than lose it.
+        _refuse_imported(cfg.resolved_run_dir, "searched into", "pass another --run-dir")
         _search_and_report(cfg, resume=False, progress=progress)
 
 
@@ -106,6 +129,7 @@ def resume(
     progress: Annotated[bool, typer.Option(help="show the progress bar")] = True,
 ) -> None:
     """Continue a stopped or killed run without repeating finished evaluations."""
+    _refuse_imported(run_dir, "resumed")
     with _user_errors():
         from agentic_design.search import Search
 
@@ -129,9 +153,10 @@ def _search_and_report(cfg: RunConfig, *, resume: bool, progress: bool, search: 
     if best is not None:
         out.print(f"[bold]best[/] {_scored(best, f'validation {name}')}", highlight=False)
     if result.test is not None and result.test.fitness is not None:
+        test = result.test
+        interval = _interval(test.ci_low, test.ci_high, test.metrics)
         out.print(
-            f"test {name} of the best, scored once: {result.test.fitness:.4f} "
-            f"(95% CI {result.test.ci_low:.4f} to {result.test.ci_high:.4f})",
+            f"test {name} of the best, scored once: {test.fitness:.4f} ({interval})",
             highlight=False,
         )
     if result.stopped_by is StopReason.INTERRUPTED:
@@ -165,15 +190,21 @@ def status(run_dir: Annotated[Path, typer.Argument(help="a run directory")]) -> 
     budget = meta.get("budget", {})
     out.print(f"[bold]run[/] {run_dir}: {state}")
     out.print(f"task: {meta.get('task')}   proposer: {meta.get('proposer')}")
-    out.print(
-        f"designs: {total - pending} evaluated, {pending} pending, "
-        f"budget {budget.get('evaluations', '?')} evaluations"
-        + (f" / {budget['hours']} h" if budget.get("hours") else "")
-    )
+    if meta.get("imported_from"):  # no search, no budget: what the source archive recorded
+        out.print(f"imported from {meta['imported_from']}: {meta.get('source')}")
+        out.print(f"designs: {total - pending} scored, {pending} pending")
+    else:
+        out.print(
+            f"designs: {total - pending} evaluated, {pending} pending, "
+            f"budget {budget.get('evaluations', '?')} evaluations"
+            + (f" / {budget['hours']} h" if budget.get("hours") else "")
+        )
     out.print("by status: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
-    out.print(f"searched: {float(meta.get('searched_s', 0.0)) / 60:.1f} min")
+    if not meta.get("imported_from"):
+        out.print(f"searched: {float(meta.get('searched_s', 0.0)) / 60:.1f} min")
     spend = archive.spend()
     out.print(f"LLM spend: {spend['calls']} calls, {spend['tokens']} tokens, ${spend['usd']:.4f}")
+    _print_models(archive)
     name = meta.get("fitness_name", "fitness")
     best = archive.best()
     if best is not None:
@@ -184,14 +215,44 @@ def status(run_dir: Annotated[Path, typer.Argument(help="a run directory")]) -> 
         out.print(f"test {name} of #{test['design_id']}: {fitness:.4f}", highlight=False)
 
 
+def _print_models(archive: Archive) -> None:
+    """Calls, spend and success rate per model, where the meta-agent had several."""
+    models = archive.model_spend()
+    if len(models) < 2:
+        return
+    table = Table(title="the meta-agent's models")
+    for column in ("model", "calls", "failed calls", "tokens", "USD", "designs", "ok", "success"):
+        table.add_column(column, justify="left" if column == "model" else "right")
+    for model, m in models.items():
+        table.add_row(
+            model,
+            str(m["calls"]),
+            str(m["failed_calls"]),
+            f"{m['tokens']:,}",
+            f"{m['usd']:.4f}",
+            str(m["designs"]),
+            str(m["ok"]),
+            f"{m['success_rate']:.0%}" if m["designs"] else "-",
+        )
+    out.print(table)
+
+
 def _scored(design: Design, fitness_name: str) -> str:
     """`#12 Wide CNN: accuracy 0.9470 (95% CI 0.9330 to 0.9610), 16,666 parameters`: the
     interval with words, since fitness may be negative."""
-    line = (
-        f"#{design.id} {design.name}: {fitness_name} {design.fitness:.4f} "
-        f"(95% CI {design.ci_low:.4f} to {design.ci_high:.4f})"
-    )
+    fitness = "-" if design.fitness is None else f"{design.fitness:.4f}"
+    interval = _interval(design.ci_low, design.ci_high, design.metrics)
+    line = f"#{design.id} {design.name}: {fitness_name} {fitness} ({interval})"
     return f"{line}, {design.summary}" if design.summary else line
+
+
+def _interval(low: float | None, high: float | None, metrics: dict[str, Any]) -> str:
+    """`95% CI 0.9330 to 0.9610`, or why there is none: an imported score may come with an
+    interval that could not be trusted (see `adas.INTERVAL_PROBLEM`)."""
+    if low is not None and high is not None:
+        return f"95% CI {low:.4f} to {high:.4f}"
+    problem = metrics.get(INTERVAL_PROBLEM)
+    return f"interval flagged: {problem}" if problem else "no interval"
 
 
 def _alive(pid: Any) -> bool:
@@ -230,6 +291,7 @@ def show(
     if design_id is not None:
         _show_one(designs[0], archive.meta("fitness_name", "fitness"))
         return
+    _print_models(archive)
     total = len(designs)
     if top is None:
         designs = designs[:TABLE_ROWS]
@@ -248,7 +310,7 @@ def show(
             d.name,
             d.status.value,
             f"{d.fitness:.4f}" if d.fitness is not None else "-",
-            f"{d.ci_low:.3f} to {d.ci_high:.3f}" if d.ci else "-",
+            _ci_cell(d),
             d.summary or "-",
             str(d.generation),
             ",".join(map(str, d.parents)) or "-",
@@ -260,15 +322,21 @@ def show(
 TABLE_ROWS = 20  # the table's default length; --json lists every design
 
 
+def _ci_cell(d: Design) -> str:
+    if d.ci_low is not None and d.ci_high is not None:
+        return f"{d.ci_low:.3f} to {d.ci_high:.3f}"
+    return "flagged" if INTERVAL_PROBLEM in d.metrics else "-"
+
+
 def _ranked(designs: list[Design]) -> list[Design]:
     return sorted(designs, key=lambda d: (d.fitness is None, -(d.fitness or 0.0), d.id))
 
 
 def _show_one(d: Design, fitness_name: str) -> None:
     out.print(f"[bold]#{d.id} {d.name}[/]  status {d.status.value}  generation {d.generation}")
-    if d.fitness is not None and d.ci is not None:
+    if d.fitness is not None:
         out.print(
-            f"{fitness_name} {d.fitness:.4f}  95% CI [{d.ci_low:.4f}, {d.ci_high:.4f}]"
+            f"{fitness_name} {d.fitness:.4f}  {_interval(d.ci_low, d.ci_high, d.metrics)}"
             + (f"; {d.summary}" if d.summary else ""),
             highlight=False,
         )
@@ -280,6 +348,9 @@ def _show_one(d: Design, fitness_name: str) -> None:
         out.print(f"metrics: {json.dumps(shown)}")
     if d.error:
         out.print(f"[red]error:[/] {d.error}")
+    if d.diff:
+        out.print("the change to its parent, as the model's edits made it:")
+        out.print(Syntax(d.diff, "diff"))
     out.print(Syntax(d.code, "python", line_numbers=True))
 
 
@@ -295,9 +366,11 @@ def replay(
 ) -> None:
     """Re-evaluate one archived design with its recorded seed and compare with the record, or
     (--search --run-dir NEW) re-run a whole LLM search from its recording, with no network."""
+    _refuse_imported(run_dir, "replayed")
     if search:
         if new_run_dir is None:
             _fail("replay --search needs --run-dir NEW for the replayed run")
+        _refuse_imported(new_run_dir, "replayed into", "pass another --run-dir")
         with _user_errors():
             from agentic_design.search import Search
 
@@ -344,10 +417,63 @@ def export(
     """Write a design as a standalone module that runs without this package."""
     from agentic_design.replay import export_design
 
+    _refuse_imported(run_dir, "exported (its agents need the framework they were written for)")
     archive = _open(run_dir)
     with _user_errors():
         path = export_design(archive, design_id, output)
     out.print(f"wrote {path}")
+
+
+@app.command("import-adas")
+def import_adas_command(
+    file: Annotated[Path, typer.Argument(help="an ADAS archive (its *_results.json)")],
+    run_dir: Annotated[Path, typer.Option(help="the new run directory to import into")],
+) -> None:
+    """Import an ADAS (Meta Agent Search) archive as a run, to show, rank and compare."""
+    with _user_errors():
+        summary = import_adas(file, run_dir)
+    out.print(
+        f"[bold]imported[/] {summary.source} into {summary.run_dir} "
+        f"(ADAS, domain {summary.domain}, fitness {summary.fitness_name})",
+        highlight=False,
+    )
+    out.print(
+        f"entries: {summary.entries}, imported: {summary.imported}, "
+        f"repeated: {summary.repeated}, flagged intervals: {summary.flagged}, "
+        f"invalid: {summary.invalid}",
+        highlight=False,
+    )
+    out.print(f"generations: {_spans(summary.generations)}", highlight=False)
+    with _open(run_dir) as archive:
+        best = archive.best()
+    if best is not None:
+        out.print(f"[bold]best[/] {_scored(best, summary.fitness_name)}", highlight=False)
+    if summary.flagged:
+        out.print(
+            f"{summary.flagged} intervals could not hold their own median and were kept aside "
+            "(see metrics interval_problem)",
+            highlight=False,
+        )
+    out.print(f"look closer: agentic-design show {run_dir}", highlight=False)
+
+
+def _spans(generations: tuple[int, ...]) -> str:
+    """`initial, 1-15, 17-19, 22-25 (gaps: 16, 20-21)`: ADAS's gaps are kept, and shown."""
+    numbered = [g for g in generations if g > 0]
+    text = ["initial"] if 0 in generations else []
+    text += _ranges(numbered)
+    gaps = sorted(set(range(1, max(numbered, default=0))) - set(numbered))
+    return ", ".join(text) + (f" (gaps: {', '.join(_ranges(gaps))})" if gaps else "")
+
+
+def _ranges(numbers: list[int]) -> list[str]:
+    spans: list[list[int]] = []
+    for n in numbers:
+        if spans and n == spans[-1][1] + 1:
+            spans[-1][1] = n
+        else:
+            spans.append([n, n])
+    return [f"{a}" if a == b else f"{a}-{b}" for a, b in spans]
 
 
 @app.command("sandbox-info")

@@ -390,7 +390,8 @@ class Search:
 def _holds_a_started_run(run_dir: Path) -> bool:
     try:
         with Archive.open(run_dir, readonly=True) as archive:
-            return archive.meta("config") is not None
+            # An imported archive (ADAS's) has no config, and is a run all the same.
+            return archive.meta("config") is not None or archive.meta("imported_from") is not None
     except ArchiveError:
         return False
 

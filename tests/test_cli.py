@@ -42,6 +42,23 @@ def test_bad_input_exits_2_with_a_message_and_no_traceback(tmp_path, config_text
     assert "Traceback" not in result.stderr
 
 
+def test_llm_on_the_command_line_replaces_a_list_of_models(tmp_path):
+    path = tmp_path / "config.yaml"
+    path.write_text(
+        "task: digits\nllm:\n  retries: 1\n  timeout_s: 2\n  models:\n"
+        "    - {model: openai/listed-a, api_base: 'http://127.0.0.1:9/v1'}\n"
+        "    - {model: openai/listed-b, api_base: 'http://127.0.0.1:9/v1'}\n"
+    )
+    listed = cli("run", str(path), "--run-dir", str(tmp_path / "a"), "--no-progress")
+    assert listed.returncode == 2 and "openai/listed-a" in listed.stderr  # each is checked
+    given = cli(
+        "run", str(path), "--run-dir", str(tmp_path / "b"), "--no-progress",
+        "--llm", "openai/given", "--api-base", "http://127.0.0.1:9/v1",
+    )  # fmt: skip
+    assert given.returncode == 2 and "the LLM is not usable" in given.stderr
+    assert "openai/given" in given.stderr and "listed" not in given.stderr
+
+
 def test_bad_option_values_exit_2(digits_config_file, tmp_path):
     result = cli("run", str(digits_config_file), "--workers", "0", "--no-progress")
     assert result.returncode == 2 and "sandbox.workers" in result.stderr

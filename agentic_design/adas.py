@@ -1,0 +1,367 @@
+"""Reading an ADAS archive (Meta Agent Search, Hu et al. 2024) into a run store.
+
+ADAS keeps its archive as a JSON list of entries `{thought, name, code, generation, fitness,
+test_fitness}`, where a fitness is a string: "95% Bootstrap Confidence Interval: (L%, U%),
+Median: M%". The import keeps what ADAS measured, on our scale (fractions in [0, 1]), and trusts
+nothing it cannot check: an interval that cannot hold its own median (every one of ADAS's DROP
+results) is flagged and kept aside, and a fitness that cannot be read makes its
+design invalid, never a zero. An imported run holds designs and scores but no run configuration:
+nothing in it can be re-evaluated or resumed.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from agentic_design.archive import Archive, db_path
+from agentic_design.records import Evaluation, Origin, Proposal, Status
+
+IMPORTED_FROM = "ADAS"
+
+# Where a run records why it did not trust an interval (any importer may flag one this way).
+INTERVAL_PROBLEM = "interval_problem"
+
+# ADAS's domains, as its result files are named (`drop_gpt3.5_results.json`).
+DOMAINS = ("arc", "drop", "mgsm", "gpqa", "mmlu", "humaneval", "gsm8k", "gsm_hard", "math")
+
+_NUMBER = r"([-+]?\d+(?:\.\d*)?|[-+]?\.\d+)"
+_SCORE = re.compile(
+    rf"\s*95% Bootstrap Confidence Interval:\s*\(\s*{_NUMBER}%\s*,\s*{_NUMBER}%\s*\)\s*,"
+    rf"\s*Median:\s*{_NUMBER}%\s*"
+)
+
+
+class AdasImportError(ValueError):
+    """The file is not an ADAS archive we can import, or the run directory is taken."""
+
+
+class ScoreFormatError(ValueError):
+    """A fitness string is not in ADAS's form."""
+
+
+@dataclass(frozen=True)
+class AdasScore:
+    """One ADAS fitness string, read as fractions. `problem` says why the interval is not
+    trusted (then `ci` is None); the median is kept either way."""
+
+    median: float
+    low: float
+    high: float
+    problem: str | None = None
+
+    @property
+    def ci(self) -> tuple[float, float] | None:
+        return None if self.problem else (self.low, self.high)
+
+
+@dataclass(frozen=True)
+class AdasEntry:
+    """One entry of an ADAS archive, checked for shape but not yet scored."""
+
+    index: int  # 1-based, as messages name it
+    name: str
+    thought: str
+    code: str
+    generation: int  # 0 for ADAS's hand-written "initial" agents
+    adas_generation: str | int | None  # as the file has it (None: not given)
+    fitness: Any
+    test_fitness: Any
+
+
+@dataclass(frozen=True)
+class ImportSummary:
+    """What `import_adas` brought in."""
+
+    source: Path
+    run_dir: Path
+    domain: str
+    fitness_name: str
+    entries: int
+    imported: int
+    repeated: int  # same code (whitespace aside) as an earlier entry
+    flagged: int  # intervals that cannot hold their median, kept aside
+    invalid: int  # fitness strings that could not be read
+    generations: tuple[int, ...]  # present, sorted; 0 is "initial"
+
+
+def guess_domain(path: str | Path) -> str:
+    """The ADAS domain a result file is named for, or "unknown"."""
+    stem = Path(path).name.lower()
+    for domain in DOMAINS:
+        if re.search(rf"(?<![a-z0-9]){domain}(?![a-z])", stem):
+            return domain
+    return "unknown"
+
+
+def parse_score(text: Any) -> AdasScore:
+    """Read "95% Bootstrap Confidence Interval: (L%, U%), Median: M%" as fractions, and flag
+    an interval that is impossible: a number outside 0-100%, L > U, or M outside [L, U]."""
+    match = _SCORE.fullmatch(text) if isinstance(text, str) else None
+    if match is None:
+        raise ScoreFormatError(
+            f"fitness {text!r} is not ADAS's form "
+            "'95% Bootstrap Confidence Interval: (L%, U%), Median: M%'"
+        )
+    low, high, median = (_fraction(number) for number in match.groups())
+    return AdasScore(median, low, high, _interval_problem(median, low, high))
+
+
+def _fraction(percent: str) -> float:
+    # Through Decimal, so that "30.5" becomes 0.305 exactly as written, not 0.30500000000000005.
+    return float(Decimal(percent) / 100)
+
+
+def _interval_problem(median: float, low: float, high: float) -> str | None:
+    outside = [x for x in (low, high, median) if not 0.0 <= x <= 1.0]
+    if outside:
+        return f"{outside[0]:g} lies outside 0 to 1 (0% to 100%)"
+    if low > high:
+        return f"the interval's low end {low:g} exceeds its high end {high:g}"
+    if not low <= median <= high:
+        return f"median {median:g} lies outside the interval [{low:g}, {high:g}]"
+    return None
+
+
+def read_entries(path: str | Path) -> list[AdasEntry]:
+    """Read and check an ADAS archive file: a JSON list of objects, each with code."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise AdasImportError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise AdasImportError(f"{path} is a directory, not an ADAS archive file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise AdasImportError(f"{path} cannot be read: {exc}") from None
+    except json.JSONDecodeError as exc:
+        raise AdasImportError(
+            f"{path} is not JSON ({exc.msg} at line {exc.lineno}, column {exc.colno}); "
+            "an ADAS archive is a JSON list of entries"
+        ) from None
+    if not isinstance(data, list):
+        raise AdasImportError(
+            f"{path} holds a JSON {_kind(data)}, not a list: an ADAS archive is a "
+            "list of entries with thought, name, code, generation and fitness"
+        )
+    if not data:
+        raise AdasImportError(f"{path} holds an empty list: there is nothing to import")
+    return [_entry(item, i, len(data), path) for i, item in enumerate(data, start=1)]
+
+
+def _entry(item: Any, index: int, total: int, path: Path) -> AdasEntry:
+    where = f"{path}: entry {index} of {total}"
+    if not isinstance(item, dict):
+        raise AdasImportError(f"{where} is a JSON {_kind(item)}, not an object")
+    name, thought, code = item.get("name"), item.get("thought", ""), item.get("code")
+    if not isinstance(code, str) or not code.strip():
+        label = f" ({name})" if isinstance(name, str) else ""
+        raise AdasImportError(f"{where}{label} has no code: every entry needs its agent's code")
+    if name is not None and not isinstance(name, str):
+        raise AdasImportError(f"{where}: its name is a JSON {_kind(name)}, not a string")
+    raw_generation = item.get("generation")
+    return AdasEntry(
+        index=index,
+        name=name or f"ADAS entry {index}",
+        thought=_thought_text(thought),
+        code=code,
+        generation=_generation(raw_generation, where),
+        adas_generation=raw_generation,
+        fitness=item.get("fitness"),
+        test_fitness=item.get("test_fitness"),
+    )
+
+
+def _thought_text(thought: Any) -> str:
+    """A thought as text. Most ADAS thoughts are markdown ("**Insights:**\n..."); a few are
+    objects of those sections (an implementation as a list of steps): render them the same way."""
+    if isinstance(thought, str):
+        return thought
+    if not isinstance(thought, dict):
+        return json.dumps(thought)
+    sections = []
+    for heading, body in thought.items():
+        title = heading if heading.startswith("**") else f"**{heading}:**"
+        if isinstance(body, list):
+            text = "\n".join(map(str, body))
+        else:
+            text = body if isinstance(body, str) else json.dumps(body)
+        sections.append(f"{title}\n{text}")
+    return "\n\n".join(sections)
+
+
+def _kind(value: Any) -> str:
+    """A JSON value's kind, as JSON names it."""
+    kinds = {dict: "object", list: "list", str: "string", bool: "boolean", type(None): "null"}
+    return kinds.get(type(value), "number")
+
+
+def _generation(raw: Any, where: str) -> int:
+    if raw is None or raw == "initial":  # none given: counted with the hand-written agents
+        return 0
+    if isinstance(raw, int) and not isinstance(raw, bool) and raw >= 0:
+        return raw
+    if isinstance(raw, str) and re.fullmatch(r"\s*[0-9]+\s*", raw):
+        return int(raw)
+    raise AdasImportError(f"{where}: generation {raw!r} is neither 'initial' nor a whole number")
+
+
+def evaluation_of(entry: AdasEntry, fitness_name: str, repeat_of: int | None) -> Evaluation:
+    """The evaluation ADAS recorded for an entry, on our scale; invalid when unreadable."""
+    metrics: dict[str, Any] = {
+        "adas_fitness": entry.fitness,
+        "adas_generation": entry.adas_generation,
+    }
+    if repeat_of is not None:
+        metrics["repeat_of"] = repeat_of
+    metrics.update(_test_metrics(entry.test_fitness))
+    try:
+        score = parse_score(entry.fitness)
+    except ScoreFormatError as exc:
+        return Evaluation(
+            status=Status.INVALID, split="validation", seed=0, metrics=metrics, error=str(exc)
+        )
+    if score.problem:
+        metrics["adas_interval"] = [score.low, score.high]
+        metrics[INTERVAL_PROBLEM] = score.problem
+    ci = score.ci
+    return Evaluation(
+        status=Status.OK,
+        split="validation",
+        seed=0,
+        fitness=score.median,
+        ci_low=ci[0] if ci else None,
+        ci_high=ci[1] if ci else None,
+        metrics=metrics,
+        summary=_summary(metrics, fitness_name),
+    )
+
+
+def _test_metrics(test_fitness: Any) -> dict[str, Any]:
+    """ADAS's score on its test split, read as the validation fitness is."""
+    if test_fitness is None:
+        return {}
+    metrics: dict[str, Any] = {"adas_test_fitness": test_fitness}
+    try:
+        score = parse_score(test_fitness)
+    except ScoreFormatError as exc:
+        return {**metrics, "test_fitness_error": str(exc)}
+    metrics.update(test_median=score.median, test_ci=list(score.ci) if score.ci else None)
+    if score.problem:
+        metrics.update(
+            adas_test_interval=[score.low, score.high], test_interval_problem=score.problem
+        )
+    return metrics
+
+
+def _summary(metrics: dict[str, Any], fitness_name: str) -> str:
+    parts = []
+    if "test_median" in metrics:
+        ci = metrics["test_ci"]
+        interval = f"95% CI {ci[0]:.3f} to {ci[1]:.3f}" if ci else "interval flagged"
+        parts.append(f"ADAS test {fitness_name} {metrics['test_median']:.4f} ({interval})")
+    if "repeat_of" in metrics:
+        parts.append(f"repeats #{metrics['repeat_of']}")
+    return "; ".join(parts)
+
+
+def _operator(entry: AdasEntry) -> str:
+    if entry.adas_generation == "initial":
+        return "imported from ADAS (initial)"
+    if entry.adas_generation is None:
+        return "imported from ADAS (no generation given)"
+    return f"imported from ADAS (generation {entry.generation})"
+
+
+def _normalised(code: str) -> str:
+    return " ".join(code.split())
+
+
+def import_adas(path: str | Path, run_dir: str | Path) -> ImportSummary:
+    """Import the ADAS archive at `path` as a new run in `run_dir` (which must hold no run).
+
+    Every entry becomes a design (origin imported, proposer "adas") finished with the
+    evaluation ADAS recorded for it; the whole file is checked before anything is written."""
+    path, run_dir = Path(path), Path(run_dir)
+    if db_path(run_dir).exists():
+        raise AdasImportError(
+            f"{run_dir} already holds a run ({db_path(run_dir)}): import into a new --run-dir"
+        )
+    entries = read_entries(path)
+    domain = guess_domain(path)
+    fitness_name = "F1" if domain == "drop" else "accuracy"
+    proposals = [
+        Proposal(
+            name=e.name,
+            thought=e.thought,
+            code=e.code,
+            operator=_operator(e),
+            proposer="adas",
+            generation=e.generation,
+            origin=Origin.IMPORTED,
+        )
+        for e in entries
+    ]
+    with Archive.create(run_dir, meta=_meta(path, run_dir, domain, fitness_name)) as archive:
+        # ADAS's seeds are unknown; 0 stands for "none recorded". The fingerprint names the
+        # ADAS domain, since the data it was scored on is not ours to fingerprint.
+        ids = archive.add_many(proposals, eval_seed=0, task_fingerprint=f"adas:{domain}")
+        first_with_code: dict[str, int] = {}
+        evaluations = []
+        for entry, design_id in zip(entries, ids, strict=True):
+            repeat_of = first_with_code.setdefault(_normalised(entry.code), design_id)
+            evaluation = evaluation_of(
+                entry, fitness_name, repeat_of if repeat_of != design_id else None
+            )
+            archive.finish(design_id, evaluation)
+            evaluations.append(evaluation)
+        summary = ImportSummary(
+            source=path,
+            run_dir=run_dir,
+            domain=domain,
+            fitness_name=fitness_name,
+            entries=len(entries),
+            imported=len(ids),
+            repeated=sum("repeat_of" in ev.metrics for ev in evaluations),
+            flagged=sum(INTERVAL_PROBLEM in ev.metrics for ev in evaluations),
+            invalid=sum(ev.status is Status.INVALID for ev in evaluations),
+            generations=tuple(sorted({e.generation for e in entries})),
+        )
+        archive.set_meta_many(
+            {
+                "import": {
+                    "entries": summary.entries,
+                    "imported": summary.imported,
+                    "repeated": summary.repeated,
+                    "flagged": summary.flagged,
+                    "invalid": summary.invalid,
+                    "generations": list(summary.generations),
+                },
+                "state": "imported",
+            }
+        )
+    return summary
+
+
+def _meta(path: Path, run_dir: Path, domain: str, fitness_name: str) -> dict[str, Any]:
+    scored = "F1 score against the reference answers" if domain == "drop" else "accuracy"
+    return {
+        "name": run_dir.resolve().name,
+        "task": f"adas:{domain}",
+        "task_kind": "agent",
+        "fitness_name": fitness_name,
+        "fitness_meaning": (
+            f"ADAS's {scored} on its validation questions, the median of its bootstrap "
+            "resamples, as a fraction in [0, 1] (ADAS printed percentages)"
+        ),
+        "proposer": f"ADAS (Meta Agent Search), imported from {path.name}",
+        "imported_from": IMPORTED_FROM,
+        "source": str(path.resolve()),
+        "imported_at": time.time(),
+        "state": "importing",  # until every entry is in: a killed import says so
+    }

@@ -1,0 +1,389 @@
+"""Importing ADAS archives: three real archives become runs with ADAS's scores on our 0-1 scale;
+impossible intervals are flagged, never trusted; repeats are marked; bad files exit 2; an imported
+run can be shown but not re-run."""
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from agentic_design.adas import (
+    AdasImportError,
+    ScoreFormatError,
+    guess_domain,
+    import_adas,
+    parse_score,
+)
+from agentic_design.archive import Archive
+from agentic_design.records import Origin, Status
+
+from .conftest import REPO, cli, small_digits_config
+
+# Three archives ADAS published (Apache-2.0, data only), in the project's shared fixtures: a
+# checkout has shared/ beside it, and so has CI's clone.
+FIXTURES = REPO.parent / "shared" / "fixtures" / "adas"
+ARC = FIXTURES / "arc_gpt3.5_results.json"
+DROP = FIXTURES / "drop_gpt3.5_results.json"
+MGSM = FIXTURES / "mgsm_gpt3.5_results.json"
+
+
+def score(low: float, high: float, median: float) -> str:
+    return f"95% Bootstrap Confidence Interval: ({low}%, {high}%), Median: {median}%"
+
+
+def entry(code: str, generation: object = 1, fitness: object = None, **extra: object) -> dict:
+    return {
+        "thought": "t",
+        "name": f"agent {generation}",
+        "code": code,
+        "generation": generation,
+        "fitness": score(20.0, 40.0, 30.0) if fitness is None else fitness,
+        **extra,
+    }
+
+
+def write_archive(path: Path, entries: list) -> Path:
+    path.write_text(json.dumps(entries))
+    return path
+
+
+# -- reading a fitness string ------------------------------------------------------------------
+
+
+def test_a_score_becomes_fractions_exactly_as_written():
+    read = parse_score(score(22.7, 38.3, 30.5))
+    assert (read.median, read.low, read.high) == (0.305, 0.227, 0.383)
+    assert read.ci == (0.227, 0.383) and read.problem is None
+
+
+@pytest.mark.parametrize(
+    "low, high, median, problem",
+    [
+        (50.2, 54.3, 63.3, "median 0.633 lies outside the interval [0.502, 0.543]"),
+        (60.0, 50.0, 55.0, "the interval's low end 0.6 exceeds its high end 0.5"),
+        (20.0, 120.0, 50.0, "1.2 lies outside 0 to 1"),
+        (-5.0, 10.0, 5.0, "-0.05 lies outside 0 to 1"),
+    ],
+)
+def test_an_impossible_interval_is_flagged_and_not_trusted(low, high, median, problem):
+    read = parse_score(score(low, high, median))
+    assert read.ci is None
+    assert read.problem is not None and read.problem.startswith(problem)
+    assert read.median == pytest.approx(median / 100)  # the median itself is kept
+
+
+@pytest.mark.parametrize("text", ["", "Median: 30%", "95% CI (1, 2)", 0.3, None])
+def test_a_score_not_in_adas_form_is_an_error_not_a_zero(text):
+    with pytest.raises(ScoreFormatError, match="not ADAS's form"):
+        parse_score(text)
+
+
+@pytest.mark.parametrize(
+    "name, domain",
+    [
+        ("drop_gpt3.5_results.json", "drop"),
+        ("arc_gpt3.5_results.json", "arc"),
+        ("results/mgsm_gpt4_results.json", "mgsm"),
+        ("gpqa_results.json", "gpqa"),
+        ("my-mmlu-run.json", "mmlu"),
+        ("humaneval.json", "humaneval"),
+        ("dropout_results.json", "unknown"),
+        ("archive.json", "unknown"),
+    ],
+)
+def test_the_domain_is_guessed_from_the_file_name(name, domain):
+    assert guess_domain(name) == domain
+
+
+# -- the three real archives -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "path, entries, repeated, flagged, domain, fitness_name, best_name, best_fitness",
+    [
+        (ARC, 27, 0, 0, "arc", "accuracy", "Meta-Cognitive Active Learning Agent", 0.13),
+        (DROP, 35, 2, 35, "drop", "F1", "Real-Time Adaptive Agent", 0.735),
+        (MGSM, 36, 0, 0, "mgsm", "accuracy", "Dynamic Role-Playing Architecture", 0.547),
+    ],
+)
+def test_each_real_archive_imports_with_its_counts(
+    tmp_path, path, entries, repeated, flagged, domain, fitness_name, best_name, best_fitness
+):
+    summary = import_adas(path, tmp_path / "run")
+    assert (summary.entries, summary.imported, summary.invalid) == (entries, entries, 0)
+    assert (summary.repeated, summary.flagged) == (repeated, flagged)
+    assert (summary.domain, summary.fitness_name) == (domain, fitness_name)
+    with Archive.open(tmp_path / "run", readonly=True) as archive:
+        assert archive.total() == entries and archive.counts() == {"ok": entries}
+        best = archive.best()
+        assert best is not None and (best.name, best.fitness) == (best_name, best_fitness)
+        meta = archive.all_meta()
+        assert meta["task"] == f"adas:{domain}" and meta["fitness_name"] == fitness_name
+        assert meta["imported_from"] == "ADAS" and meta["state"] == "imported"
+        assert meta["source"] == str(path) and meta["name"] == "run"
+        assert meta["import"]["entries"] == entries and meta["import"]["flagged"] == flagged
+        assert "config" not in meta
+        for design in archive.designs():
+            assert design.origin is Origin.IMPORTED and design.proposer == "adas"
+            assert design.fitness is not None and 0.0 <= design.fitness <= 1.0
+            assert 0.0 <= design.metrics["test_median"] <= 1.0
+            if design.ci is not None:
+                assert 0.0 <= design.ci_low <= design.fitness <= design.ci_high <= 1.0
+    source = json.loads(path.read_text())
+    assert len(list((tmp_path / "run" / "designs").glob("*.py"))) == len(source)
+
+
+def test_names_thoughts_and_code_are_kept_as_given(tmp_path):
+    import_adas(MGSM, tmp_path / "run")
+    source = json.loads(MGSM.read_text())
+    with Archive.open(tmp_path / "run", readonly=True) as archive:
+        designs = archive.designs()
+    assert [(d.name, d.code) for d in designs] == [(e["name"], e["code"]) for e in source]
+    assert [d.thought for d in designs if d.id != 23] == [
+        e["thought"] for i, e in enumerate(source, start=1) if i != 23
+    ]
+    # Entry 23's thought is an object of sections: it reads as the markdown of the others.
+    structured = designs[22].thought
+    assert structured.startswith("**Insights:**\nTo enhance the adaptive learning process")
+    assert "\n\n**Implementation:**\n1. The Meta-Agent starts by analyzing the task" in structured
+    first = designs[
+        0
+    ]  # Chain-of-Thought: (22.7%, 38.3%), Median: 30.5%; test (24.9%, 31.1%), 28.0%
+    assert (first.fitness, first.ci_low, first.ci_high) == (0.305, 0.227, 0.383)
+    assert first.metrics["test_median"] == 0.28 and first.metrics["test_ci"] == [0.249, 0.311]
+    assert "interval_problem" not in first.metrics
+
+
+def test_generations_and_their_gaps_are_kept(tmp_path):
+    summary = import_adas(ARC, tmp_path / "run")
+    # ARC's archive has no generations 16, 20 or 21: ADAS dropped those proposals.
+    assert summary.generations == (0, *range(1, 16), 17, 18, 19, 22, 23, 24, 25)
+    with Archive.open(tmp_path / "run", readonly=True) as archive:
+        designs = archive.designs()
+    source = json.loads(ARC.read_text())
+    expected = [0 if e["generation"] == "initial" else int(e["generation"]) for e in source]
+    assert [d.generation for d in designs] == expected
+    assert designs[0].operator == "imported from ADAS (initial)"
+    assert designs[0].metrics["adas_generation"] == "initial"
+    assert designs[-1].operator == "imported from ADAS (generation 25)"
+
+
+def test_every_drop_interval_is_flagged_with_its_numbers_and_reason(tmp_path):
+    # ADAS's DROP scoring left the bounds unscaled: all 35 intervals lie below their medians.
+    summary = import_adas(DROP, tmp_path / "run")
+    assert summary.flagged == 35
+    with Archive.open(tmp_path / "run", readonly=True) as archive:
+        designs = archive.designs()
+    assert all(d.ci_low is None and d.ci_high is None for d in designs)
+    first = designs[0]  # Chain-of-Thought: (50.2%, 54.3%), Median: 63.3%
+    assert first.fitness == 0.633
+    assert first.metrics["adas_interval"] == [0.502, 0.543]
+    assert first.metrics["interval_problem"] == (
+        "median 0.633 lies outside the interval [0.502, 0.543]"
+    )
+    assert first.metrics["test_median"] == 0.642 and first.metrics["test_ci"] is None
+    assert first.metrics["adas_test_interval"] == [0.59, 0.607]
+    assert "outside the interval" in first.metrics["test_interval_problem"]
+
+
+def test_drop_repeats_are_marked_with_the_earlier_design(tmp_path):
+    import_adas(DROP, tmp_path / "run")
+    with Archive.open(tmp_path / "run", readonly=True) as archive:
+        repeats = {
+            d.id: d.metrics["repeat_of"] for d in archive.designs() if "repeat_of" in d.metrics
+        }
+        # The last two entries repeat generations 29 and 30 (entries 32 and 33) word for word.
+        assert repeats == {34: 32, 35: 33}
+        assert archive.get(34).code == archive.get(32).code
+
+
+# -- small archives of our own -----------------------------------------------------------------
+
+
+def test_a_repeat_differing_only_in_whitespace_is_imported_and_marked(tmp_path):
+    code = "def forward(self, taskInfo):\n    return taskInfo\n"
+    spaced = "def forward(self,  taskInfo):\n\n        return taskInfo   \n"
+    path = write_archive(
+        tmp_path / "mmlu_results.json",
+        [
+            entry(code, "initial"),
+            entry("def forward(self, t):\n    return 1\n", 1),
+            entry(spaced, "3"),  # a generation as a string, as ADAS sometimes writes it
+        ],
+    )
+    summary = import_adas(path, tmp_path / "run")
+    assert (summary.imported, summary.repeated) == (3, 1)
+    assert summary.generations == (0, 1, 3) and summary.domain == "mmlu"
+    with Archive.open(tmp_path / "run", readonly=True) as archive:
+        first, other, repeat = archive.designs()
+    assert repeat.metrics["repeat_of"] == first.id and repeat.code == spaced
+    assert "repeat_of" not in first.metrics and "repeat_of" not in other.metrics
+    assert repeat.status is Status.OK and f"repeats #{first.id}" in repeat.summary
+
+
+def test_an_unreadable_fitness_makes_the_entry_invalid_with_the_error(tmp_path):
+    path = write_archive(
+        tmp_path / "arc_results.json",
+        [entry("x = 1", "initial"), entry("x = 2", 1, fitness="Median: about 40%")],
+    )
+    summary = import_adas(path, tmp_path / "run")
+    assert (summary.imported, summary.invalid) == (2, 1)
+    with Archive.open(tmp_path / "run", readonly=True) as archive:
+        good, bad = archive.designs()
+    assert good.status is Status.OK and good.fitness == 0.3
+    assert bad.status is Status.INVALID and bad.fitness is None
+    assert bad.error is not None and "'Median: about 40%' is not ADAS's form" in bad.error
+    assert bad.metrics["adas_fitness"] == "Median: about 40%"
+
+
+def test_entries_lacking_optional_keys_still_import(tmp_path):
+    path = write_archive(
+        tmp_path / "results.json",
+        [{"code": "x = 1", "fitness": score(1.0, 3.0, 2.0)}, {"code": "x = 2"}],
+    )
+    summary = import_adas(path, tmp_path / "run")
+    assert summary.domain == "unknown" and summary.fitness_name == "accuracy"
+    with Archive.open(tmp_path / "run", readonly=True) as archive:
+        named, unscored = archive.designs()
+        assert archive.meta("task") == "adas:unknown"
+    assert named.name == "ADAS entry 1" and named.thought == "" and named.generation == 0
+    assert named.operator == "imported from ADAS (no generation given)"
+    assert "test_median" not in named.metrics
+    assert unscored.status is Status.INVALID and "None is not ADAS's form" in unscored.error
+
+
+def test_a_directory_holding_a_run_is_refused(tmp_path):
+    import_adas(ARC, tmp_path / "run")
+    with pytest.raises(AdasImportError, match="already holds a run"):
+        import_adas(MGSM, tmp_path / "run")
+    with Archive.open(tmp_path / "run", readonly=True) as archive:
+        assert archive.total() == 27  # untouched
+
+
+# -- the command line --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "content, problem",
+    [
+        (None, "no such file"),
+        ("{not json", "is not JSON"),
+        ('{"name": "x"}', "holds a JSON object, not a list"),
+        ("[]", "holds an empty list"),
+        ('[1, "two"]', "entry 1 of 2 is a JSON number, not an object"),
+        ('[{"name": "Agent X", "fitness": "?"}]', "entry 1 of 1 (Agent X) has no code"),
+        ('[{"code": "x = 1", "generation": "late"}]', "generation 'late' is neither"),
+    ],
+)
+def test_a_bad_archive_file_exits_2_naming_the_file(tmp_path, content, problem):
+    path = tmp_path / "bad_results.json"
+    if content is not None:
+        path.write_text(content)
+    result = cli("import-adas", str(path), "--run-dir", str(tmp_path / "run"))
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert str(path) in result.stderr and problem in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "run").exists()  # checked before anything is written
+
+
+def test_importing_into_a_run_directory_twice_exits_2(tmp_path):
+    assert cli("import-adas", str(ARC), "--run-dir", str(tmp_path / "run")).returncode == 0
+    again = cli("import-adas", str(ARC), "--run-dir", str(tmp_path / "run"))
+    assert again.returncode == 2 and "already holds a run" in again.stderr
+
+
+@pytest.fixture(scope="module")
+def drop_run(tmp_path_factory):
+    run_dir = tmp_path_factory.mktemp("adas") / "drop"
+    result = cli("import-adas", str(DROP), "--run-dir", str(run_dir))
+    assert result.returncode == 0, result.stderr
+    return run_dir, result.stdout
+
+
+def test_the_import_prints_its_summary(drop_run):
+    _, stdout = drop_run
+    assert "entries: 35, imported: 35, repeated: 2, flagged intervals: 35" in stdout
+    assert "generations: initial, 1-11, 14-17, 19-21, 23-30 (gaps: 12-13, 18, 22)" in stdout
+    assert "best #14 Real-Time Adaptive Agent: F1 0.7350 (interval flagged: median 0.735" in stdout
+
+
+def test_status_and_show_read_an_imported_run(drop_run):
+    run_dir, _ = drop_run
+    status = cli("status", str(run_dir))
+    assert status.returncode == 0, status.stderr
+    assert f"run {run_dir}: imported" in status.stdout
+    assert (
+        f"imported from ADAS: {DROP}" in status.stdout and "35 scored, 0 pending" in status.stdout
+    )
+    assert "best: #14 Real-Time Adaptive Agent: F1 0.7350 (interval flagged" in status.stdout
+    table = cli("show", str(run_dir))
+    assert table.returncode == 0, table.stderr
+    assert "Real-Time Adaptive Agent" in table.stdout and "flagged" in table.stdout
+    one = cli("show", str(run_dir), "--id", "1")
+    assert one.returncode == 0, one.stderr
+    assert "F1 0.6330  interval flagged: median 0.633 lies outside the interval" in one.stdout
+    assert "def forward(self, taskInfo)" in one.stdout
+
+
+def test_show_json_lists_every_imported_design(drop_run):
+    run_dir, _ = drop_run
+    result = cli("show", str(run_dir), "--json")
+    assert result.returncode == 0, result.stderr
+    payload = json.loads(result.stdout)
+    assert payload["run"]["imported_from"] == "ADAS" and payload["run"]["fitness_name"] == "F1"
+    assert payload["run"]["counts"] == {"ok": 35}
+    designs = payload["designs"]
+    assert len(designs) == 35 and designs[0]["name"] == "Real-Time Adaptive Agent"
+    assert all(d["ci_low"] is None and d["ci_high"] is None for d in designs)
+    assert all(d["metrics"]["interval_problem"] for d in designs)
+    assert {d["origin"] for d in designs} == {"imported"}
+
+
+def test_a_run_with_good_intervals_shows_them(tmp_path):
+    assert cli("import-adas", str(MGSM), "--run-dir", str(tmp_path / "run")).returncode == 0
+    one = cli("show", str(tmp_path / "run"), "--id", "1")
+    assert "accuracy 0.3050  95% CI 0.2270 to 0.3830" in one.stdout
+
+
+@pytest.mark.parametrize(
+    "args, doing",
+    [
+        (["resume", "{run}"], "cannot be resumed"),
+        (["replay", "{run}", "1"], "cannot be replayed"),
+        (["replay", "{run}", "--search", "--run-dir", "{new}"], "cannot be replayed"),
+        (["export", "{run}", "1", "-o", "{new}.py"], "cannot be exported"),
+    ],
+)
+def test_an_imported_run_cannot_be_run_again(drop_run, tmp_path, args, doing):
+    run_dir, _ = drop_run
+    args = [a.replace("{run}", str(run_dir)).replace("{new}", str(tmp_path / "new")) for a in args]
+    result = cli(*args)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert f"{run_dir} was imported from ADAS ({DROP})" in result.stderr and doing in result.stderr
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1  # one line (the console does not fold)
+
+
+def test_a_new_search_never_takes_over_an_imported_run(tmp_path):
+    run_dir = tmp_path / "imported"
+    assert cli("import-adas", str(ARC), "--run-dir", str(run_dir)).returncode == 0
+    config = tmp_path / "digits.yaml"
+    config.write_text(yaml.safe_dump(small_digits_config(tmp_path / "other")))
+    result = cli("run", str(config), "--run-dir", str(run_dir), "--no-progress")
+    assert result.returncode == 2 and "pass another --run-dir" in result.stderr
+    with Archive.open(run_dir, readonly=True) as archive:
+        assert archive.total() == 27
+
+
+def test_the_python_api_refuses_an_imported_run_directory_too(tmp_path):
+    from agentic_design import RunConfig, Search
+    from agentic_design.config import ConfigError
+
+    run_dir = tmp_path / "imported"
+    import_adas(MGSM, run_dir)
+    config = RunConfig.from_dict(small_digits_config(run_dir))
+    with pytest.raises(ConfigError, match="already holds a run"):
+        Search(config, progress=False).run()
+    with Archive.open(run_dir, readonly=True) as archive:
+        assert archive.total() == 36
