@@ -96,6 +96,12 @@ def run(
     workers: Annotated[int | None, typer.Option(help="parallel evaluations")] = None,
     seed: Annotated[int | None, typer.Option(help="the run's seed")] = None,
     executor: Annotated[str | None, typer.Option(help="local (ray: a later version)")] = None,
+    agent_llm: Annotated[
+        str | None, typer.Option(help="the model agents call (litellm string, or simulated)")
+    ] = None,
+    agent_api_base: Annotated[
+        str | None, typer.Option(help="an OpenAI-compatible server for --agent-llm")
+    ] = None,
     progress: Annotated[bool, typer.Option(help="show the progress bar")] = True,
 ) -> None:
     """Start a search from CONFIG (YAML); CLI options override the file."""
@@ -115,6 +121,8 @@ def run(
                 "sandbox.workers": workers,
                 "llm.model": llm,
                 "llm.api_base": api_base,
+                "agent_llm.model": agent_llm,
+                "agent_llm.api_base": agent_api_base,
             },
         )
         # A new search would take the directory over: an imported run holds no config to show

@@ -216,6 +216,15 @@ class MetaAgentConfig(_Strict):
     diff_min_lines: int = Field(80, ge=1, description="edit_format auto: parents this long")
 
 
+class SimulatedConfig(_Strict):
+    """The simulated model agents may call instead of an LLM (`agent_llm: {model: simulated}`)."""
+
+    p_correct: float = Field(
+        0.6, ge=0, le=1, description="the chance that one call answers a known question right"
+    )
+    seed: int | None = Field(None, description="default: the run's seed")
+
+
 class SearchConfig(_Strict):
     """How proposals are made."""
 
@@ -242,6 +251,10 @@ class RunConfig(_Strict):
     sandbox: SandboxConfig = Field(default_factory=SandboxConfig)
     search: SearchConfig = Field(default_factory=SearchConfig)
     llm: LLMConfig | None = None
+    agent_llm: LLMConfig | None = Field(
+        None, description="the model agents call (a task of the agent kind); model: simulated"
+    )
+    simulated: SimulatedConfig = Field(default_factory=SimulatedConfig)
     executor: Literal["local"] = "local"
 
     # Where the config came from and what its budget block was called, for error messages;
@@ -279,6 +292,11 @@ class RunConfig(_Strict):
         except ValidationError as exc:
             where = f"{self._source}: {self._budget_key}"
             raise ConfigError(describe_validation_error(exc, where, separator=".")) from None
+        if task.uses_broker and self.agent_llm is None:
+            raise ConfigError(
+                f"{self._source}: task {self.task} designs agents that call an LLM: give "
+                "agent_llm (a model, or `model: simulated` for a free dry run; or --agent-llm)"
+            )
         return task
 
     @classmethod

@@ -19,7 +19,9 @@ from agentic_design.sandbox import Sandbox, SandboxLimits, SandboxResult
 from agentic_design.tasks import InvalidDesign, InvalidOutputs, Task, TaskBudget, load_task
 
 if TYPE_CHECKING:
+    from agentic_design.broker import Broker
     from agentic_design.config import RunConfig
+    from agentic_design.llm import CallStore
 
 DESIGN_FILENAME = "<design>"
 
@@ -60,12 +62,19 @@ class Evaluator:
     """Evaluates designs of one task in a sandbox pool; safe to call from several threads."""
 
     def __init__(
-        self, task: Task, task_ref: str, sandbox: Sandbox, *, limits: SandboxLimits
+        self,
+        task: Task,
+        task_ref: str,
+        sandbox: Sandbox,
+        *,
+        limits: SandboxLimits,
+        broker: Broker | None = None,
     ) -> None:
         self.task = task
         self.task_ref = task_ref
         self.sandbox = sandbox
         self.limits = limits
+        self.broker = broker
 
     def evaluate(
         self,
@@ -74,12 +83,17 @@ class Evaluator:
         seed: int,
         split: str = "validation",
         recorded: dict[str, Any] | None = None,
+        design_id: int | None = None,
     ) -> Evaluation:
         """Run and score one design. With the `recorded` metrics of an earlier evaluation it
-        runs under the budget that repeats that evaluation exactly (`Task.replay_budget`)."""
+        runs under the budget that repeats that evaluation exactly (`Task.replay_budget`).
+        An agent's LLM calls are served by the broker, recorded under `design_id`."""
         budget: TaskBudget = self.task.budget
         if recorded is not None:
             budget = self.task.replay_budget(budget, recorded)
+        session = None
+        if self.broker is not None:
+            session = self.broker.session(design_id, self.task.call_cap(split))  # type: ignore[arg-type]
         started = time.monotonic()
         result = self.sandbox.run(
             _ENTRY_CODE,
@@ -93,21 +107,33 @@ class Evaluator:
                 "budget": budget.model_dump(mode="json"),
             },
             limits=self.limits,
+            on_channel=session,
         )
         wall_s = time.monotonic() - started
-        return self._judge(result, code, split, seed, wall_s)
+        usage: dict[str, Any] = {}
+        if session is not None:
+            session.finish(timeout=60.0)
+            usage = session.metrics()
+        return self._judge(result, code, split, seed, wall_s, usage)
 
     def _judge(
-        self, result: SandboxResult, code: str, split: str, seed: int, wall_s: float
+        self,
+        result: SandboxResult,
+        code: str,
+        split: str,
+        seed: int,
+        wall_s: float,
+        usage: dict[str, Any],
     ) -> Evaluation:
         if not result.ok:
+            metrics = {"stderr_tail": result.stderr[-2000:]} if result.stderr else {}
             return Evaluation(
                 status=Status(result.status),
                 split=split,
                 seed=seed,
                 error=_error_text(result),
                 wall_s=wall_s,
-                metrics={"stderr_tail": result.stderr[-2000:]} if result.stderr else {},
+                metrics={**metrics, **usage},
             )
         try:
             score = self.task.score(result.value, split)  # type: ignore[arg-type]
@@ -119,6 +145,9 @@ class Evaluator:
                 error=f"outputs could not be scored: {exc}",
                 wall_s=wall_s,
             )
+        metrics = score.metrics
+        if usage:
+            metrics = {**metrics, **self.task.usage_metrics(usage, metrics)}
         return Evaluation(
             status=Status.OK,
             split=split,
@@ -126,9 +155,9 @@ class Evaluator:
             fitness=score.fitness,
             ci_low=score.ci_low,
             ci_high=score.ci_high,
-            metrics=score.metrics,
-            descriptors=self.task.descriptors(code, score.metrics),
-            summary=self.task.summarize(score.metrics),
+            metrics=metrics,
+            descriptors=self.task.descriptors(code, metrics),
+            summary=self.task.summarize(metrics),
             wall_s=wall_s,
         )
 
@@ -146,6 +175,7 @@ def sandbox_for(config: RunConfig, task: Task, workers: int | None = None) -> Sa
     return Sandbox(
         workers=workers or config.sandbox.workers,
         preload=[*task.preload, *config.sandbox.preload, "agentic_design.evaluation"],
+        channel=task.uses_broker,
         limits=limits_for(config, task),
         disable=config.sandbox.disable,
     )
@@ -162,8 +192,38 @@ def limits_for(config: RunConfig, task: Task) -> SandboxLimits:
     )
 
 
-def evaluator_for(config: RunConfig, task: Task, sandbox: Sandbox) -> Evaluator:
-    return Evaluator(task, config.task, sandbox, limits=limits_for(config, task))
+def evaluator_for(
+    config: RunConfig,
+    task: Task,
+    sandbox: Sandbox,
+    *,
+    store: CallStore | None = None,
+    replay: bool = False,
+) -> Evaluator:
+    """The run's evaluator; for an agent task, with a broker serving the agents' model
+    (recorded in `store`, or answered from its recording when `replay`)."""
+    broker = broker_for(config, task, store, replay) if task.uses_broker else None
+    return Evaluator(task, config.task, sandbox, limits=limits_for(config, task), broker=broker)
+
+
+def broker_for(
+    config: RunConfig, task: Task, store: CallStore | None, replay: bool
+) -> Broker | None:
+    """The broker for `agent_llm`: the simulated model, or the configured LLM."""
+    from agentic_design.broker import Broker, BrokerLimits, llm_answerer, simulated_answerer
+    from agentic_design.llm import LLM
+    from agentic_design.simulated import SimulatedModel
+
+    agent_llm = config.agent_llm
+    if agent_llm is None:
+        return None
+    if agent_llm.model == "simulated":
+        seed = config.simulated.seed if config.simulated.seed is not None else config.seed
+        model = SimulatedModel(task.simulation_answers(), config.simulated.p_correct, seed)
+        return Broker(simulated_answerer(model), BrokerLimits(), concurrency=16)
+    endpoint = agent_llm.endpoints()[0]
+    llm = LLM(endpoint, store=store, replay=replay and store is not None)
+    return Broker(llm_answerer(llm), BrokerLimits(), concurrency=max(16, endpoint.concurrency))
 
 
 def sandbox_readable(task: Task) -> tuple[str, ...]:

@@ -36,7 +36,12 @@ class Evaluates(Protocol):
     """What the pipeline needs of an evaluator (`evaluation.Evaluator`, or a test's fake)."""
 
     def evaluate(
-        self, code: str, *, seed: int, recorded: dict[str, Any] | None = None
+        self,
+        code: str,
+        *,
+        seed: int,
+        recorded: dict[str, Any] | None = None,
+        design_id: int | None = None,
     ) -> Evaluation: ...
 
 
@@ -196,6 +201,7 @@ class Pipeline:
                 design.code,
                 seed=design.eval_seed or 0,
                 recorded=recorded.metrics if recorded is not None else None,
+                design_id=design.id,
             )
             self._evaluations[future] = design.id
 

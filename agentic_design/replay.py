@@ -44,8 +44,10 @@ def replay_design(archive: Archive, design_id: int) -> Replay:
         )
     task.prepare()
     with sandbox_for(config, task, workers=1) as sandbox:
-        evaluation = evaluator_for(config, task, sandbox).evaluate(
-            design.code, seed=design.eval_seed or 0, recorded=design.metrics
+        # An agent's calls are answered from the run's own recording: no network, no cost.
+        evaluator = evaluator_for(config, task, sandbox, store=archive, replay=True)
+        evaluation = evaluator.evaluate(
+            design.code, seed=design.eval_seed or 0, recorded=design.metrics, design_id=design_id
         )
     if not archive.readonly:
         archive.record_evaluation(design_id, "replay", evaluation)

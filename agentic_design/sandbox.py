@@ -20,10 +20,12 @@ import contextlib
 import os
 import queue
 import re
+import socket
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -45,6 +47,9 @@ STATUSES = frozenset({OK, INVALID, ERROR, TIMEOUT, MEMORY, KILLED, OUTPUT_LIMIT}
 _SECRET_NAME = re.compile(
     r"KEY|TOKEN|SECRET|PASSW|CREDENTIAL|AUTH|COOKIE|SESSION|PRIVATE", re.IGNORECASE
 )
+
+
+ChannelHandler = Callable[[socket.socket, threading.Event], None]
 
 
 class SandboxError(RuntimeError):
@@ -117,7 +122,18 @@ def scrubbed_environment(threads: int = 1) -> dict[str, str]:
 class _Worker:
     """One fork-server process and the pipes to it."""
 
-    def __init__(self, preload: list[str], env: dict[str, str], disable: list[str]) -> None:
+    def __init__(
+        self, preload: list[str], env: dict[str, str], disable: list[str], channel: bool = False
+    ) -> None:
+        # The channel: a socket pair made before the server starts (and so before any fork),
+        # whose far end every child of this server finds at fd 4 — the only way out of the
+        # sandbox besides its result, for agents to reach their LLM through the broker.
+        # SOCK_SEQPACKET keeps message boundaries: a child that dies mid-message cannot leave
+        # half a frame for the next evaluation to misread.
+        self.channel: socket.socket | None = None
+        far = None
+        if channel:
+            self.channel, far = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self.proc = subprocess.Popen(
             # The caller's pid is only there to tell whose server a process is (ps, tests).
             [
@@ -127,7 +143,9 @@ class _Worker:
                 str(os.getpid()),
                 ",".join(preload),
                 ",".join(disable),
+                str(far.fileno()) if far is not None else "-",
             ],
+            pass_fds=(far.fileno(),) if far is not None else (),
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
@@ -137,6 +155,8 @@ class _Worker:
             # not kill a server before it cleans up; it follows the caller by end-of-file.
             start_new_session=True,
         )
+        if far is not None:
+            far.close()  # the server holds it now
         assert self.proc.stdin is not None and self.proc.stdout is not None
         self.to_server = self.proc.stdin.fileno()
         self.from_server = self.proc.stdout.fileno()
@@ -178,6 +198,16 @@ class _Worker:
             if stream is not None:
                 with contextlib.suppress(OSError):
                     stream.close()
+        if self.channel is not None:
+            self.channel.close()
+
+    def drain(self) -> None:
+        """Drop whatever a previous child left unread on the channel."""
+        if self.channel is None:
+            return
+        with contextlib.suppress(BlockingIOError, OSError):
+            while self.channel.recv(1 << 20, socket.MSG_DONTWAIT):
+                pass
 
 
 class Sandbox:
@@ -186,7 +216,8 @@ class Sandbox:
     `preload` names modules each server imports once (`"torch"`), or `"module:function"` to
     import and call a function, for process-wide set-up every forked child then inherits.
     `disable` turns protections off by name (see `confinement.OPTIONAL`): for debugging, and to
-    see how the sandbox behaves on a machine without them.
+    see how the sandbox behaves on a machine without them. `channel=True` gives every child a
+    message channel back to the caller (fd 4), served during a `run` by its `on_channel`.
     """
 
     def __init__(
@@ -196,6 +227,7 @@ class Sandbox:
         limits: SandboxLimits | None = None,
         start_timeout_s: float = 120.0,
         disable: list[str] | tuple[str, ...] = (),
+        channel: bool = False,
     ) -> None:
         from agentic_design.confinement import OPTIONAL
 
@@ -203,6 +235,7 @@ class Sandbox:
         if unknown:
             raise ValueError(f"cannot disable {sorted(unknown)}: choose from {list(OPTIONAL)}")
         self.disable = list(disable)
+        self.channel = channel
         self.size = workers
         self.preload = list(preload)
         self.default_limits = limits or SandboxLimits()
@@ -216,7 +249,7 @@ class Sandbox:
     def start(self) -> Sandbox:
         env = scrubbed_environment(self.default_limits.threads)
         # Start all servers at once: their imports overlap.
-        workers = [_Worker(self.preload, env, self.disable) for _ in range(self.size)]
+        workers = [_Worker(self.preload, env, self.disable, self.channel) for _ in range(self.size)]
         try:
             for worker in workers:
                 self.protections = worker.wait_ready(self.start_timeout_s)
@@ -259,23 +292,40 @@ class Sandbox:
         entry: str = "main",
         args: dict[str, Any] | None = None,
         limits: SandboxLimits | None = None,
+        on_channel: ChannelHandler | None = None,
     ) -> SandboxResult:
         """Run `entry(**args)` from `code` in a fresh sandboxed process; never raises for
-        anything the code does."""
+        anything the code does. `on_channel(sock, stop)` serves the child's channel on a thread
+        of its own until `stop` is set, when the child is gone (a sandbox made with
+        `channel=True`)."""
         if self._closed:
             raise SandboxError("the sandbox is not started (use it as a context manager)")
+        if on_channel is not None and not self.channel:
+            raise ValueError("on_channel needs a sandbox made with channel=True")
         limits = limits or self.default_limits
         frame = encode({"code": code, "entry": entry, "args": args or {}, "limits": asdict(limits)})
         worker = self._idle.get()
         if self._closed:  # closed while this call waited for a worker
             return SandboxResult(status=KILLED, error="the sandbox was closed")
         started = time.monotonic()
+        worker.drain()
+        serving = stop = None
+        if on_channel is not None and worker.channel is not None:
+            stop = threading.Event()
+            serving = threading.Thread(
+                target=on_channel, args=(worker.channel, stop), name="channel", daemon=True
+            )
+            serving.start()
         try:
             write_frame(worker.to_server, frame)
             # The server enforces wall_s itself; the margin only covers a server that hangs.
             reply = worker.receive(started + limits.wall_s + 30.0)
         except OSError:
             reply = None
+        finally:
+            if serving is not None and stop is not None:
+                stop.set()
+                serving.join()
         if reply is None:
             if self._closed:  # closed under us (the search was interrupted): nothing to replace
                 worker.kill()
@@ -293,7 +343,10 @@ class Sandbox:
     def _replace(self, dead: _Worker) -> _Worker:
         dead.kill()
         fresh = _Worker(
-            self.preload, scrubbed_environment(self.default_limits.threads), self.disable
+            self.preload,
+            scrubbed_environment(self.default_limits.threads),
+            self.disable,
+            self.channel,
         )
         fresh.wait_ready(self.start_timeout_s)
         with self._lock:

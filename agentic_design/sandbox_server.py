@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import fcntl
 import importlib
 import os
 import resource
@@ -52,11 +53,14 @@ from agentic_design.sandbox import (
 )
 
 _RESULT_FD = 3
+_CHANNEL_FD = 4  # agentic_design.agents.channel.CHANNEL_FD: the broker, for sandbox=channel
 _CHILD_PID = [0]  # the child's own pid, set first thing after fork
 _TEXT = ("error", "error_type", "traceback")
 
 
-def serve(preload: list[str], disabled: frozenset[str] = frozenset()) -> None:
+def serve(
+    preload: list[str], disabled: frozenset[str] = frozenset(), channel: int | None = None
+) -> None:
     """The server loop: requests on stdin, replies on the original stdout.
 
     The server notices its caller's death as end-of-file on stdin — idle or while a child
@@ -92,7 +96,7 @@ def serve(preload: list[str], disabled: frozenset[str] = frozenset()) -> None:
             limits = SandboxLimits(**request["limits"])
             pool.before_fork(limits)
             try:
-                reply = _serve_one(request, limits, plan, requests)
+                reply = _serve_one(request, limits, plan, requests, channel)
                 # An OOM kill in its cgroup explains a failure (the victim may have been a
                 # helper process, the main one then timing out or erring).
                 if reply.status != OK and pool.ran_out_of_memory():
@@ -167,7 +171,7 @@ def _remove_stale_workdirs() -> None:
 
 
 def _serve_one(
-    request: dict[str, Any], limits: SandboxLimits, plan: Plan, caller: int
+    request: dict[str, Any], limits: SandboxLimits, plan: Plan, caller: int, channel: int | None
 ) -> SandboxResult:
     workdir = tempfile.mkdtemp(prefix=f"{_WORKDIR_PREFIX}{os.getpid()}-")
     # Opened here, outside the child's mount namespace, so that what it prints stays readable
@@ -180,7 +184,7 @@ def _serve_one(
     if pid == 0:  # the child: never returns
         try:
             os.close(read_end)
-            _child(request, limits, plan, workdir, write_end, out, err)
+            _child(request, limits, plan, workdir, write_end, out, err, channel)
         finally:
             os._exit(70)
     for fd in (write_end, out, err):
@@ -316,17 +320,22 @@ def _child(
     result_fd: int,
     out: int,
     err: int,
+    channel: int | None,
 ) -> None:
     """Confine this freshly forked process, run the entry point, send one reply frame."""
     _CHILD_PID[0] = os.getpid()
     os.setsid()
     confinement.die_with_parent()
+    if channel is not None:  # out of the way of the fds set below, then to its own number
+        channel = fcntl.fcntl(channel, fcntl.F_DUPFD, 64)
     os.dup2(result_fd, _RESULT_FD)
+    if channel is not None:
+        os.dup2(channel, _CHANNEL_FD)
     os.dup2(out, 1)
     os.dup2(err, 2)
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)
-    os.closerange(_RESULT_FD + 1, 1 << 16)
+    os.closerange((_RESULT_FD if channel is None else _CHANNEL_FD) + 1, 1 << 16)
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGPIPE):
         signal.signal(sig, signal.SIG_DFL)
     try:
@@ -480,7 +489,10 @@ def _without_framework_frames(te: traceback.TracebackException) -> Iterator[str]
 
 if __name__ == "__main__":
     # argv[1] is the caller's pid, there only to tell whose server a process is (ps, tests).
+    # argv[4], where given, is the fd of the channel's far end ("-": no channel).
+    channel_arg = sys.argv[4] if len(sys.argv) > 4 else "-"
     serve(
         [name for name in sys.argv[2].split(",") if name],
         frozenset(name for name in sys.argv[3].split(",") if name),
+        None if channel_arg == "-" else int(channel_arg),
     )

@@ -152,14 +152,19 @@ class Search:
         return evolution, note
 
     def preflight(self) -> None:
-        """With an LLM configured, one cheap call before anything starts (exit 2 on failure)."""
-        if self.config.llm is None or self._replay_store is not None:
+        """With an LLM configured (the meta-agent's or the agents'), one cheap call before
+        anything starts (exit 2 on failure)."""
+        if self._replay_store is not None:
             return
-        for endpoint in self.config.llm.endpoints():
+        checks = [("llm", e) for e in (self.config.llm.endpoints() if self.config.llm else [])]
+        agent_llm = self.config.agent_llm
+        if agent_llm is not None and agent_llm.model != "simulated":
+            checks += [("agent_llm", e) for e in agent_llm.endpoints()]
+        for block, endpoint in checks:
             try:
                 LLM(endpoint).preflight()
             except LLMConfigurationError as exc:
-                raise ConfigError(f"llm: {exc}") from None
+                raise ConfigError(f"{block}: {exc}") from None
 
     def _open_archive(self, task: Task) -> Archive:
         if self._resuming:
@@ -237,7 +242,12 @@ class Search:
                 )
             with sandbox_for(self.config, task) as sandbox:
                 self._record_protections(archive, sandbox.protections)
-                evaluator = evaluator_for(self.config, task, sandbox)
+                # Agents' calls are recorded on a connection of their own (broker threads).
+                calls = self._replay_store or Archive.open(self.run_dir)
+                self._stores.append(calls)
+                evaluator = evaluator_for(
+                    self.config, task, sandbox, store=calls, replay=self._replay_store is not None
+                )
                 stopped_by, reason = self._loop(archive, evaluator, proposer, task)
                 if stopped_by not in (StopReason.INTERRUPTED, StopReason.DIVERGED):
                     test = self._final_test(archive, evaluator)
@@ -350,7 +360,11 @@ class Search:
         if recorded and recorded.get("design_id") == best.id:
             return None
         evaluation = evaluator.evaluate(
-            best.code, seed=best.eval_seed or 0, split="test", recorded=best.metrics
+            best.code,
+            seed=best.eval_seed or 0,
+            split="test",
+            recorded=best.metrics,
+            design_id=best.id,
         )
         archive.record_evaluation(best.id, "test", evaluation)
         archive.set_meta(

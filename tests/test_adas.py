@@ -22,7 +22,7 @@ from .conftest import REPO, cli, small_digits_config
 
 # Three archives ADAS published (Apache-2.0, data only), in the project's shared fixtures: a
 # checkout has shared/ beside it, and so has CI's clone.
-FIXTURES = REPO.parent / "shared" / "fixtures" / "adas"
+FIXTURES = (REPO.parent / "shared" / "fixtures" / "adas").resolve()  # as the import records it
 ARC = FIXTURES / "arc_gpt3.5_results.json"
 DROP = FIXTURES / "drop_gpt3.5_results.json"
 MGSM = FIXTURES / "mgsm_gpt3.5_results.json"

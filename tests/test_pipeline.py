@@ -62,7 +62,12 @@ class FakeEvaluator:
         self.recorded: list[dict[str, Any] | None] = []
 
     def evaluate(
-        self, code: str, *, seed: int, recorded: dict[str, Any] | None = None
+        self,
+        code: str,
+        *,
+        seed: int,
+        recorded: dict[str, Any] | None = None,
+        design_id: int | None = None,
     ) -> Evaluation:
         with self.lock:
             pause = self.jitter.uniform(0, 0.02)

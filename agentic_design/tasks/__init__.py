@@ -15,6 +15,7 @@ BUILTIN_TASKS: dict[str, str] = {
     "mnist1d": "agentic_design.tasks.architecture:MNIST1DTask",
     "digits": "agentic_design.tasks.architecture:DigitsTask",
     "binpack": "agentic_design.tasks.binpack:BinPackingTask",
+    "arithmetic": "agentic_design.tasks.agent:AgentTask",
 }
 
 

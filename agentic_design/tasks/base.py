@@ -95,6 +95,9 @@ class Task(ABC):
     #: answer that lacks them before paying for an evaluation, and picks the code block that
     #: defines them when a model offers several.
     interface: ClassVar[tuple[str, ...]] = ()
+    #: Whether designs call an LLM (agents): the sandbox then opens the broker channel, and
+    #: the run needs `agent_llm`.
+    uses_broker: ClassVar[bool] = False
 
     def __init__(self, **params: Any) -> None:
         unknown = set(params) - self.accepted_params if self.accepted_params is not None else ()
@@ -174,6 +177,19 @@ class Task(ABC):
         from agentic_design.proposers.operators import generic_operators
 
         return generic_operators()
+
+    def call_cap(self, split: Split) -> int | None:
+        """Outside: the most LLM calls one evaluation on `split` may make (uses_broker)."""
+        return None
+
+    def simulation_answers(self) -> dict[str, str]:
+        """Outside: question -> answer for the simulated model (`agent_llm: simulated`)."""
+        return {}
+
+    def usage_metrics(self, usage: dict[str, Any], metrics: dict[str, Any]) -> dict[str, Any]:
+        """Outside: the broker's metering of an evaluation (`llm_calls`, `llm_tokens`,
+        `llm_usd`...) as metrics; a task may add per-example figures."""
+        return usage
 
     def replay_budget(self, budget: TaskBudget, metrics: dict[str, Any]) -> TaskBudget:
         """The budget that repeats a recorded evaluation exactly, given the metrics it

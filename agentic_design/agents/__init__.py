@@ -1,0 +1,15 @@
+"""The agent toolkit: what designs of the agent kind import (inside the sandbox)."""
+
+from agentic_design.agents.channel import BrokerUnavailable, CallFailed
+from agentic_design.agents.toolkit import Agent, AgentError, critique, parse_fields, sample, vote
+
+__all__ = [
+    "Agent",
+    "AgentError",
+    "BrokerUnavailable",
+    "CallFailed",
+    "critique",
+    "parse_fields",
+    "sample",
+    "vote",
+]

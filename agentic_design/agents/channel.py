@@ -1,0 +1,144 @@
+"""The sandboxed side of the broker channel: LLM calls from an agent, over fd 4.
+
+The sandbox (made with `channel=True`) hands every child one end of a socket pair made before
+the fork; the broker in the search process holds the other. A call is one JSON message out, one
+back, matched by id, so any number of threads can have calls in flight at once:
+
+    request  {"id", "messages": [{"role", "content"}...], "temperature", "sample", "example"}
+    reply    {"id", "text", "error", "prompt_tokens", "completion_tokens", "usd"}
+
+Nothing here holds a key or opens a connection: the sandbox has no network, and the broker
+decides what is asked of which model, and how often.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import json
+import os
+import socket
+import threading
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+CHANNEL_FD = 4
+MAX_MESSAGE = 256 * 1024  # bytes, either way; the broker refuses bigger requests
+
+#: The example an agent is working on, for the broker's per-example metering.
+current_example: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "current_example", default=None
+)
+
+
+class BrokerUnavailable(RuntimeError):
+    """No broker channel here (the code runs outside an agent evaluation), or it closed."""
+
+
+@dataclass(frozen=True)
+class Reply:
+    text: str
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    usd: float = 0.0
+
+
+class CallFailed(RuntimeError):
+    """The broker answered with an error: the model failed, or a cap was reached."""
+
+
+class BrokerClient:
+    """Calls over the channel; safe to use from many threads."""
+
+    def __init__(self, fd: int = CHANNEL_FD) -> None:
+        try:
+            self._sock = socket.socket(fileno=os.dup(fd))
+        except OSError as exc:
+            raise BrokerUnavailable(
+                "no broker channel: agents run only inside an agent evaluation"
+            ) from exc
+        self._send_lock = threading.Lock()
+        self._lock = threading.Lock()
+        self._waiting: dict[str, tuple[threading.Event, list[dict[str, Any]]]] = {}
+        self._closed: str | None = None
+        self._reader = threading.Thread(target=self._read, name="broker-reader", daemon=True)
+        self._reader.start()
+
+    def call(
+        self,
+        messages: list[dict[str, str]],
+        temperature: float = 0.0,
+        sample: int = 0,
+        timeout: float | None = None,
+    ) -> Reply:
+        call_id = uuid.uuid4().hex
+        request = {
+            "id": call_id,
+            "messages": messages,
+            "temperature": temperature,
+            "sample": sample,
+            "example": current_example.get(),
+        }
+        data = json.dumps(request).encode()
+        if len(data) > MAX_MESSAGE:
+            raise CallFailed(f"the request is {len(data):,} bytes; the limit is {MAX_MESSAGE:,}")
+        done: tuple[threading.Event, list[dict[str, Any]]] = (threading.Event(), [])
+        with self._lock:
+            if self._closed:
+                raise BrokerUnavailable(self._closed)
+            self._waiting[call_id] = done
+        try:
+            with self._send_lock:
+                self._sock.sendall(data)
+            if not done[0].wait(timeout):
+                raise CallFailed(f"no answer from the broker within {timeout} s")
+        finally:
+            with self._lock:
+                self._waiting.pop(call_id, None)
+        if not done[1]:
+            raise BrokerUnavailable(self._closed or "the broker channel closed")
+        reply = done[1][0]
+        if reply.get("error"):
+            raise CallFailed(str(reply["error"]))
+        return Reply(
+            text=str(reply.get("text") or ""),
+            prompt_tokens=int(reply.get("prompt_tokens") or 0),
+            completion_tokens=int(reply.get("completion_tokens") or 0),
+            usd=float(reply.get("usd") or 0.0),
+        )
+
+    def _read(self) -> None:
+        while True:
+            try:
+                data = self._sock.recv(MAX_MESSAGE)
+            except OSError as exc:
+                data, why = b"", f"the broker channel failed: {exc}"
+            else:
+                why = "the broker channel closed"
+            if not data:
+                with self._lock:
+                    self._closed = why
+                    for event, _ in self._waiting.values():
+                        event.set()  # with no reply: BrokerUnavailable
+                return
+            try:
+                reply = json.loads(data)
+                slot = self._waiting.get(reply["id"])
+            except (ValueError, KeyError, TypeError):
+                continue  # not ours to read
+            if slot is not None:
+                slot[1].append(reply)
+                slot[0].set()
+
+
+_client: tuple[int, BrokerClient] | None = None
+_client_lock = threading.Lock()
+
+
+def client() -> BrokerClient:
+    """This process's client (made on first use; a forked process makes its own)."""
+    global _client
+    with _client_lock:
+        if _client is None or _client[0] != os.getpid():
+            _client = (os.getpid(), BrokerClient())
+        return _client[1]
