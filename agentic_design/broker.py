@@ -60,10 +60,19 @@ class Refused(ValueError):
 
 
 class Broker:
-    """Serves agents' calls with `answer`, `concurrency` at a time across all evaluations."""
+    """Serves agents' calls with `answer`, `concurrency` at a time across all evaluations;
+    `fresh`, if given, makes each evaluation an answerer of its own (a model with state, like
+    the simulated one's call counts, that must not leak between evaluations)."""
 
-    def __init__(self, answer: Answerer, limits: BrokerLimits, concurrency: int = 16) -> None:
+    def __init__(
+        self,
+        answer: Answerer,
+        limits: BrokerLimits,
+        concurrency: int = 16,
+        fresh: Callable[[], Answerer] | None = None,
+    ) -> None:
         self.answer = answer
+        self.fresh = fresh
         self.limits = limits
         self._pool = ThreadPoolExecutor(concurrency, thread_name_prefix="broker")
 
@@ -82,6 +91,7 @@ class BrokerSession:
 
     def __init__(self, broker: Broker, limits: BrokerLimits, design_id: int | None) -> None:
         self.broker = broker
+        self.answer = broker.fresh() if broker.fresh is not None else broker.answer
         self.limits = limits
         self.design_id = design_id
         self._lock = threading.Lock()
@@ -188,7 +198,7 @@ class BrokerSession:
     def _serve(self, sock: socket.socket, request: dict[str, Any]) -> None:
         reply: dict[str, Any] = {"id": request["id"]}
         try:
-            answer = self.broker.answer(
+            answer = self.answer(
                 request["messages"], request["temperature"], request["sample"], self.design_id
             )
         except BrokerCallError as exc:

@@ -220,7 +220,12 @@ def broker_for(
     if agent_llm.model == "simulated":
         seed = config.simulated.seed if config.simulated.seed is not None else config.seed
         model = SimulatedModel(task.simulation_answers(), config.simulated.p_correct, seed)
-        return Broker(simulated_answerer(model), BrokerLimits(), concurrency=16)
+        return Broker(
+            simulated_answerer(model),
+            BrokerLimits(),
+            concurrency=16,
+            fresh=lambda: simulated_answerer(model.fresh()),
+        )
     endpoint = agent_llm.endpoints()[0]
     llm = LLM(endpoint, store=store, replay=replay and store is not None)
     return Broker(llm_answerer(llm), BrokerLimits(), concurrency=max(16, endpoint.concurrency))

@@ -46,6 +46,7 @@ do, not evidence about real LLMs.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import re
@@ -140,6 +141,15 @@ class SimulatedModel:
             else:
                 reply[field] = f"(simulated) {field}"
         return json.dumps(reply)
+
+    def fresh(self) -> SimulatedModel:
+        """The same model with no calls counted: one per evaluation, so that what a design
+        is answered depends on its own calls only, never on other evaluations running beside
+        it — and a replay of the evaluation gets the very same answers."""
+        twin = copy.copy(self)
+        twin._asked = {}
+        twin._lock = threading.Lock()
+        return twin
 
     def times_asked(self, messages: list[dict[str, str]], sample: int = 0) -> int:
         """How many calls above temperature 0 asked exactly these messages with this sample."""

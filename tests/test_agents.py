@@ -280,7 +280,14 @@ def test_the_broker_checks_every_field_of_a_request():
 def test_an_offline_agent_search_finds_an_agent_that_beats_chain_of_thought(tmp_path):
     config = RunConfig.from_dict(agent_config(tmp_path / "run", evaluations=10, examples=20))
     result = Search(config, progress=False).run()
+    # the simulated model's draws depend on each evaluation's own calls only: the same run
+    # again (two evaluations at a time, finishing in any order) gives the same designs
+    again = Search(config.with_overrides(run_dir=str(tmp_path / "again")), progress=False).run()
+    outcome = [(d.code_hash, d.fitness) for d in Archive.open(tmp_path / "run").designs()]
+    assert outcome == [(d.code_hash, d.fitness) for d in Archive.open(tmp_path / "again").designs()]
+    assert again.test.fitness == result.test.fitness
     archive = Archive.open(tmp_path / "run")
+    assert archive.replay(result.best.id).matches
     cot = next(d for d in archive.designs() if d.name == "Chain of thought")
     assert result.best.fitness > cot.fitness + 0.1
     assert result.best.metrics["calls_per_example"] > 1.0  # paid for in calls

@@ -165,3 +165,21 @@ def test_settings_reject_nonsense():
         EvolutionConfig(crossover_rate=1.5)
     with pytest.raises(ValueError, match="unknown mutation operator"):
         evolution(operator_weights={"mutate_everything": 1.0})
+
+
+def test_a_parent_no_configured_operator_can_change_is_passed_over_not_a_crash():
+    from agentic_design.proposers.operators import generic_operators
+
+    only_constants = EvolutionProposer(
+        EvolutionConfig(operator_weights={"constant": 1.0}, crossover_rate=0.0),
+        generic_operators(),
+        seed=0,
+    )
+    bare = "def priority(item, bins):\n    return -(bins - item)\n"  # no number to change
+    tunable = "def priority(item, bins):\n    return -(bins - item) * 2.0\n"
+    history = [design(1, 0.9, code=bare), design(2, 0.1, code=tunable)]
+    for seed in range(10):
+        child = only_constants.propose(history, random.Random(seed))
+        assert child.parents == (2,) and "2.0" not in child.code
+    with pytest.raises(NoNovelChildError, match="no configured mutation operator"):
+        only_constants.propose([design(1, 0.9, code=bare)], random.Random(0))

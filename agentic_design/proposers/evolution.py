@@ -17,7 +17,13 @@ from typing import TYPE_CHECKING
 
 from agentic_design.config import EvolutionConfig
 from agentic_design.proposers.base import ProposerExhausted
-from agentic_design.proposers.operators import Mutation, Operators, check_weights, mutate
+from agentic_design.proposers.operators import (
+    Mutation,
+    MutationError,
+    Operators,
+    check_weights,
+    mutate,
+)
 from agentic_design.records import Design, Proposal, Status, StopReason, code_hash
 
 if TYPE_CHECKING:
@@ -141,13 +147,22 @@ class EvolutionProposer:
             # Later attempts stack extra mutations: a parent whose close neighbours were all
             # tried already needs a bigger step to reach something new.
             child = self._child(population, rng, extra=attempt // 4)
+            if isinstance(child, int):  # no configured operator changes that parent
+                population = [d for d in population if d.id != child]
+                if not population:
+                    raise NoNovelChildError(
+                        "no configured mutation operator can change any design of the "
+                        "population (see search.evolution.operator_weights)"
+                    )
+                continue
             if not {code_hash(child.code), code_hash(_normalized(child.code))} & seen:
                 return self._proposal(child, history, number)
         raise NoNovelChildError(
             f"{MAX_ATTEMPTS} children in a row duplicated designs already in the run"
         )
 
-    def _child(self, population: list[Design], rng: random.Random, extra: int) -> _Child:
+    def _child(self, population: list[Design], rng: random.Random, extra: int) -> _Child | int:
+        """A child, or the id of the parent drawn when no operator can change it."""
         settings = self.settings
         parent = tournament(population, settings.tournament, rng)
         if len(population) >= 2 and rng.random() < settings.crossover_rate:
@@ -159,10 +174,13 @@ class EvolutionProposer:
                 return _Child(crossed.code, (parent, other), (crossed,))
         code, changes = parent.code, []
         for _ in range(rng.randint(1, settings.mutations_per_child) + extra):
-            change = mutate(code, rng, self.operators)
+            try:
+                change = mutate(code, rng, self.operators)
+            except MutationError:  # nothing the configured operators can change (any more)
+                break
             code = change.code
             changes.append(change)
-        return _Child(code, (parent,), tuple(changes))
+        return _Child(code, (parent,), tuple(changes)) if changes else parent.id
 
     def _proposal(self, child: _Child, history: Sequence[Design], number: int | None) -> Proposal:
         first = child.parents[0]

@@ -22,6 +22,7 @@ from typing import Any, ClassVar
 
 from pydantic import Field
 
+from agentic_design.proposers.operators import Operators
 from agentic_design.records import Proposal
 from agentic_design.resources import shipped_dir
 from agentic_design.tasks.agent_data import Example, arithmetic_examples, normalise_answer
@@ -191,6 +192,11 @@ class AgentTask(Task):
 
     def descriptors(self, code: str, metrics: dict[str, Any]) -> dict[str, float]:
         return {"calls_per_example": float(metrics.get("calls_per_example", 0.0))}
+
+    def evolution_operators(self) -> Operators:
+        from agentic_design.tasks.agent_mutations import agent_operators
+
+        return agent_operators()
 
     def reflect_checklist(self) -> list[str]:
         return [
