@@ -144,6 +144,7 @@ class Evaluator:
                 seed=seed,
                 error=f"outputs could not be scored: {exc}",
                 wall_s=wall_s,
+                metrics=usage,
             )
         metrics = score.metrics
         if usage:
