@@ -527,6 +527,13 @@ def run_app() -> None:
         sys.exit(exc.exit_code)
     if code == 130 and not _INTERRUPT_REPORTED.is_set():
         interrupted()  # typer turned a Ctrl-C into exit 130 without a word
+    if code == 130:
+        # The search said so already. Leave at once, as interrupted() does: interpreter
+        # shutdown would join threads a Ctrl-C left blocked, and a late KeyboardInterrupt
+        # there would end the process by SIGINT instead of with 130.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(130)
     sys.exit(code if isinstance(code, int) else 0)
 
 

@@ -271,12 +271,21 @@ def test_sigint_stops_cleanly_and_the_run_can_be_resumed(tmp_path):
     assert len(_finished(db)) == 30
 
 
-def _start_run(config: Path) -> subprocess.Popen:
+# `python -m agentic_design`, after saying on stderr that the interpreter itself has started:
+# a Ctrl-C before that lands in Python's own start-up (site), which is not ours to handle.
+_ANNOUNCED_MAIN = (
+    "import runpy, sys; sys.stderr.write('started\\n'); sys.stderr.flush(); "
+    "runpy.run_module('agentic_design', run_name='__main__', alter_sys=True)"
+)
+
+
+def _start_run(config: Path, announce: bool = False) -> subprocess.Popen:
     """`agentic-design run CONFIG` in a child that takes Ctrl-C as a terminal would deliver it:
     a shell's background job (how suites are often started) ignores SIGINT, and children
     inherit that, so the child restores the default first."""
+    command = ["-c", _ANNOUNCED_MAIN] if announce else ["-m", "agentic_design"]
     return subprocess.Popen(
-        [sys.executable, "-m", "agentic_design", "run", str(config), "--no-progress"],
+        [sys.executable, *command, "run", str(config), "--no-progress"],
         cwd=REPO,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -299,10 +308,14 @@ def test_ctrl_c_at_any_moment_exits_130_with_one_line(tmp_path, moment):
     config = small_digits_config(tmp_path / "run", evaluations=30)
     path = tmp_path / "digits.yaml"
     path.write_text(yaml.safe_dump(config))
-    proc = _start_run(path)
+    proc = _start_run(path, announce=moment == "importing")
     db = tmp_path / "run" / "run.db"
     if moment == "importing":
-        time.sleep(0.05)  # the interpreter is still importing the command line
+        # Python is running; a moment more (runpy finding the package, a few ms) and the
+        # command line's own modules are being imported, which takes a second or so. A Ctrl-C
+        # that lands later still must end the run the same way.
+        assert proc.stderr is not None and proc.stderr.readline() == "started\n"
+        time.sleep(0.1)
     else:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and not db.exists():
