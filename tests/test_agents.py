@@ -46,8 +46,8 @@ def seed(name: str) -> str:
 
 class Scripted:
     """The agents' model, scripted: at temperature 0 it is always wrong (999); above 0 the
-    calls about one question cycle through right, right, wrong, right, wrong — so five samples
-    vote for the truth, and one is right three times in five."""
+    calls of one prompt (messages and temperature) cycle through right, right, wrong, right,
+    wrong — so five samples of it vote for the truth, whatever else runs at the same time."""
 
     def __init__(self, truths: dict[str, str]) -> None:
         self.truths = truths
@@ -63,8 +63,9 @@ class Scripted:
         if request.get("temperature", 0) == 0:
             answer = "999"
         else:
+            prompt = json.dumps([request["messages"], request.get("temperature")])
             with self.lock:
-                k = self.counts[question] = self.counts.get(question, 0) + 1
+                k = self.counts[prompt] = self.counts.get(prompt, 0) + 1
             answer = truth if (k - 1) % 5 in (0, 1, 3) else str(int(truth) + 7)
         return json.dumps(
             {f: answer if f == "answer" else "yes" for f in fields} or {"answer": answer}
