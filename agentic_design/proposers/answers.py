@@ -30,6 +30,7 @@ from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from agentic_design.proposers.code_ast import defined_names
 from agentic_design.proposers.edits import (
     Edit,
     EditError,
@@ -480,16 +481,7 @@ def _top_level_names(code: str) -> frozenset[str] | None:
         tree = _syntax(code)
     except (SyntaxError, ValueError):
         return None
-    names: set[str] = set()
-    for node in tree.body:
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
-            names.add(node.name)
-        elif isinstance(node, ast.Assign | ast.AnnAssign):
-            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-            names.update(t.id for t in targets if isinstance(t, ast.Name))
-        elif isinstance(node, ast.Import | ast.ImportFrom):
-            names.update((a.asname or a.name).split(".")[0] for a in node.names)
-    return frozenset(names)
+    return frozenset(defined_names(tree.body))
 
 
 def _check(code: str, interface: Collection[str]) -> None:

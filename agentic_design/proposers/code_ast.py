@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 from agentic_design.proposers.operators import Mutation
 
@@ -52,6 +52,21 @@ def replace_child(parent: ast.AST, old: ast.AST, new: ast.AST) -> None:
             setattr(parent, name, new)
         elif isinstance(value, list) and any(v is old for v in value):
             value[[v is old for v in value].index(True)] = new
+
+
+def defined_names(statements: Sequence[ast.stmt]) -> set[str]:
+    """The names `statements` bind: functions, classes, imports (`np` for `import numpy as
+    np`, `os` for `import os.path`) and assignment targets, unpacked ones included."""
+    names: set[str] = set()
+    for stmt in statements:
+        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(stmt.name)
+        elif isinstance(stmt, (ast.Import, ast.ImportFrom)):
+            names.update((a.asname or a.name).split(".")[0] for a in stmt.names)
+        elif isinstance(stmt, (ast.Assign, ast.AnnAssign)):
+            targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
+            names.update(n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name))
+    return names
 
 
 def snippet(node: ast.AST, limit: int = 50) -> str:

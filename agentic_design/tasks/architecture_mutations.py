@@ -16,11 +16,11 @@ import ast
 import builtins
 import copy
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TypeVar
 
-from agentic_design.proposers.code_ast import emit, parent_map, parse_code
+from agentic_design.proposers.code_ast import defined_names, emit, parent_map, parse_code
 from agentic_design.proposers.operators import (
     Mutation,
     MutationError,
@@ -386,24 +386,11 @@ def mutate_recipe(code: str, rng: random.Random) -> Mutation | None:
 # --- 6. crossover ------------------------------------------------------------------------------
 
 
-def _defined_names(statements: Sequence[ast.stmt]) -> set[str]:
-    names: set[str] = set()
-    for stmt in statements:
-        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            names.add(stmt.name)
-        elif isinstance(stmt, (ast.Import, ast.ImportFrom)):
-            names.update((a.asname or a.name).split(".")[0] for a in stmt.names)
-        elif isinstance(stmt, (ast.Assign, ast.AnnAssign)):
-            targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
-            names.update(n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name))
-    return names
-
-
 def _splice(model: ast.Module, recipe: ast.Module) -> ast.Module | None:
     """Everything of `model` but its train_recipe, plus `recipe`'s train_recipe and what it uses."""
     model_recipe = recipe_def(model)
     body = [copy.deepcopy(s) for s in model.body if s is not model_recipe]
-    defined = _defined_names(body)
+    defined = defined_names(body)
     if "build_model" not in defined:
         return None
     recipe_fn = recipe_def(recipe)
@@ -421,9 +408,9 @@ def _splice(model: ast.Module, recipe: ast.Module) -> ast.Module | None:
     extra = [
         s
         for s in recipe.body
-        if s is not recipe_fn and _defined_names([s]) & missing and ast.dump(s) not in present
+        if s is not recipe_fn and defined_names([s]) & missing and ast.dump(s) not in present
     ]
-    if missing - _defined_names(extra) or _defined_names(extra) & defined:
+    if missing - defined_names(extra) or defined_names(extra) & defined:
         return None  # the recipe needs something the model's module lacks or defines differently
     body += [copy.deepcopy(s) for s in extra]
     return ast.Module(body=[*body, copy.deepcopy(recipe_fn)], type_ignores=[])
