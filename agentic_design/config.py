@@ -153,11 +153,6 @@ class LLMConfig(_Strict):
                 raise ValueError(f"llm.models names {repeated} more than once")
         return self
 
-    @property
-    def names(self) -> list[str]:
-        """The models' names, in the order given."""
-        return [e.model or "" for e in self.endpoints()]
-
     def endpoints(self) -> list[LLMConfig]:
         """One single-model config per model, with the shared settings."""
         if self.models is None:

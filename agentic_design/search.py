@@ -242,9 +242,10 @@ class Search:
                 )
             with sandbox_for(self.config, task) as sandbox:
                 self._record_protections(archive, sandbox.protections)
-                # Agents' calls are recorded on a connection of their own (broker threads).
-                calls = self._replay_store or Archive.open(self.run_dir)
-                self._stores.append(calls)
+                calls = None
+                if task.uses_broker:  # agents' calls: a connection of their own (broker threads)
+                    calls = self._replay_store or Archive.open(self.run_dir)
+                    self._stores.append(calls)
                 evaluator = evaluator_for(
                     self.config, task, sandbox, store=calls, replay=self._replay_store is not None
                 )

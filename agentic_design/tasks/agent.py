@@ -64,12 +64,17 @@ class AgentTask(Task):
         self.dataset = str(params.get("dataset", "arithmetic"))
         if self.dataset not in DATASETS:
             raise TypeError(f"dataset must be one of {sorted(DATASETS)}, not {self.dataset!r}")
+        self._examples: dict[tuple[str, int], list[Example]] = {}
 
     def examples(self, split: str) -> list[Example]:
+        """The split's examples (this run's number of them), generated once per task object:
+        every evaluation asks for them twice (its call cap, its score)."""
         budget = self.budget
         assert isinstance(budget, AgentBudget)
         n = budget.test_examples if split == "test" else budget.examples
-        return arithmetic_examples(split, n)
+        if (split, n) not in self._examples:
+            self._examples[split, n] = arithmetic_examples(split, n)
+        return self._examples[split, n]
 
     # -- for prompts (search side) --------------------------------------------------------------
     def describe(self) -> str:
