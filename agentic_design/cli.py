@@ -66,7 +66,7 @@ def _open(run_dir: Path, readonly: bool = True) -> Archive:
         return Archive.open(run_dir, readonly=readonly)
 
 
-def _refuse_imported(run_dir: Path, doing: str, advice: str = "") -> None:
+def _refuse_imported(run_dir: Path, doing: str) -> None:
     """An imported run holds designs and their recorded scores but no run configuration, so
     nothing in it can be run again: say so, rather than that a configuration is missing."""
     if not db_path(run_dir).is_file():
@@ -77,7 +77,7 @@ def _refuse_imported(run_dir: Path, doing: str, advice: str = "") -> None:
         _fail(
             f"{run_dir} was imported from {source} ({path}): it holds the designs and the scores "
             f"{source} recorded, but no run configuration, so it cannot be {doing}; "
-            + (advice or f"inspect it with `agentic-design show {run_dir}`")
+            f"inspect it with `agentic-design show {run_dir}`"
         )
 
 
@@ -125,9 +125,6 @@ def run(
                 "agent_llm.api_base": agent_api_base,
             },
         )
-        # A new search would take the directory over: an imported run holds no config to show
-        # that it is a started run, so refuse here rather than lose it.
-        _refuse_imported(cfg.resolved_run_dir, "searched into", "pass another --run-dir")
         _search_and_report(cfg, resume=False, progress=progress)
 
 
@@ -378,7 +375,6 @@ def replay(
     if search:
         if new_run_dir is None:
             _fail("replay --search needs --run-dir NEW for the replayed run")
-        _refuse_imported(new_run_dir, "replayed into", "pass another --run-dir")
         with _user_errors():
             from agentic_design.search import Search
 

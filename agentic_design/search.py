@@ -178,11 +178,9 @@ class Search:
                 )
             archive.event("resumed", pid=os.getpid())
         else:
-            if _holds_a_started_run(self.run_dir):
-                raise ConfigError(
-                    f"{self.run_dir} already holds a run: continue it with "
-                    f"`agentic-design resume {self.run_dir}`, or pass another --run-dir"
-                )
+            taken = _run_already_in(self.run_dir)
+            if taken is not None:
+                raise ConfigError(taken)
             try:
                 self.run_dir.mkdir(parents=True, exist_ok=True)
                 (self.run_dir / "run.db").unlink(missing_ok=True)  # one killed before it started
@@ -402,13 +400,25 @@ class Search:
         progress.update(bar, completed=finished, description=label)
 
 
-def _holds_a_started_run(run_dir: Path) -> bool:
+def _run_already_in(run_dir: Path) -> str | None:
+    """Why `run_dir` cannot take a new run (it holds a started or an imported one), or None."""
     try:
         with Archive.open(run_dir, readonly=True) as archive:
-            # An imported archive (ADAS's) has no config, and is a run all the same.
-            return archive.meta("config") is not None or archive.meta("imported_from") is not None
+            config, imported = archive.meta("config"), archive.meta("imported_from")
+            source = archive.meta("source")
     except ArchiveError:
-        return False
+        return None
+    if imported is not None:  # an imported archive (ADAS's) has no config, and is a run too
+        return (
+            f"{run_dir} holds a run imported from {imported} ({source}): a new search would "
+            "take it over; pass another --run-dir"
+        )
+    if config is not None:
+        return (
+            f"{run_dir} already holds a run: continue it with "
+            f"`agentic-design resume {run_dir}`, or pass another --run-dir"
+        )
+    return None
 
 
 def _write_atomically(path: Path, text: str) -> None:

@@ -383,7 +383,8 @@ def test_the_python_api_refuses_an_imported_run_directory_too(tmp_path):
     run_dir = tmp_path / "imported"
     import_adas(MGSM, run_dir)
     config = RunConfig.from_dict(small_digits_config(run_dir))
-    with pytest.raises(ConfigError, match="already holds a run"):
+    taken = r"holds a run imported from ADAS \(.*\): .*; pass another --run-dir"
+    with pytest.raises(ConfigError, match=taken):
         Search(config, progress=False).run()
     with Archive.open(run_dir, readonly=True) as archive:
         assert archive.total() == 36
