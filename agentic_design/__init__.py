@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from agentic_design.archive import Archive
     from agentic_design.config import RunConfig
+    from agentic_design.graph import Subtask, TaskGraph
     from agentic_design.records import Design, Proposal, Status
     from agentic_design.search import Search, SearchResult
     from agentic_design.tasks import Task, TaskBudget
@@ -29,8 +30,10 @@ _LAZY = {
     "Search": "agentic_design.search",
     "SearchResult": "agentic_design.search",
     "Status": "agentic_design.records",
+    "Subtask": "agentic_design.graph",
     "Task": "agentic_design.tasks",
     "TaskBudget": "agentic_design.tasks",
+    "TaskGraph": "agentic_design.graph",
 }
 
 __all__ = [
@@ -41,8 +44,10 @@ __all__ = [
     "Search",
     "SearchResult",
     "Status",
+    "Subtask",
     "Task",
     "TaskBudget",
+    "TaskGraph",
 ]
 __version__ = "0.1.0"
 
