@@ -66,19 +66,63 @@ def _open(run_dir: Path, readonly: bool = True) -> Archive:
         return Archive.open(run_dir, readonly=readonly)
 
 
-def _refuse_imported(run_dir: Path, doing: str) -> None:
-    """An imported run holds designs and their recorded scores but no run configuration, so
-    nothing in it can be run again: say so, rather than that a configuration is missing."""
+def _imported_from(run_dir: Path) -> tuple[str, str] | None:
+    """(tool, file) when the run was imported from another tool's archive (ADAS)."""
     if not db_path(run_dir).is_file():
-        return  # the command's own check names what is missing
+        return None  # the command's own check names what is missing
     with _open(run_dir) as archive:
         source, path = archive.meta("imported_from"), archive.meta("source")
-    if source:
+    return (str(source), str(path)) if source else None
+
+
+def _refuse_imported(run_dir: Path, doing: str) -> None:
+    """An imported run holds designs and their recorded scores but no run configuration, so
+    it cannot be run again: say so, rather than that a configuration is missing."""
+    imported = _imported_from(run_dir)
+    if imported:
+        source, path = imported
         _fail(
             f"{run_dir} was imported from {source} ({path}): it holds the designs and the scores "
             f"{source} recorded, but no run configuration, so it cannot be {doing}; "
-            f"inspect it with `agentic-design show {run_dir}`"
+            f"inspect it with `agentic-design show {run_dir}`, or score one of its designs "
+            f"with `agentic-design replay {run_dir} ID --config CONFIG`"
         )
+
+
+def _rescore(
+    run_dir: Path,
+    design_id: int,
+    config: Path | None,
+    agent_llm: str | None,
+    agent_api_base: str | None,
+) -> None:
+    """Score a design of an imported run under a configuration of ours."""
+    source, path = _imported_from(run_dir) or ("another tool", "")
+    if config is None:
+        _fail(
+            f"{run_dir} was imported from {source} ({path}) and holds no run configuration: give "
+            f"--config CONFIG, whose task and agent_llm design #{design_id} is scored under "
+            "(e.g. examples/agents.yaml with --agent-llm for an MGSM agent)"
+        )
+    with _user_errors():
+        cfg = RunConfig.from_yaml(config).with_overrides(
+            **{"agent_llm.model": agent_llm, "agent_llm.api_base": agent_api_base}
+        )
+        archive = _open(run_dir, readonly=False)
+        from agentic_design.replay import rescore_design
+
+        result = rescore_design(archive, design_id, cfg)
+    evaluation = result.evaluation
+    out.print(
+        f"design #{design_id}: {source} recorded {result.recorded!r} on its own data; "
+        f"measured {result.measured!r} on {cfg.task} under {config}",
+        highlight=False,
+    )
+    if evaluation.summary:
+        out.print(evaluation.summary, highlight=False)
+    if evaluation.status is not Status.OK:
+        out.print(f"status {evaluation.status.value}: {evaluation.error}", highlight=False)
+        raise typer.Exit(1)
 
 
 # -- run / resume -----------------------------------------------------------------------------
@@ -368,10 +412,30 @@ def replay(
     design_id: Annotated[int | None, typer.Argument(help="the design to re-evaluate")] = None,
     search: Annotated[bool, typer.Option("--search", help="re-run the whole search")] = False,
     new_run_dir: Annotated[Path | None, typer.Option("--run-dir", help="for --search")] = None,
+    config: Annotated[
+        Path | None, typer.Option(help="an imported run: the YAML to score its design under")
+    ] = None,
+    agent_llm: Annotated[
+        str | None, typer.Option(help="with --config: the model agents call")
+    ] = None,
+    agent_api_base: Annotated[
+        str | None, typer.Option(help="with --config: an OpenAI-compatible server for agents")
+    ] = None,
 ) -> None:
     """Re-evaluate one archived design with its recorded seed and compare with the record, or
-    (--search --run-dir NEW) re-run a whole LLM search from its recording, with no network."""
+    (--search --run-dir NEW) re-run a whole LLM search from its recording, with no network.
+    A design of an imported run (ADAS) is scored under --config instead: its task and model."""
+    if _imported_from(run_dir) and not search:
+        if design_id is None:
+            _fail("replay needs a design id: agentic-design replay RUN_DIR ID --config CONFIG")
+        _rescore(run_dir, design_id, config, agent_llm, agent_api_base)
+        return
     _refuse_imported(run_dir, "replayed")
+    if config is not None or agent_llm is not None or agent_api_base is not None:
+        _fail(
+            "--config, --agent-llm and --agent-api-base are for a design of an imported run; "
+            "a run of ours is replayed under its own configuration"
+        )
     if search:
         if new_run_dir is None:
             _fail("replay --search needs --run-dir NEW for the replayed run")
@@ -391,8 +455,18 @@ def replay(
     out.print(f"design #{design_id}: recorded {result.recorded!r}, measured {result.measured!r}")
     if evaluation.status is not Status.OK:
         out.print(f"status {evaluation.status.value}: {evaluation.error}")
-    if result.matches:
+    if result.tolerance is not None and not result.exact:
+        low, high = result.tolerance
+        out.print(
+            f"not expected bit for bit: {result.inexact}; the tolerance is the recorded 95% "
+            f"interval [{low:.4f}, {high:.4f}]",
+            highlight=False,
+        )
+    if result.exact:
         out.print("[green]reproduced exactly[/]")
+        return
+    if result.matches:
+        out.print("[green]reproduced within the tolerance[/]")
         return
     out.print("[red]did not reproduce[/]")
     raise typer.Exit(1)
@@ -483,9 +557,11 @@ def _ranges(numbers: list[int]) -> list[str]:
 @app.command("sandbox-info")
 def sandbox_info() -> None:
     """Which sandbox protections are in force on this machine, and why any is not."""
+    from agentic_design.devices import visible_gpus
     from agentic_design.sandbox import Sandbox
 
-    with Sandbox(workers=1, preload=[]) as sandbox:
+    # Pinned to a GPU where there is one: the device files a GPU evaluation gets.
+    with Sandbox(workers=1, preload=[], gpus=visible_gpus()[:1]) as sandbox:
         protections = sandbox.protections
     table = Table(title="sandbox protections on this machine")
     for column in ("protection", "in force", "how, or why not"):

@@ -22,6 +22,7 @@ from pydantic import (
 )
 
 if TYPE_CHECKING:
+    from agentic_design.devices import DevicePlan
     from agentic_design.tasks.base import Task
 
 
@@ -49,10 +50,17 @@ class SandboxConfig(_Strict):
     workers: int = Field(2, ge=1, le=64)
     wall_s: float = Field(60.0, gt=0, description="hard wall-clock limit per evaluation")
     memory_mb: int | None = Field(
-        4096, ge=128, description="address-space limit per evaluation; null on a CUDA machine"
+        4096,
+        ge=128,
+        description="memory limit per evaluation: its processes together, and each one's "
+        "address space (not on a GPU worker: CUDA reserves far more than it uses)",
     )
     gpu_memory_fraction: float | None = Field(
-        None, gt=0, le=1, description="the share of GPU memory each evaluation may allocate"
+        None,
+        gt=0,
+        le=1,
+        description="the share of its GPU's memory each evaluation may allocate: floor(1 / "
+        "share) workers share a GPU (default: the workers split each GPU evenly)",
     )
     preload: list[str] = Field(
         default_factory=list, description="modules to preload beside the task's own"
@@ -273,6 +281,24 @@ class RunConfig(_Strict):
     def resolved_run_dir(self) -> Path:
         return self.run_dir if self.run_dir is not None else Path("runs") / self.name
 
+    def device_plan(self, task: Task, workers: int | None = None) -> DevicePlan:
+        """Where this run's evaluations train, for a task whose budget names a `device`: the
+        GPUs its sandbox workers are pinned to, and a line saying so. ConfigError (exit 2) for
+        device cuda on a machine without a GPU, or a gpu_memory_fraction too large for the
+        workers to share the GPUs. Found from the driver's files, without importing torch."""
+        from agentic_design.devices import DeviceError, plan_devices, requested_device, visible_gpus
+
+        try:
+            return plan_devices(
+                requested_device(task.budget),
+                visible_gpus(),
+                workers or self.sandbox.workers,
+                self.sandbox.gpu_memory_fraction,
+            )
+        except DeviceError as exc:
+            where = "sandbox" if exc.setting == "gpu_memory_fraction" else self._budget_key
+            raise ConfigError(f"{self._source}: {where}.{exc.setting}: {exc}") from None
+
     def build_task(self) -> Task:
         """The configured task with this run's budget; ConfigError (exit 2) for a bad name,
         bad parameters or a budget the task's model rejects."""
@@ -284,9 +310,12 @@ class RunConfig(_Strict):
             raise ConfigError(f"{self._source}: task: {exc}") from None
         try:
             task.configure(self.task_budget)
+            task.check_budget()
         except ValidationError as exc:
             where = f"{self._source}: {self._budget_key}"
             raise ConfigError(describe_validation_error(exc, where, separator=".")) from None
+        except ValueError as exc:  # a budget this task's data cannot meet
+            raise ConfigError(f"{self._source}: {self._budget_key}.{exc}") from None
         if task.uses_broker and self.agent_llm is None:
             raise ConfigError(
                 f"{self._source}: task {self.task} designs agents that call an LLM: give "

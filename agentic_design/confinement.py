@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import glob
 import os
 import signal
+import socket
 import sys
 import tempfile
 from dataclasses import asdict, dataclass
@@ -83,6 +83,8 @@ class Plan:
     cgroup: str | None = None  # the server's own pids cgroup directory
     memory_cgroup: str | None = None  # its children's memory cgroup
     drop_capabilities: bool = False
+    socket_filter: bool = False  # seccomp: no socket but AF_UNIX (agentic_design.seccomp)
+    devices: tuple[str, ...] = ()  # GPU device nodes the child may open (its pinned GPU's)
     report: tuple[Protection, ...] = ()
 
 
@@ -127,6 +129,17 @@ def _probe_unshare(flag: int) -> str:
     return "available"
 
 
+def _probe_socket_filter() -> str:
+    from agentic_design import seccomp
+
+    seccomp.install()
+    try:
+        socket.socket(socket.AF_INET, socket.SOCK_DGRAM).close()
+    except PermissionError:
+        return "available"
+    raise ConfinementError("the filter was installed but a UDP socket could still be made")
+
+
 def _probe_pid_namespace() -> str:
     own = os.open("/proc/self/ns/pid", os.O_RDONLY)
     for _ in range(2):  # twice: the second namespace must work after the first one's end
@@ -155,6 +168,7 @@ def landlock_abi() -> int:
 # how the sandbox degrades on a machine that lacks one.
 OPTIONAL = (
     "network namespace",
+    "network filter",
     "private filesystem",
     "pid namespace",
     "landlock",
@@ -164,8 +178,16 @@ OPTIONAL = (
 )
 
 
-def probe(cgroup_name: str, disabled: frozenset[str] = frozenset()) -> Plan:
-    """Find out which protections this kernel and these privileges allow (less `disabled`)."""
+def probe(
+    cgroup_name: str,
+    disabled: frozenset[str] = frozenset(),
+    devices: tuple[str, ...] = (),
+    gpu: str = "",
+) -> Plan:
+    """Find out which protections this kernel and these privileges allow (less `disabled`).
+
+    `devices` are the GPU device nodes the children may open besides the harmless ones, for
+    `gpu` (a label, in the report), the one GPU this server is pinned to."""
     report: list[Protection] = []
 
     def note(name: str, ok: bool, detail: str) -> bool:
@@ -181,6 +203,12 @@ def probe(cgroup_name: str, disabled: frozenset[str] = frozenset()) -> Plan:
         "network namespace",
         lambda: _probe_unshare(CLONE_NEWNET),
         "no network: a fresh namespace with no interfaces up",
+    )
+    socket_filter = check(
+        "network filter",
+        _probe_socket_filter,
+        "seccomp: no socket of any family but Unix (no TCP, UDP, ICMP, raw or netlink), "
+        "io_uring refused; holds with or without a network namespace",
     )
     staging = tempfile.mkdtemp(prefix="agentic-design-probe-")
     mountns = check(
@@ -262,6 +290,17 @@ def probe(cgroup_name: str, disabled: frozenset[str] = frozenset()) -> Plan:
         ),
     )
     note("resource limits", True, "address space, CPU seconds, file size, open files")
+    let_through = ", ".join((*_DEVICES, *devices))
+    pinned = f"; GPU {gpu}, pinned by CUDA_VISIBLE_DEVICES" if gpu else "; no GPU let through"
+    if abi:
+        note("device files", True, f"only {let_through}{pinned}")
+    else:
+        note(
+            "device files",
+            False,
+            "without Landlock every device file the user may open is reachable"
+            + (f"; GPU {gpu}, pinned by CUDA_VISIBLE_DEVICES only" if gpu else ""),
+        )
     return Plan(
         network_namespace=netns,
         mount_namespace=mountns,
@@ -270,6 +309,8 @@ def probe(cgroup_name: str, disabled: frozenset[str] = frozenset()) -> Plan:
         cgroup=str(cgroup) if cgroup else None,
         memory_cgroup=str(memory) if memory else None,
         drop_capabilities=is_root,
+        socket_filter=socket_filter,
+        devices=devices,
         report=tuple(report),
     )
 
@@ -578,8 +619,11 @@ def _without(roots: list[str], hidden: list[str]) -> list[str]:
     return list(dict.fromkeys(kept))
 
 
-def restrict_filesystem(abi: int, workdir: str, readable: list[str]) -> None:
-    """Landlock: read-only `readable`, full access beneath `workdir`, nothing else; with ABI 4+
+def restrict_filesystem(
+    abi: int, workdir: str, readable: list[str], devices: tuple[str, ...] = ()
+) -> None:
+    """Landlock: read-only `readable`, full access beneath `workdir`, read and write on a few
+    harmless device files and on `devices` (a pinned GPU's nodes), nothing else; with ABI 4+
     no TCP at all, with ABI 6+ no signals or abstract sockets outside this domain."""
     handled = _fs_rights(abi)
     attr = _RulesetAttr(
@@ -594,7 +638,7 @@ def restrict_filesystem(abi: int, workdir: str, readable: list[str]) -> None:
     try:
         for path in readable:
             _allow(ruleset, path, _FS_READ)
-        for device in (*_DEVICES, *glob.glob("/dev/nvidia*")):
+        for device in (*_DEVICES, *devices):
             # CUDA drives its device nodes by ioctl (a right since ABI 5); harmless on the rest.
             _allow(ruleset, device, _FS_READ_FILE | _FS_WRITE_FILE | (handled & _FS_IOCTL_DEV))
         _allow(ruleset, workdir, handled)

@@ -8,12 +8,14 @@ and, for status ok, the score computed against labels the sandbox never saw.
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import linecache
 import time
 import types
 from typing import TYPE_CHECKING, Any
 
+from agentic_design import program_check  # noqa: F401 - preloaded with this module
 from agentic_design.records import Evaluation, Status
 from agentic_design.sandbox import Sandbox, SandboxLimits, SandboxResult
 from agentic_design.tasks import InvalidDesign, InvalidOutputs, Task, TaskBudget, load_task
@@ -27,6 +29,8 @@ DESIGN_FILENAME = "<design>"
 
 # The sandbox runs this code; everything else it needs arrives as JSON arguments.
 _ENTRY_CODE = "from agentic_design.evaluation import evaluate_in_sandbox as main\n"
+# ...and this to score outputs that are programs (an agent's code against hidden tests).
+_CHECK_CODE = "from agentic_design.program_check import check_programs as main\n"
 
 
 def load_design_module(code: str) -> types.ModuleType:
@@ -109,12 +113,34 @@ class Evaluator:
             limits=self.limits,
             on_channel=session,
         )
-        wall_s = time.monotonic() - started
         usage: dict[str, Any] = {}
         if session is not None:
             session.finish(timeout=60.0)
             usage = session.metrics()
+        if result.ok:
+            result = self._run_programs(result, split)
+        wall_s = time.monotonic() - started
         return self._judge(result, code, split, seed, wall_s, usage)
+
+    def _run_programs(self, result: SandboxResult, split: str) -> SandboxResult:
+        """When scoring means running the outputs (code answers), run them in the sandbox and
+        add their results to the outputs; a failure of that run is the design's failure."""
+        try:
+            programs = self.task.scoring_programs(result.value, split)  # type: ignore[arg-type]
+        except InvalidOutputs:
+            return result  # reported as unscorable by _judge, with the same message
+        if not programs:
+            return result
+        checked = self.sandbox.run(
+            _CHECK_CODE,
+            entry="main",
+            args={"programs": programs.programs, "timeout_s": programs.timeout_s},
+            limits=self.limits,
+        )
+        if not checked.ok:
+            error = f"running the design's answers against their tests failed: {checked.error}"
+            return dataclasses.replace(checked, error=error)
+        return dataclasses.replace(result, value={**result.value, "program_results": checked.value})
 
     def _judge(
         self,
@@ -172,13 +198,15 @@ def _error_text(result: SandboxResult) -> str:
 
 def sandbox_for(config: RunConfig, task: Task, workers: int | None = None) -> Sandbox:
     """An (unstarted) sandbox pool for a run's evaluations: its servers preload the task's
-    modules (and the evaluation entry point) once, for every forked evaluation to inherit."""
+    modules (and the evaluation entry point) once, for every forked evaluation to inherit, and
+    are pinned to the GPUs the run may use (ConfigError where the machine lacks them)."""
     return Sandbox(
         workers=workers or config.sandbox.workers,
         preload=[*task.preload, *config.sandbox.preload, "agentic_design.evaluation"],
         channel=task.uses_broker,
         limits=limits_for(config, task),
         disable=config.sandbox.disable,
+        gpus=config.device_plan(task, workers).gpus,
     )
 
 
@@ -220,7 +248,9 @@ def broker_for(
         return None
     if agent_llm.model == "simulated":
         seed = config.simulated.seed if config.simulated.seed is not None else config.seed
-        model = SimulatedModel(task.simulation_answers(), config.simulated.p_correct, seed)
+        model = SimulatedModel(
+            task.simulation_answers(), config.simulated.p_correct, seed, same=task.same_answer
+        )
         return Broker(
             simulated_answerer(model),
             BrokerLimits(),

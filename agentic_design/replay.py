@@ -3,7 +3,9 @@
 A replay rebuilds the run's task from the configuration saved in its store, evaluates the design
 with its recorded seed under the budget that repeats its recorded evaluation
 (`Task.replay_budget`: the trainer's step count, say), and says whether the recorded fitness
-came back exactly. An export writes the design as a module that runs without this package.
+came back exactly — or, where the task says why it cannot (`Task.replay_inexact`: a GPU's
+nondeterministic kernels), whether it came back inside the recorded 95% interval. An export
+writes the design as a module that runs without this package.
 """
 
 from __future__ import annotations
@@ -13,10 +15,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from agentic_design.evaluation import evaluator_for, sandbox_for
-from agentic_design.records import ArchiveError, Evaluation, Status
+from agentic_design.records import ArchiveError, Design, Evaluation, Status
 
 if TYPE_CHECKING:
     from agentic_design.archive import Archive
+    from agentic_design.config import RunConfig
 
 
 @dataclass(frozen=True)
@@ -28,6 +31,15 @@ class Replay:
     measured: float | None
     matches: bool
     evaluation: Evaluation
+    #: The recorded 95% interval the measured fitness had to fall in, where exact replay is
+    #: not possible (`inexact` says why); None: the same fitness exactly.
+    tolerance: tuple[float, float] | None = None
+    inexact: str | None = None
+
+    @property
+    def exact(self) -> bool:
+        """Reproduced bit for bit: the same status and the same fitness."""
+        return self.matches and self.measured == self.recorded
 
 
 def replay_design(archive: Archive, design_id: int) -> Replay:
@@ -51,6 +63,37 @@ def replay_design(archive: Archive, design_id: int) -> Replay:
         )
     if not archive.readonly:
         archive.record_evaluation(design_id, "replay", evaluation)
+    return judge_replay(design, evaluation, task.replay_inexact(design.metrics, evaluation.metrics))
+
+
+def judge_replay(design: Design, evaluation: Evaluation, inexact: str | None) -> Replay:
+    """Whether `evaluation` reproduces the recorded one: the same status and fitness exactly,
+    or, where exact replay is not possible (`inexact` says why), the same status and a fitness
+    inside the recorded 95% interval — a difference the evaluation itself cannot resolve."""
+    same = evaluation.status is design.status
+    measured = evaluation.fitness
+    matches = same and measured == design.fitness
+    tolerance = None
+    if inexact is not None and design.ci_low is not None and design.ci_high is not None:
+        tolerance = (design.ci_low, design.ci_high)
+        inside = measured is not None and tolerance[0] <= measured <= tolerance[1]
+        matches = matches or (same and inside)
+    return Replay(design.id, design.fitness, measured, matches, evaluation, tolerance, inexact)
+
+
+def rescore_design(archive: Archive, design_id: int, config: RunConfig) -> Replay:
+    """Evaluate design `design_id` of an imported run (ADAS's, which holds no configuration of
+    ours) under `config`: its task, budget and agents' model. The agents' calls are made live
+    and recorded in the run under the design, and the evaluation is kept as a "rescore"; the
+    recorded fitness is the one the original tool reported, on its own data, so the two are
+    set side by side, not expected to match."""
+    design = archive.get(design_id)
+    task = config.build_task()
+    task.prepare()
+    with sandbox_for(config, task, workers=1) as sandbox:
+        evaluator = evaluator_for(config, task, sandbox, store=archive)
+        evaluation = evaluator.evaluate(design.code, seed=config.seed, design_id=design_id)
+    archive.record_evaluation(design_id, "rescore", evaluation)
     matches = evaluation.status is design.status and evaluation.fitness == design.fitness
     return Replay(design_id, design.fitness, evaluation.fitness, matches, evaluation)
 

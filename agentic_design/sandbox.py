@@ -17,6 +17,7 @@ are in force on this machine and why any is not.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import queue
 import re
@@ -25,10 +26,11 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from agentic_design.devices import Gpu, Pin, assign, pinned_environment, visible_gpus
 from agentic_design.framing import NoFrame, encode, read_frame, write_frame
 
 # Status classes a sandboxed call can end in.
@@ -62,8 +64,9 @@ class SandboxLimits:
 
     `memory_mb` bounds the evaluation's memory: its processes together through a memory cgroup
     where the machine has one, and each process's address space (RLIMIT_AS). With CUDA, which
-    reserves huge ranges of virtual memory, set `gpu_memory_fraction`: RLIMIT_AS is then left
-    off (the cgroup still bounds host memory) and torch's caching allocator refuses to grow past
+    reserves huge ranges of virtual memory, `gpu_memory_fraction` is set — by the call, or by a
+    worker pinned to a GPU (its share) when the call leaves it unset: RLIMIT_AS is then left off
+    (the cgroup still bounds host memory) and torch's caching allocator refuses to grow past
     that share of the GPU.
     """
 
@@ -123,7 +126,12 @@ class _Worker:
     """One fork-server process and the pipes to it."""
 
     def __init__(
-        self, preload: list[str], env: dict[str, str], disable: list[str], channel: bool = False
+        self,
+        preload: list[str],
+        env: dict[str, str],
+        disable: list[str],
+        channel: bool = False,
+        pin: Pin | None = None,
     ) -> None:
         # The channel: a socket pair made before the server starts (and so before any fork),
         # whose far end every child of this server finds at fd 4 — the only way out of the
@@ -131,6 +139,7 @@ class _Worker:
         # SOCK_SEQPACKET keeps message boundaries: a child that dies mid-message cannot leave
         # half a frame for the next evaluation to misread.
         self.channel: socket.socket | None = None
+        self.pin = pin or Pin()
         far = None
         if channel:
             self.channel, far = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
@@ -144,12 +153,14 @@ class _Worker:
                 ",".join(preload),
                 ",".join(disable),
                 str(far.fileno()) if far is not None else "-",
+                json.dumps(self.pin.to_dict()),
             ],
             pass_fds=(far.fileno(),) if far is not None else (),
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
-            env=env,
+            # Pinned here, before the server imports torch: the one GPU its children may use.
+            env=pinned_environment(env, self.pin.gpu),
             close_fds=True,
             # Its own session: a signal to the caller's process group (Ctrl-C, `timeout`) must
             # not kill a server before it cleans up; it follows the caller by end-of-file.
@@ -218,6 +229,10 @@ class Sandbox:
     `disable` turns protections off by name (see `confinement.OPTIONAL`): for debugging, and to
     see how the sandbox behaves on a machine without them. `channel=True` gives every child a
     message channel back to the caller (fd 4), served during a `run` by its `on_channel`.
+
+    `gpus` are the GPUs the workers may use, each worker pinned to one of them (see
+    `devices.assign`; `()`: none, the children see no GPU). Left out, the workers use the GPUs
+    this process sees if `limits` sets `gpu_memory_fraction`, and none otherwise.
     """
 
     def __init__(
@@ -228,6 +243,7 @@ class Sandbox:
         start_timeout_s: float = 120.0,
         disable: list[str] | tuple[str, ...] = (),
         channel: bool = False,
+        gpus: Sequence[Gpu] | None = None,
     ) -> None:
         from agentic_design.confinement import OPTIONAL
 
@@ -239,6 +255,10 @@ class Sandbox:
         self.size = workers
         self.preload = list(preload)
         self.default_limits = limits or SandboxLimits()
+        fraction = self.default_limits.gpu_memory_fraction
+        if gpus is None:
+            gpus = visible_gpus() if fraction is not None else ()
+        self.pins = assign(workers, gpus, fraction)  # devices.DeviceError: too many to share
         self.start_timeout_s = start_timeout_s
         self._idle: queue.Queue[_Worker] = queue.Queue()
         self._all: list[_Worker] = []
@@ -249,7 +269,7 @@ class Sandbox:
     def start(self) -> Sandbox:
         env = scrubbed_environment(self.default_limits.threads)
         # Start all servers at once: their imports overlap.
-        workers = [_Worker(self.preload, env, self.disable, self.channel) for _ in range(self.size)]
+        workers = [_Worker(self.preload, env, self.disable, self.channel, pin) for pin in self.pins]
         try:
             for worker in workers:
                 self.protections = worker.wait_ready(self.start_timeout_s)
@@ -282,7 +302,8 @@ class Sandbox:
                 self._idle.get_nowait()
 
     def servers(self) -> list[dict[str, Any]]:
-        """Each live server's greeting: its `pid`, its `cgroup` (or None), `protections`."""
+        """Each live server's greeting: its `pid`, its `cgroup` (or None), its device `pin`,
+        `protections`."""
         with self._lock:
             return [dict(worker.info) for worker in self._all]
 
@@ -347,6 +368,7 @@ class Sandbox:
             scrubbed_environment(self.default_limits.threads),
             self.disable,
             self.channel,
+            dead.pin,
         )
         fresh.wait_ready(self.start_timeout_s)
         with self._lock:

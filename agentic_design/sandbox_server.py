@@ -21,6 +21,7 @@ import contextlib
 import errno
 import fcntl
 import importlib
+import json
 import os
 import resource
 import select
@@ -36,8 +37,9 @@ from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
-from agentic_design import confinement
+from agentic_design import confinement, seccomp
 from agentic_design.confinement import ConfinementError, Plan
+from agentic_design.devices import Pin, device_files
 from agentic_design.framing import NoFrame, encode, read_frame, write_frame
 from agentic_design.sandbox import (
     ERROR,
@@ -56,12 +58,21 @@ _RESULT_FD = 3
 _CHANNEL_FD = 4  # agentic_design.agents.channel.CHANNEL_FD: the broker, for sandbox=channel
 _CHILD_PID = [0]  # the child's own pid, set first thing after fork
 _TEXT = ("error", "error_type", "traceback")
+# Kept in the child's scrubbed environment: CUDA reads them when the child first uses it, and
+# the server's were set by its caller to pin it to one GPU (or to none, with an empty list).
+_CUDA_ENVIRONMENT = ("CUDA_VISIBLE_DEVICES", "CUDA_DEVICE_ORDER", "CUBLAS_WORKSPACE_CONFIG")
 
 
 def serve(
-    preload: list[str], disabled: frozenset[str] = frozenset(), channel: int | None = None
+    preload: list[str],
+    disabled: frozenset[str] = frozenset(),
+    channel: int | None = None,
+    pin: Pin | None = None,
 ) -> None:
     """The server loop: requests on stdin, replies on the original stdout.
+
+    `pin` is the GPU this server's children may use (its `CUDA_VISIBLE_DEVICES` is already set
+    to it) and their share of its memory; without one, they see no GPU.
 
     The server notices its caller's death as end-of-file on stdin — idle or while a child
     runs — and then kills the child and exits. (Not PR_SET_PDEATHSIG: that follows the *thread*
@@ -76,7 +87,13 @@ def serve(
     for name in preload:
         _preload(name)
     _remove_stale_workdirs()
-    plan = confinement.probe(cgroup_name=str(os.getpid()), disabled=disabled)
+    gpu = pin.gpu if pin is not None else None
+    plan = confinement.probe(
+        cgroup_name=str(os.getpid()),
+        disabled=disabled,
+        devices=device_files(gpu),
+        gpu=gpu.label() if gpu is not None else "",
+    )
     pool = _Pool(plan)
     try:
         write_frame(
@@ -85,6 +102,7 @@ def serve(
                 "ready": True,
                 "pid": os.getpid(),
                 "cgroup": plan.cgroup,
+                "pin": (pin or Pin()).to_dict(),
                 "protections": confinement.report_dicts(plan),
             },
         )
@@ -94,6 +112,8 @@ def serve(
             except NoFrame:
                 return  # the caller closed the pipe or died
             limits = SandboxLimits(**request["limits"])
+            if pin is not None and pin.gpu is not None and limits.gpu_memory_fraction is None:
+                limits = replace(limits, gpu_memory_fraction=pin.memory_fraction)
             pool.before_fork(limits)
             try:
                 reply = _serve_one(request, limits, plan, requests, channel)
@@ -354,9 +374,11 @@ def _child(
         _scrub_environment(workdir)
         if plan.landlock_abi:
             readable = confinement.readable_paths(limits.readable, limits.hidden)
-            confinement.restrict_filesystem(plan.landlock_abi, workdir, readable)
+            confinement.restrict_filesystem(plan.landlock_abi, workdir, readable, plan.devices)
         if plan.drop_capabilities:
             confinement.drop_capabilities()
+        if plan.socket_filter:  # last: nothing above may need a socket, and the channel is open
+            seccomp.install()
     except (ConfinementError, OSError) as exc:
         _send(
             {
@@ -414,9 +436,10 @@ def _apply_limits(limits: SandboxLimits) -> None:
 
 def _scrub_environment(workdir: str) -> None:
     # The server's environment is already free of secrets; the child keeps even less.
+    cuda = {k: os.environ[k] for k in _CUDA_ENVIRONMENT if k in os.environ}
     os.environ.clear()
     os.environ.update(
-        {"HOME": workdir, "TMPDIR": workdir, "PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}
+        {"HOME": workdir, "TMPDIR": workdir, "PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", **cuda}
     )
 
 
@@ -489,10 +512,12 @@ def _without_framework_frames(te: traceback.TracebackException) -> Iterator[str]
 
 if __name__ == "__main__":
     # argv[1] is the caller's pid, there only to tell whose server a process is (ps, tests).
-    # argv[4], where given, is the fd of the channel's far end ("-": no channel).
+    # argv[4], where given, is the fd of the channel's far end ("-": no channel); argv[5] the
+    # server's device pin as JSON (`devices.Pin`).
     channel_arg = sys.argv[4] if len(sys.argv) > 4 else "-"
     serve(
         [name for name in sys.argv[2].split(",") if name],
         frozenset(name for name in sys.argv[3].split(",") if name),
         None if channel_arg == "-" else int(channel_arg),
+        Pin.from_dict(json.loads(sys.argv[5])) if len(sys.argv) > 5 else None,
     )

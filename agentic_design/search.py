@@ -214,6 +214,9 @@ class Search:
     # -- the loop -------------------------------------------------------------------------------
     def run(self) -> SearchResult:
         task = self.config.build_task()
+        devices = self.config.device_plan(task)  # a GPU the machine lacks: before anything starts
+        if devices.note:
+            self.console.print(f"[bold]devices:[/] {devices.note}", highlight=False)
         self.preflight()
         try:
             task.prepare()

@@ -14,14 +14,17 @@ answer) and nothing else. A call is answered like this:
   (or with no JSON object after it) gets a sentence: "The answer is X."
 - **Answers.** With probability `p_correct` the answer is right. Otherwise it is drawn
   uniformly from the integers truth - `spread` .. truth + `spread`, leaving out the truth itself
-  and, when the truth is not negative, anything below zero; a truth that is not an integer gets
-  one of 2*`spread` distinct placeholders instead. Wrong answers therefore scatter over up to
+  and, when the truth is not negative, anything below zero; a truth that is not an integer (a
+  grid, a function) gets one of 2*`spread` distinct placeholders instead, which hold nothing
+  of the truth. Wrong answers therefore scatter over up to
   2*`spread` values, so a majority vote over independent samples tends to the truth once
   `p_correct` is well above 1/(2*`spread`).
-- **Critics.** When the fields include "correct", the call is a critic's: the rest of the last
-  line that starts `Answer to check:` is compared with the truth (both through
-  `normalise_answer`), and the verdict ("yes" or "no") is right with probability `p_correct`,
-  wrong otherwise. The feedback only restates the verdict; it never holds the truth.
+- **Critics.** When the fields include "correct", the call is a critic's: what follows the
+  last line start `Answer to check:`, to the end of its message (a grid or a function spans
+  lines), is compared with the truth by `same` (by default: equal through `normalise_answer`;
+  a task gives its own, e.g. grids compared cell by cell), and the verdict ("yes" or "no")
+  is right with probability `p_correct`, wrong otherwise. The feedback only restates the
+  verdict; it never holds the truth.
 - **Randomness.** Every draw is a sha256 of a canonical JSON of what it depends on, never
   Python's `hash`. At temperature 0 that is the seed and the messages only: the same prompt
   always gets the same reply, whatever its `sample` index. At any temperature above 0 it is the
@@ -51,13 +54,13 @@ import hashlib
 import json
 import re
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
 from agentic_design.agents.toolkit import FIELDS_LINE
 from agentic_design.tasks.agent_data import normalise_answer
 
-ANSWER_TO_CHECK = re.compile(r"^Answer to check:[ \t]*(.*)$", re.MULTILINE)
+ANSWER_TO_CHECK = re.compile(r"^Answer to check:[ \t]*", re.MULTILINE)
 UNKNOWN = "unknown"
 FEEDBACK = {
     "yes": "The answer looks right.",
@@ -78,7 +81,8 @@ def describe() -> str:
     return (
         "The simulated model is a noise model, not a language model: it knows the correct "
         "answer to each dataset question and, on each call, gives it with probability "
-        "p_correct, otherwise the correct number moved by a random 1..spread either way. A "
+        "p_correct, otherwise the correct number moved by a random 1..spread either way (a "
+        "grid or a function gets a placeholder that holds nothing of the truth). A "
         "critic's yes/no verdict is right with the same probability. At temperature 0 the "
         "same prompt always gets the same reply; above 0 every call is an independent, "
         "seeded draw, so runs replay exactly. It models nothing else: not reasoning, question "
@@ -102,6 +106,7 @@ class SimulatedModel:
         p_correct: float = 0.6,
         seed: int = 0,
         spread: int = 12,
+        same: Callable[[str, str], bool] | None = None,
     ) -> None:
         if not 0.0 <= p_correct <= 1.0:
             raise ValueError(f"p_correct must be in [0, 1], not {p_correct}")
@@ -110,6 +115,7 @@ class SimulatedModel:
         self.p_correct = float(p_correct)
         self.seed = seed
         self.spread = spread
+        self.same = same or _same_normalised
         self._answers = {q: str(a) for q, a in answers.items() if q}  # "" is in every prompt
         # Longest first, so that the first question found in a prompt is the longest match.
         self._questions = sorted(self._answers, key=len, reverse=True)
@@ -181,9 +187,9 @@ class SimulatedModel:
 
     def _wrong_answers(self, truth: str) -> list[str]:
         try:
-            value = int(normalise_answer(truth))
+            value = int(truth.strip())
         except ValueError:
-            return [f"not {truth} ({k})" for k in range(1, 2 * self.spread + 1)]
+            return [f"(wrong answer {k})" for k in range(1, 2 * self.spread + 1)]
         offsets = range(1, self.spread + 1)
         candidates = [value + d for d in offsets] + [value - d for d in offsets]
         return [str(c) for c in candidates if c >= 0 or value < 0]
@@ -191,10 +197,18 @@ class SimulatedModel:
     def _verdict(self, truth: str | None, texts: list[str], draws: Draws) -> str:
         if truth is None:
             return UNKNOWN
-        checked = [m.group(1) for text in texts for m in ANSWER_TO_CHECK.finditer(text)]
-        is_right = bool(checked) and normalise_answer(checked[-1]) == normalise_answer(truth)
+        checked = [
+            text[marks[-1].end() :].strip()
+            for text in texts
+            if (marks := list(ANSWER_TO_CHECK.finditer(text)))
+        ]
+        is_right = bool(checked) and self.same(checked[-1], truth)
         judged_right = is_right if draws.verdict < self.p_correct else not is_right
         return "yes" if judged_right else "no"
+
+
+def _same_normalised(answer: str, truth: str) -> bool:
+    return normalise_answer(answer) == normalise_answer(truth)
 
 
 def _requested_fields(texts: list[str]) -> list[str] | None:

@@ -350,7 +350,7 @@ def test_a_run_with_good_intervals_shows_them(tmp_path):
     "args, doing",
     [
         (["resume", "{run}"], "cannot be resumed"),
-        (["replay", "{run}", "1"], "cannot be replayed"),
+        (["replay", "{run}", "1"], "holds no run configuration: give --config CONFIG"),
         (["replay", "{run}", "--search", "--run-dir", "{new}"], "cannot be replayed"),
         (["export", "{run}", "1", "-o", "{new}.py"], "cannot be exported"),
     ],

@@ -358,3 +358,29 @@ def test_agents_written_for_adas_run_unmodified_through_our_broker():
         assert evaluation.metrics["failed_examples"] == 0, evaluation.metrics.get("errors")
         assert evaluation.metrics["llm_calls"] >= 3, name
     assert results[entries[0]["name"]].metrics["calls_per_example"] == 1.0  # ADAS's CoT
+
+
+@pytest.mark.slow
+def test_an_imported_adas_agent_is_scored_under_a_config_of_ours(tmp_path):
+    from agentic_design.adas import import_adas
+
+    run_dir = tmp_path / "mgsm"
+    import_adas(ADAS_FIXTURES / "mgsm_gpt3.5_results.json", run_dir)
+    config = agent_config(tmp_path / "unused", evaluations=1, examples=3)
+    path = tmp_path / "agents.yaml"
+    path.write_text(json.dumps(config))
+    assert "--config CONFIG" in cli("replay", str(run_dir), "1").stderr  # what to give
+    task = small_task(examples=3)
+    with ScriptedLLM(answer=Scripted(task.simulation_answers())) as server:
+        result = cli(
+            "replay", str(run_dir), "1", "--config", str(path),
+            "--agent-llm", "openai/agent-model", "--agent-api-base", server.url,
+        )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    # ADAS's chain-of-thought asks each question once, above temperature 0: the first of the
+    # script's cycle, the right answer
+    assert "ADAS recorded 0.305 on its own data; measured 1.0 on arithmetic" in result.stdout
+    with Archive.open(run_dir, readonly=True) as archive:
+        calls = archive.recorded_llm_calls()
+        assert len(calls) == 3 and {c["design_id"] for c in calls} == {1}
+        assert archive.total() == 36  # the imported designs stay as they were

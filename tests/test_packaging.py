@@ -42,3 +42,24 @@ def test_the_wheel_carries_prompts_and_seed_archive(tmp_path):
         assert f"agentic_design/_data/{seed.relative_to(REPO)}" in names
     for template in (REPO / "prompts").rglob("*.j2"):
         assert f"agentic_design/_data/{template.relative_to(REPO)}" in names
+
+
+def test_the_compromised_litellm_releases_can_never_be_installed():
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+    from packaging.requirements import Requirement
+
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    litellm = next(Requirement(d) for d in project["dependencies"] if d.startswith("litellm"))
+    assert not litellm.specifier.contains("1.82.7") and not litellm.specifier.contains("1.82.8")
+    assert litellm.specifier.contains("1.82.6") and litellm.specifier.contains("1.82.9")
+    pins = dict(
+        line.split("==")
+        for line in (REPO / "constraints.txt").read_text().splitlines()
+        if "==" in line and not line.startswith("#")
+    )
+    assert litellm.specifier.contains(pins["litellm"])  # the pinned version is an allowed one
+    for dependency in project["dependencies"]:  # every dependency is pinned, within its range
+        requirement = Requirement(dependency)
+        pinned = next(v for k, v in pins.items() if k.lower().replace("_", "-") == requirement.name)
+        assert requirement.specifier.contains(pinned), (requirement, pinned)
+    assert "-c constraints.txt -e" in (REPO / ".ci" / "run").read_text()  # CI installs them

@@ -16,6 +16,8 @@ BUILTIN_TASKS: dict[str, str] = {
     "digits": "agentic_design.tasks.architecture:DigitsTask",
     "binpack": "agentic_design.tasks.binpack:BinPackingTask",
     "arithmetic": "agentic_design.tasks.agent:AgentTask",
+    "arc": "agentic_design.tasks.agent:ARCTask",
+    "humaneval": "agentic_design.tasks.agent:HumanEvalTask",
 }
 
 

@@ -7,16 +7,21 @@ silent wrong answer — and the other examples go on. Outside, `score` compares 
 the labels (exact match after normalising) and bootstraps a seeded 95% interval; the broker's
 metering of the evaluation's calls becomes calls, tokens and USD per example.
 
-Datasets: `arithmetic` (generated word problems; `tasks/agent_data.py`). The simulated model
-(`agent_llm: simulated`) answers this set's questions with a documented noise model.
+Datasets (`tasks/agent_datasets.py`): generated arithmetic word problems (`arithmetic`),
+ARC-AGI grid puzzles (`arc`) and HumanEval functions (`humaneval`), whose code answers are
+scored by running the problem's tests in the sandbox (`scoring_programs`). The simulated model
+(`agent_llm: simulated`) answers any of them with a documented noise model.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import random
 import types
 from concurrent.futures import ThreadPoolExecutor
 from contextvars import copy_context
+from pathlib import Path
 from types import ModuleType
 from typing import Any, ClassVar
 
@@ -25,11 +30,18 @@ from pydantic import Field
 from agentic_design.proposers.operators import Operators
 from agentic_design.records import Proposal
 from agentic_design.resources import shipped_dir
-from agentic_design.tasks.agent_data import Example, arithmetic_examples, normalise_answer
-from agentic_design.tasks.architecture import load_seed_designs
-from agentic_design.tasks.base import InvalidDesign, InvalidOutputs, Score, Split, Task, TaskBudget
-
-DATASETS = {"arithmetic": "arithmetic word problems"}
+from agentic_design.tasks.agent_data import Example
+from agentic_design.tasks.agent_datasets import DATASETS, Dataset
+from agentic_design.tasks.architecture import CACHE_DIR, installed_paths, load_seed_designs
+from agentic_design.tasks.base import (
+    InvalidDesign,
+    InvalidOutputs,
+    Programs,
+    Score,
+    Split,
+    Task,
+    TaskBudget,
+)
 
 
 class AgentBudget(TaskBudget):
@@ -41,10 +53,13 @@ class AgentBudget(TaskBudget):
         24, ge=1, description="the broker refuses calls beyond this times the examples"
     )
     concurrency: int = Field(8, ge=1, le=32, description="examples answered at once")
+    program_timeout_s: float = Field(
+        5.0, gt=0, le=60, description="code answers (humaneval): each one's test run limit"
+    )
 
 
 class AgentTask(Task):
-    """An LLM agent scored by exact-match accuracy on a question/answer set."""
+    """An LLM agent scored by the share of a question set's examples it answers right."""
 
     name: ClassVar[str] = "arithmetic"
     kind: ClassVar[str] = "agent"
@@ -52,46 +67,90 @@ class AgentTask(Task):
     preload: ClassVar[tuple[str, ...]] = ("agentic_design.agents",)
     fitness_name: ClassVar[str] = "accuracy"
     fitness_meaning: ClassVar[str] = (
-        "the share of the split's questions answered exactly right (after normalising: "
-        "spaces, case, $, thousands commas, a trailing .0); a failed example counts as wrong"
+        "the share of the split's examples answered right, as the data set defines it; a "
+        "failed example counts as wrong"
     )
     interface: ClassVar[tuple[str, ...]] = ("forward",)
     uses_broker: ClassVar[bool] = True
-    accepted_params: ClassVar[frozenset[str] | None] = frozenset({"dataset"})
+    accepted_params: ClassVar[frozenset[str] | None] = frozenset({"dataset", "max_grid"})
 
     def __init__(self, **params: Any) -> None:
         super().__init__(**params)
-        self.dataset = str(params.get("dataset", "arithmetic"))
-        if self.dataset not in DATASETS:
-            raise TypeError(f"dataset must be one of {sorted(DATASETS)}, not {self.dataset!r}")
+        name = str(params.get("dataset", self.name))
+        if name not in DATASETS:
+            raise TypeError(f"dataset must be one of {sorted(DATASETS)}, not {name!r}")
+        if "max_grid" in params and name != "arc":
+            raise TypeError("max_grid is a parameter of the arc data set only")
+        max_grid = params.get("max_grid", 10)
+        if type(max_grid) is not int or not 1 <= max_grid <= 30:
+            raise TypeError("max_grid must be an integer from 1 to 30")
+        self.data: Dataset = DATASETS[name](params)
         self._examples: dict[tuple[str, int], list[Example]] = {}
+        self._questions: dict[str, list[dict[str, str]]] | None = None
+
+    def check_budget(self) -> None:
+        """ValueError when the budget asks for more examples than a split holds."""
+        limits = self.budget
+        assert isinstance(limits, AgentBudget)
+        for split, n, key in (
+            ("validation", limits.examples, "examples"),
+            ("test", limits.test_examples, "test_examples"),
+        ):
+            if n > self.data.available(split):
+                raise ValueError(
+                    f"{key}: {n} is more than the {self.data.available(split)} examples of "
+                    f"the {self.data.name} set's {split} split"
+                )
 
     def examples(self, split: str) -> list[Example]:
-        """The split's examples (this run's number of them), generated once per task object:
-        every evaluation asks for them twice (its call cap, its score)."""
+        """The split's examples (this run's number of them), with their answers: search
+        process only. Made once per task object: every evaluation asks twice (cap, score)."""
+        n = self._size(split)
+        if (split, n) not in self._examples:
+            self._examples[split, n] = self.data.examples(split, n)
+        return self._examples[split, n]
+
+    def _size(self, split: str) -> int:
         budget = self.budget
         assert isinstance(budget, AgentBudget)
-        n = budget.test_examples if split == "test" else budget.examples
-        if (split, n) not in self._examples:
-            self._examples[split, n] = arithmetic_examples(split, n)
-        return self._examples[split, n]
+        return budget.test_examples if split == "test" else budget.examples
+
+    def _inputs_path(self) -> Path:
+        key = hashlib.sha256(repr(sorted(self.params.items())).encode()).hexdigest()[:12]
+        return CACHE_DIR / f"agent-{self.data.name}-{key}.inputs.json"
+
+    def prepare(self) -> None:
+        """Write the questions the sandbox reads (data sets read from a package's files)."""
+        if not self.data.generated and not self._inputs_path().exists():
+            try:
+                self.data.write_inputs(self._inputs_path())
+            except OSError as exc:
+                raise OSError(
+                    f"cannot write the {self.data.name} questions in {CACHE_DIR} "
+                    f"({exc.strerror}); set AGENTIC_DESIGN_CACHE to a writable directory"
+                ) from None
+
+    def sandbox_readable(self) -> list[str]:
+        return [] if self.data.generated else [str(self._inputs_path())]
+
+    def sandbox_hidden(self) -> list[str]:
+        return installed_paths(self.data.sources)
 
     # -- for prompts (search side) --------------------------------------------------------------
     def describe(self) -> str:
-        import json
-
         from agentic_design.prompts import render
 
         budget = self.budget
         assert isinstance(budget, AgentBudget)
         return render(
             "tasks/agent.j2",
-            dataset=DATASETS[self.dataset],
+            dataset=self.data.title,
             examples_per_split=budget.examples,
-            example_task=json.dumps({"question": self.examples("train")[0].question}),
+            example_task=json.dumps({"question": self.data.examples("train", 1)[0].question}),
+            answer_form=self.data.answer_form,
+            dataset_meaning=self.data.fitness_meaning,
             max_calls=budget.max_calls_per_example,
             fitness_name=self.fitness_name,
-            fitness_meaning=self.fitness_meaning,
         )
 
     def seeds(self) -> list[Proposal]:
@@ -105,11 +164,30 @@ class AgentTask(Task):
 
     def simulation_answers(self) -> dict[str, str]:
         """Every question the simulated model may meet, with its answer (search side only)."""
+        train = self.data.examples("train", min(self._size("train"), self.data.available("train")))
         return {
             e.question: e.answer
-            for split in ("train", "validation", "test")
-            for e in self.examples(split)
+            for examples in (train, self.examples("validation"), self.examples("test"))
+            for e in examples
         }
+
+    def same_answer(self, answer: str, truth: str) -> bool:
+        return self.data.same_answer(answer, truth)
+
+    def questions(self, split: str) -> list[dict[str, str]]:
+        """The split's questions without their answers: what a sandboxed run may see."""
+        if self.data.generated:
+            return [{"id": e.id, "question": e.question} for e in self.examples(split)]
+        if self._questions is None:
+            try:
+                self._questions = json.loads(self._inputs_path().read_text())
+            except OSError as exc:
+                raise RuntimeError(
+                    f"cannot read the {self.data.name} questions ({exc.strerror}): the search "
+                    "process writes them before it evaluates (Task.prepare)"
+                ) from None
+        assert self._questions is not None
+        return self._questions[split][: self._size(split)]
 
     # -- inside the sandbox ---------------------------------------------------------------------
     def run(
@@ -130,41 +208,77 @@ class AgentTask(Task):
             for name, value in adas.adas_names().items():
                 design.__dict__.setdefault(name, value)
 
-        def answer(example: Example) -> dict[str, str]:
-            current_example.set(example.id)
-            task: Any = {"question": example.question}
+        def answer(example: dict[str, str]) -> dict[str, str]:
+            current_example.set(example["id"])
+            task: Any = {"question": example["question"]}
             if written_for_adas:
-                task = adas.task_info(example.question)
+                task = adas.task_info(example["question"])
             try:
                 value = adas.answer_text(forward(agent, task))
             except Exception as exc:  # the example's failure, recorded with it
-                return {"id": example.id, "error": f"{type(exc).__name__}: {exc}"[:500]}
-            return {"id": example.id, "answer": value[:1000]}
+                return {"id": example["id"], "error": f"{type(exc).__name__}: {exc}"[:500]}
+            return {"id": example["id"], "answer": value[: self.data.answer_chars]}
 
-        examples = self.examples(split)
+        questions = self.questions(split)
         with ThreadPoolExecutor(limits.concurrency) as pool:
-            results = list(pool.map(lambda e: copy_context().run(answer, e), examples))
+            results = list(pool.map(lambda e: copy_context().run(answer, e), questions))
         return {"results": results}
 
     # -- outside the sandbox ----------------------------------------------------------------------
-    def score(self, outputs: dict[str, Any], split: Split) -> Score:
+    def _results(
+        self, outputs: dict[str, Any], split: Split
+    ) -> list[tuple[Example, str | None, str | None]]:
+        """(example, answer, error) per example, from the sandbox's untrusted outputs."""
         examples = self.examples(split)
         results = outputs.get("results") if isinstance(outputs, dict) else None
         if not isinstance(results, list) or len(results) != len(examples):
             raise InvalidOutputs(f"expected one result per example ({len(examples)})")
-        right: list[int] = []
-        errors: dict[str, int] = {}
+        read: list[tuple[Example, str | None, str | None]] = []
         for example, result in zip(examples, results, strict=True):
             if not isinstance(result, dict) or result.get("id") != example.id:
                 raise InvalidOutputs("results must be {id, answer | error}, in the examples' order")
             answer, error = result.get("answer"), result.get("error")
             if isinstance(error, str):
-                errors[error[:200]] = errors.get(error[:200], 0) + 1
-                right.append(0)
+                read.append((example, None, error[:200]))
             elif isinstance(answer, str):
-                right.append(int(normalise_answer(answer) == example.answer))
+                read.append((example, answer[: self.data.answer_chars], None))
             else:
                 raise InvalidOutputs("each result needs an answer or an error (strings)")
+        return read
+
+    def scoring_programs(self, outputs: dict[str, Any], split: Split) -> Programs | None:
+        answers = {e.id: a for e, a, _ in self._results(outputs, split) if a is not None}
+        programs = self.data.programs(answers, split)
+        if programs is None:
+            return None
+        budget = self.budget
+        assert isinstance(budget, AgentBudget)
+        return Programs(programs, timeout_s=budget.program_timeout_s)
+
+    def score(self, outputs: dict[str, Any], split: Split) -> Score:
+        results = self._results(outputs, split)
+        checked: dict[str, Any] | None = None
+        if self.data.runs_answers:
+            checked = outputs.get("program_results")
+            if not isinstance(checked, dict):
+                raise InvalidOutputs("the answers' code was not run (no program_results)")
+        right: list[int] = []
+        errors: dict[str, int] = {}
+        failures: dict[str, int] = {}  # why code answers failed their tests
+        for example, answer, error in results:
+            if answer is None:
+                errors[str(error)] = errors.get(str(error), 0) + 1
+                right.append(0)
+            elif checked is not None:
+                verdict = checked.get(example.id)
+                if not isinstance(verdict, dict) or not isinstance(verdict.get("passed"), bool):
+                    raise InvalidOutputs(f"no test result for {example.id}'s answer")
+                right.append(int(verdict["passed"]))
+                why = str(verdict.get("error") or "")[:120]
+                if not verdict["passed"]:
+                    failures[why] = failures.get(why, 0) + 1
+            else:
+                right.append(int(self.data.is_right(answer, example)))
         accuracy = sum(right) / len(right)
         low, high = bootstrap_interval(right, seed=0)
         metrics: dict[str, Any] = {
@@ -173,7 +287,9 @@ class AgentTask(Task):
             "failed_examples": sum(errors.values()),
         }
         if errors:
-            metrics["errors"] = dict(sorted(errors.items(), key=lambda kv: -kv[1])[:5])
+            metrics["errors"] = _most_common(errors)
+        if failures:
+            metrics["test_failures"] = _most_common(failures)
         return Score(accuracy, low, high, metrics)
 
     def usage_metrics(self, usage: dict[str, Any], metrics: dict[str, Any]) -> dict[str, Any]:
@@ -211,6 +327,10 @@ class AgentTask(Task):
         ]
 
 
+def _most_common(counts: dict[str, int]) -> dict[str, int]:
+    return dict(sorted(counts.items(), key=lambda kv: -kv[1])[:5])
+
+
 def _first_argument(function: Any) -> str | None:
     """The name of the argument after `self` (ADAS's agents call it taskInfo)."""
     code = getattr(function, "__code__", None)
@@ -224,3 +344,15 @@ def bootstrap_interval(hits: list[int], seed: int, rounds: int = 1000) -> tuple[
     n = len(hits)
     means = sorted(sum(rng.choices(hits, k=n)) / n for _ in range(rounds))
     return means[int(0.025 * rounds)], means[int(0.975 * rounds) - 1]
+
+
+class ARCTask(AgentTask):
+    """ARC-AGI puzzles (task_params: `max_grid`, the largest grid side kept, default 10)."""
+
+    name: ClassVar[str] = "arc"
+
+
+class HumanEvalTask(AgentTask):
+    """HumanEval: the agent writes each function; pass@1 by its tests, run in the sandbox."""
+
+    name: ClassVar[str] = "humaneval"

@@ -17,7 +17,7 @@ import sys
 from abc import abstractmethod
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING, Any, ClassVar, cast
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, cast
 
 import numpy as np
 from pydantic import Field
@@ -73,6 +73,14 @@ def load_seed_designs(folder: Path) -> list[Proposal]:
     return seeds
 
 
+# Why an evaluation trained where it did: fixed texts, so that the trainer's untrusted report
+# of them can be checked against this list.
+BUDGET_ASKS = "the budget asks for it"
+AUTO_GPU = "auto: the sandbox sees a CUDA device"
+AUTO_CPU = "auto: the sandbox sees no CUDA device, so the CPU"
+DEVICE_REASONS = (BUDGET_ASKS, AUTO_GPU, AUTO_CPU)
+
+
 class TrainBudget(TaskBudget):
     """The trainer's budget for one architecture design (the config's `train:` block), enforced
     inside the sandbox; `max_steps` is set on replays only and overrides the time limit."""
@@ -81,6 +89,11 @@ class TrainBudget(TaskBudget):
     max_seconds: float = Field(10.0, gt=0, description="training stops after this many seconds")
     max_params: int = Field(500_000, ge=1, description="designs with more parameters are invalid")
     max_steps: int | None = Field(None, ge=0, description="set by replays: repeat these steps")
+    device: Literal["auto", "cpu", "cuda"] = Field(
+        "auto",
+        description="where to train: a GPU when the sandbox sees one (auto), or always the CPU "
+        "or a GPU (cuda: a configuration error on a machine without one)",
+    )
 
 
 class ArchitectureTask(Task):
@@ -192,6 +205,7 @@ class ArchitectureTask(Task):
             n_train=len(data["y_train"]),
             n_validation=len(data["x_validation"]),
             budget=self.train_budget,
+            where=_where(self.train_budget),
         )
 
     def seeds(self) -> list[Proposal]:
@@ -238,8 +252,8 @@ class ArchitectureTask(Task):
             "(batch, num_classes).",
             f"Does it stay within this run's limits: at most {b.max_params:,} trainable "
             f"parameters, at most {b.max_epochs} epochs, training stopped after "
-            f"{b.max_seconds:g} seconds on {b.threads} CPU thread(s)? Does train_recipe use "
-            "only the allowed keys?",
+            f"{b.max_seconds:g} seconds on {_where(b)}? Does train_recipe use only the allowed "
+            "keys?",
         ]
 
     def evolution_operators(self) -> Operators:
@@ -251,7 +265,26 @@ class ArchitectureTask(Task):
         steps = metrics.get("steps")
         if type(steps) is not int:
             return budget
-        return budget.model_copy(update={"max_steps": steps})
+        # On the device it trained on: the CPU, for records from before there was a choice.
+        device = metrics.get("device", "cpu")
+        return budget.model_copy(
+            update={"max_steps": steps, "device": device if device in ("cpu", "cuda") else "cpu"}
+        )
+
+    def replay_inexact(self, recorded: dict[str, Any], measured: dict[str, Any]) -> str | None:
+        # On the CPU, one thread and seeded generators repeat a training bit for bit. On a GPU
+        # so do torch's deterministic kernels (cuDNN's included), on the same model of GPU;
+        # not a kernel that has none (its floating-point sums come in any order), nor
+        # another model of GPU, whose kernels differ.
+        if recorded.get("device") != "cuda":
+            return None
+        why = []
+        if recorded.get("deterministic") is not True or measured.get("deterministic") is False:
+            why.append("it trained on a GPU with kernels that have no deterministic version")
+        name, now = recorded.get("device_name"), measured.get("device_name")
+        if now is not None and now != name:
+            why.append(f"it trained on {name}, and the replay on {now}")
+        return "; ".join(why) or None
 
     def descriptors(self, code: str, metrics: dict[str, Any]) -> dict[str, float]:
         params = metrics.get("params")
@@ -282,6 +315,17 @@ def _seconds(value: Any) -> bool:
     return type(value) in (int, float) and math.isfinite(value) and value >= 0
 
 
+def _name(value: Any) -> bool:
+    """A short, printable line: it is shown on consoles (no escape sequences)."""
+    return type(value) is str and 0 < len(value) <= 200 and value.isprintable()
+
+
+def _where(budget: TrainBudget) -> str:
+    """Where training runs, in the words of the prompt and the checklist."""
+    cpu = f"{budget.threads} CPU thread(s)"
+    return {"cpu": cpu, "cuda": "a GPU"}.get(budget.device, f"a GPU where there is one, else {cpu}")
+
+
 # What the trainer reports beside the predictions, and how each must look: the sandbox's
 # answer is untrusted, and these numbers flow into metrics, descriptors and prompts.
 _REPORTED: dict[str, Any] = {
@@ -293,6 +337,11 @@ _REPORTED: dict[str, Any] = {
     "stopped_by": lambda v: v in ("epochs", "time", "steps"),
     "curve": lambda v: type(v) is list and len(v) <= 10_000 and all(map(_seconds, v)),
     "recipe": lambda v: type(v) is dict and len(v) <= 20,
+    "device": lambda v: v in ("cpu", "cuda"),
+    "device_name": _name,
+    "device_reason": lambda v: v in DEVICE_REASONS,
+    "peak_memory_mb": _seconds,
+    "deterministic": lambda v: type(v) is bool,
 }
 
 

@@ -58,6 +58,15 @@ class Score:
     metrics: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Programs:
+    """Programs to run in the sandbox to score outputs (code a design wrote, and its tests).
+    Each passes when it runs to its end, without an exception, within `timeout_s`."""
+
+    programs: dict[str, str]
+    timeout_s: float = 5.0
+
+
 class TaskBudget(BaseModel):
     """The limits of one evaluation, enforced inside the sandbox. A task extends it with its own
     fields; the config's `task_budget:` block is validated against the task's model."""
@@ -128,6 +137,10 @@ class Task(ABC):
             )
         )
 
+    def check_budget(self) -> None:  # noqa: B027 - optional hook, a no-op by default
+        """Outside, once the budget is set: ValueError (a message naming the budget's field)
+        when the task's data cannot meet it, e.g. more examples than a split holds."""
+
     # -- the contract ----------------------------------------------------------------------------
     @abstractmethod
     def describe(self) -> str:
@@ -178,6 +191,19 @@ class Task(ABC):
 
         return generic_operators()
 
+    def scoring_programs(self, outputs: dict[str, Any], split: Split) -> Programs | None:
+        """Outside: when scoring means running what the design produced (an agent's code
+        answers against hidden tests), the programs to run, by key. The evaluator runs them in
+        the sandbox — never in the search process — and `score` then finds their results in
+        `outputs["program_results"]`: {key: {"passed": bool, "error": str}}, untrusted like
+        the rest. Raises InvalidOutputs for outputs it cannot read. None: nothing to run."""
+        return None
+
+    def same_answer(self, answer: str, truth: str) -> bool:
+        """Outside: whether an answer says the same as the truth, for the simulated model's
+        critic (`simulation_answers`)."""
+        return answer.strip() == truth.strip()
+
     def call_cap(self, split: Split) -> int | None:
         """Outside: the most LLM calls one evaluation on `split` may make (uses_broker)."""
         return None
@@ -195,6 +221,13 @@ class Task(ABC):
         """The budget that repeats a recorded evaluation exactly, given the metrics it
         recorded (a trainer stopped by its time limit is given the step count it reached)."""
         return budget
+
+    def replay_inexact(self, recorded: dict[str, Any], measured: dict[str, Any]) -> str | None:
+        """Outside: why a replay cannot repeat a recorded evaluation bit for bit, given the
+        metrics of both (a GPU's nondeterministic kernels, another model of GPU); a replay then
+        matches when its fitness falls inside the recorded 95% interval. None, the default:
+        the same fitness exactly, or it did not reproduce."""
+        return None
 
     def sandbox_readable(self) -> list[str]:
         """Files or folders a sandboxed `run` must read (its inputs). Everything else outside

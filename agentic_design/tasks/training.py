@@ -1,17 +1,23 @@
 """The trainer every architecture design goes through, inside the sandbox.
 
-Readable top to bottom: check the design, clamp its recipe, train it deterministically within a
-budget of epochs and seconds, then predict. Determinism (one thread, seeded generators, the same
-batch order) is what lets `replay` get the same accuracy back; a run cut short by its time
-budget records how many steps it took, and a replay repeats exactly that many.
+Readable top to bottom: check the design, clamp its recipe, choose the device, train it
+deterministically within a budget of epochs and seconds, then predict. Determinism (one thread,
+seeded generators, the same batch order; on a GPU, torch's deterministic kernels) is what lets
+`replay` get the same accuracy back; a run cut short by its time budget records how many steps
+it took, and a replay repeats exactly that many, on the device it recorded.
 """
 
 from __future__ import annotations
 
 import math
+import platform
 import random
+import re
+import resource
 import statistics
 import time
+import warnings
+from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
@@ -19,7 +25,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from agentic_design.tasks.architecture import TrainBudget
+from agentic_design.tasks.architecture import AUTO_CPU, AUTO_GPU, BUDGET_ASKS, TrainBudget
 from agentic_design.tasks.base import InvalidDesign
 
 OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop")
@@ -71,19 +77,66 @@ def clamp_recipe(raw: Any, max_epochs: int) -> dict[str, Any]:
     return recipe
 
 
+# What torch says when it runs a kernel that has no deterministic implementation.
+_NONDETERMINISTIC = re.compile(r"does not have a deterministic implementation|not deterministic")
+
+
+class DeviceUnavailable(RuntimeError):
+    """The budget asks for CUDA, and the sandbox sees no CUDA device."""
+
+
 def prepare_process() -> None:
     """Process-wide determinism. The first call costs about a second, so the sandbox server
-    makes it once (preload `agentic_design.tasks.training:prepare_process`) for all children."""
+    makes it once (preload `agentic_design.tasks.training:prepare_process`) for all children.
+    It never touches CUDA itself: a CUDA driver initialised before the fork is unusable after."""
     if not torch.are_deterministic_algorithms_enabled():
+        # warn_only: a kernel with no deterministic version still runs, and the trainer notes
+        # it (the `deterministic` metric) rather than failing the design for it.
         torch.use_deterministic_algorithms(True, warn_only=True)
+    torch.backends.cudnn.deterministic = True
+    torch.backends.cudnn.benchmark = False  # its timing-based choice of kernels varies
 
 
 def seed_everything(seed: int, threads: int) -> None:
     prepare_process()
     random.seed(seed)
     np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
+    torch.manual_seed(seed)  # every CUDA device's generator too
     torch.set_num_threads(threads)
+
+
+def choose_device(asked: str) -> tuple[torch.device, str]:
+    """The device to train on, and why (one of `architecture.DEVICE_REASONS`)."""
+    if asked == "cpu":
+        return torch.device("cpu"), BUDGET_ASKS
+    if torch.cuda.is_available():  # here, in the child: the server never initialises CUDA
+        return torch.device("cuda"), BUDGET_ASKS if asked == "cuda" else AUTO_GPU
+    if asked == "cuda":
+        raise DeviceUnavailable(
+            "the budget asks for device cuda, but no CUDA device is visible in the sandbox"
+        )
+    return torch.device("cpu"), AUTO_CPU
+
+
+def device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.partition(":")[2].strip()[:200] or "cpu"
+    except OSError:
+        pass
+    return platform.machine() or "cpu"
+
+
+def peak_memory_mb(device: torch.device) -> float:
+    """On a GPU, the most memory torch's allocator held for tensors; on the CPU, the peak
+    resident memory of the evaluation's process (torch and the data included)."""
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**20
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux counts KiB
 
 
 def build_checked(
@@ -151,18 +204,48 @@ def train_and_predict(
     """Train the design on (x_train, y_train) and return its predictions on x_eval.
 
     Returns JSON data: predictions, parameter count, per-epoch training loss, steps, seconds,
-    why training stopped, inference latency and the clamped recipe.
+    why training stopped, inference latency, the clamped recipe, and where it trained: the
+    device, its name, why it was chosen, the peak memory and whether every kernel that ran was
+    deterministic.
     """
     seed_everything(seed, budget.threads)
+    device, reason = choose_device(budget.device)
     input_shape = tuple(x_train.shape[1:])
-    model = build_checked(design, input_shape, num_classes, budget.max_params)
+    # Built and checked on the CPU, so that its initial weights are the same on every device.
+    model = build_checked(design, input_shape, num_classes, budget.max_params).to(device)
     recipe_fn = getattr(design, "train_recipe", None)
     recipe = clamp_recipe(recipe_fn() if callable(recipe_fn) else None, budget.max_epochs)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("default")  # once per place: a warning each step would pile up
+        outputs = _train_and_predict(model, recipe, x_train, y_train, x_eval, seed, budget, device)
+    for w in caught:  # still shown, in the evaluation's stderr
+        warnings.showwarning(w.message, w.category, w.filename, w.lineno)
+    return {
+        **outputs,
+        "device": device.type,
+        "device_name": device_name(device),
+        "device_reason": reason,
+        "peak_memory_mb": round(peak_memory_mb(device), 1),
+        "deterministic": not any(_NONDETERMINISTIC.search(str(w.message)) for w in caught),
+    }
+
+
+def _train_and_predict(
+    model: nn.Module,
+    recipe: dict[str, Any],
+    x_train: np.ndarray,
+    y_train: np.ndarray,
+    x_eval: np.ndarray,
+    seed: int,
+    budget: TrainBudget,
+    device: torch.device,
+) -> dict[str, Any]:
     optimizer = make_optimizer(model, recipe)
     loss_fn = nn.CrossEntropyLoss()
 
-    xs = torch.as_tensor(x_train, dtype=torch.float32)
-    ys = torch.as_tensor(y_train, dtype=torch.long)
+    xs = torch.as_tensor(x_train, dtype=torch.float32, device=device)
+    ys = torch.as_tensor(y_train, dtype=torch.long, device=device)
+    # On the CPU whatever the device: the same batch order everywhere.
     generator = torch.Generator().manual_seed(seed)
     batch_size = min(recipe["batch_size"], len(xs))
     curve: list[float] = []
@@ -171,7 +254,7 @@ def train_and_predict(
     started = time.perf_counter()
     model.train()
     for _epoch in range(recipe["epochs"]):
-        order = torch.randperm(len(xs), generator=generator)
+        order = torch.randperm(len(xs), generator=generator).to(device)
         total, batches = 0.0, 0
         for start in range(0, len(xs), batch_size):
             if budget.max_steps is not None and steps >= budget.max_steps:
@@ -199,11 +282,12 @@ def train_and_predict(
     train_seconds = time.perf_counter() - started
 
     model.eval()
-    x_eval_t = torch.as_tensor(x_eval, dtype=torch.float32)
+    x_eval_t = torch.as_tensor(x_eval, dtype=torch.float32, device=device)
+    sync = torch.cuda.synchronize if device.type == "cuda" else _no_sync
     with torch.no_grad():
         logits = torch.cat([model(x_eval_t[i : i + 512]) for i in range(0, len(x_eval_t), 512)])
-        latency_ms = _latency_ms(model, x_eval_t[:1])
-    predictions = logits.argmax(dim=1).tolist()
+        latency_ms = _latency_ms(model, x_eval_t[:1], sync)
+    predictions = logits.argmax(dim=1).cpu().tolist()
     return {
         "predictions": predictions,
         "params": count_parameters(model),
@@ -217,12 +301,21 @@ def train_and_predict(
     }
 
 
-def _latency_ms(model: nn.Module, example: torch.Tensor, repeats: int = 15) -> float:
-    """Median wall time of one single-example forward pass, in milliseconds."""
+def _no_sync() -> None:
+    pass
+
+
+def _latency_ms(
+    model: nn.Module, example: torch.Tensor, sync: Callable[[], None], repeats: int = 15
+) -> float:
+    """Median wall time of one single-example forward pass, in milliseconds (a GPU's queued
+    work waited for: `sync`)."""
     model(example)  # warm-up: first calls pay for lazy allocation
+    sync()
     times = []
     for _ in range(repeats):
         t0 = time.perf_counter()
         model(example)
+        sync()
         times.append((time.perf_counter() - t0) * 1000)
     return statistics.median(times)

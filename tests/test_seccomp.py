@@ -1,0 +1,116 @@
+"""The seccomp socket filter, installed in a forked process of the test: only Unix sockets can
+be made there, sockets made before it still work, and what it starts inherits it."""
+
+from __future__ import annotations
+
+import ast
+import ctypes
+import errno
+import os
+import platform
+import socket
+
+import pytest
+
+from agentic_design import seccomp
+
+pytestmark = pytest.mark.skipif(seccomp.supported() is not None, reason=str(seccomp.supported()))
+
+
+def in_filtered_child(probe) -> object:
+    """Run `probe()` in a forked child with the filter installed; return what it returned."""
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(read)
+        try:
+            seccomp.install()
+            result = repr(probe())
+        except BaseException as exc:  # reported to the parent, whatever it is
+            result = repr(("raised", type(exc).__name__, str(exc)))
+        os.write(write, result.encode())
+        os._exit(0)
+    os.close(write)
+    with os.fdopen(read) as f:
+        text = f.read()
+    os.waitpid(pid, 0)
+    return ast.literal_eval(text)  # the child's repr of plain data
+
+
+def errno_of(make) -> int | str:
+    try:
+        made = make()
+    except OSError as exc:
+        return exc.errno
+    made.close()
+    return "made"
+
+
+def test_only_unix_sockets_can_be_made():
+    def probe():
+        return {
+            family.name: errno_of(lambda f=family, t=kind: socket.socket(f, t))
+            for family, kind in (
+                (socket.AF_INET, socket.SOCK_STREAM),
+                (socket.AF_INET, socket.SOCK_DGRAM),
+                (socket.AF_INET6, socket.SOCK_DGRAM),
+                (socket.AF_PACKET, socket.SOCK_RAW),
+                (socket.AF_NETLINK, socket.SOCK_RAW),
+                (socket.AF_UNIX, socket.SOCK_STREAM),
+            )
+        }
+
+    assert in_filtered_child(probe) == {
+        "AF_INET": errno.EACCES,
+        "AF_INET6": errno.EACCES,
+        "AF_PACKET": errno.EACCES,
+        "AF_NETLINK": errno.EACCES,
+        "AF_UNIX": "made",
+    }
+
+
+def test_a_udp_datagram_never_leaves_and_an_open_channel_still_works():
+    listener = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    listener.bind(("127.0.0.1", 0))
+    listener.settimeout(0.5)
+    port = listener.getsockname()[1]
+    near, far = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+
+    def probe():
+        try:
+            socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b"secret", ("127.0.0.1", port))
+            sent = "sent"
+        except PermissionError:
+            sent = "refused"
+        far.send(b"over the channel")
+        return sent
+
+    try:
+        assert in_filtered_child(probe) == "refused"
+        assert near.recv(100) == b"over the channel"
+        with pytest.raises(TimeoutError):
+            listener.recvfrom(100)
+    finally:
+        listener.close()
+        near.close()
+        far.close()
+
+
+def test_processes_it_starts_are_filtered_too_and_io_uring_is_refused():
+    def probe():
+        pid = os.fork()
+        if pid == 0:
+            os._exit(7 if errno_of(socket.socket) == errno.EACCES else 1)
+        grandchild = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+        libc = ctypes.CDLL(None, use_errno=True)
+        params = ctypes.create_string_buffer(120)
+        number = seccomp.ARCHES[platform.machine()].io_uring_setup
+        result = libc.syscall(number, 4, params)
+        return grandchild, result, ctypes.get_errno()
+
+    assert in_filtered_child(probe) == (7, -1, errno.EACCES)
+
+
+def test_the_search_process_itself_is_never_filtered():
+    # the filters above lived in forked children only
+    socket.socket(socket.AF_INET, socket.SOCK_DGRAM).close()
