@@ -32,7 +32,7 @@ from agentic_design.records import (
 if TYPE_CHECKING:
     from agentic_design.replay import Replay
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (
@@ -117,7 +117,8 @@ CREATE TABLE IF NOT EXISTS graphs (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     at REAL NOT NULL,
     name TEXT NOT NULL,
-    data TEXT NOT NULL
+    data TEXT NOT NULL,                         -- node-link JSON (agentic_design.graph)
+    design_id INTEGER                           -- the design it produced (version 4)
 );
 """
 
@@ -172,7 +173,15 @@ class Archive:
 
     def _upgrade(self) -> None:
         present = {row[1] for row in self._db.execute("PRAGMA table_info(designs)")}
+        graph_columns = {row[1] for row in self._db.execute("PRAGMA table_info(graphs)")}
         with self._db:
+            if "design_id" not in graph_columns:  # version 4: graphs belong to designs
+                self._db.execute("ALTER TABLE graphs ADD COLUMN design_id INTEGER")
+                if present:
+                    self._db.execute(
+                        "UPDATE meta SET value = ? WHERE key = 'schema_version'",
+                        (json.dumps(SCHEMA_VERSION),),
+                    )
             for name, declaration in _ADDED_COLUMNS.items():
                 if name not in present:
                     self._db.execute(f"ALTER TABLE designs ADD COLUMN {name} {declaration}")
@@ -296,8 +305,20 @@ class Archive:
             ),
         )
         design_id = int(cursor.lastrowid or 0)
+        if proposal.graph is not None:
+            db.execute(
+                "INSERT INTO graphs (at, name, data, design_id) VALUES (?, ?, ?, ?)",
+                (now, proposal.operator, proposal.graph, design_id),
+            )
         self._event(db, "proposed", design_id, operator=proposal.operator)
         return design_id
+
+    def graph(self, design_id: int) -> str | None:
+        """The task graph (node-link JSON) that produced design `design_id`, if it had one."""
+        row = self._db.execute(
+            "SELECT data FROM graphs WHERE design_id = ? ORDER BY id DESC LIMIT 1", (design_id,)
+        ).fetchone()
+        return str(row[0]) if row else None
 
     def finish(self, design_id: int, evaluation: Evaluation) -> None:
         """Record a design's evaluation result: its status becomes final."""
@@ -430,6 +451,14 @@ class Archive:
     def counts(self) -> dict[str, int]:
         rows = self._db.execute("SELECT status, COUNT(*) AS n FROM designs GROUP BY status")
         return {row["status"]: row["n"] for row in rows}
+
+    def finished_after(self, design_id: int) -> int:
+        """How many designs proposed after `design_id` have been evaluated (any status)."""
+        row = self._db.execute(
+            "SELECT COUNT(*) FROM designs WHERE id > ? AND status != ?",
+            (design_id, Status.PENDING.value),
+        ).fetchone()
+        return int(row[0])
 
     def total(self) -> int:
         return int(self._db.execute("SELECT COUNT(*) FROM designs").fetchone()[0])

@@ -25,6 +25,7 @@ from agentic_design.archive import Archive, db_path
 from agentic_design.config import ConfigError, RunConfig
 from agentic_design.entry import interrupted
 from agentic_design.llm import ReplayMiss
+from agentic_design.pareto import pareto_front
 from agentic_design.records import ArchiveError, Design, Status, StopReason
 from agentic_design.sandbox import SandboxError
 from agentic_design.tasks import BUILTIN_TASKS, TaskLoadError, task_class
@@ -322,12 +323,21 @@ def show(
     top: Annotated[int | None, typer.Option(help="only the K best designs")] = None,
     design_id: Annotated[int | None, typer.Option("--id", help="one design, with its code")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
+    pareto: Annotated[
+        bool, typer.Option("--pareto", help="only the Pareto front of fitness against cost")
+    ] = False,
 ) -> None:
-    """The run's designs, best first (or one design in full with --id)."""
+    """The run's designs, best first (or one design in full with --id, or the Pareto front of
+    fitness against the task's cost with --pareto, cheapest first)."""
     archive = _open(run_dir)
+    cost_metric = archive.meta("cost_metric")
     with _user_errors():
         if design_id is not None:
             designs = [archive.get(design_id)]
+        elif pareto:
+            if not cost_metric:
+                _fail(f"{run_dir}: its task names no cost, so there is no Pareto front to show")
+            designs = pareto_front(archive.designs(), cost_metric)
         else:
             designs = _ranked(archive.designs())
             if top is not None:
@@ -338,27 +348,34 @@ def show(
         sys.stdout.write(json.dumps(payload, indent=2, default=str) + "\n")
         return
     if design_id is not None:
-        _show_one(designs[0], archive.meta("fitness_name", "fitness"))
+        _show_one(designs[0], archive.meta("fitness_name", "fitness"), archive.graph(design_id))
         return
     _print_models(archive)
     total = len(designs)
-    if top is None:
+    if top is None and not pareto:
         designs = designs[:TABLE_ROWS]
     shown = (
         f"the best {len(designs)} of {total} designs"
         if len(designs) < total
         else f"{total} designs"
     )
+    if pareto:
+        shown = f"the Pareto front of {name_of(archive)} against {cost_metric}: {total} designs"
     table = Table(title=f"{run_dir}: {shown}", caption="--top K shows more, --id ID one in full")
     name = archive.meta("fitness_name", "fitness")
-    for column in ("id", "name", "status", name, "95% CI", "summary", "gen", "parents", "how"):
+    columns = ["id", "name", "status", name, "95% CI", "summary", "gen", "parents", "how"]
+    if pareto:
+        columns.insert(4, str(cost_metric))
+    for column in columns:
         table.add_column(column, overflow="fold")
     for d in designs:
+        cost = [_number(d.metrics.get(str(cost_metric)))] if pareto else []
         table.add_row(
             str(d.id),
             d.name,
             d.status.value,
             f"{d.fitness:.4f}" if d.fitness is not None else "-",
+            *cost,
             _ci_cell(d),
             d.summary or "-",
             str(d.generation),
@@ -371,6 +388,14 @@ def show(
 TABLE_ROWS = 20  # the table's default length; --json lists every design
 
 
+def name_of(archive: Archive) -> str:
+    return str(archive.meta("fitness_name", "fitness"))
+
+
+def _number(value: Any) -> str:
+    return f"{value:,.4g}" if isinstance(value, int | float) else "-"
+
+
 def _ci_cell(d: Design) -> str:
     if d.ci_low is not None and d.ci_high is not None:
         return f"{d.ci_low:.3f} to {d.ci_high:.3f}"
@@ -381,7 +406,7 @@ def _ranked(designs: list[Design]) -> list[Design]:
     return sorted(designs, key=lambda d: (d.fitness is None, -(d.fitness or 0.0), d.id))
 
 
-def _show_one(d: Design, fitness_name: str) -> None:
+def _show_one(d: Design, fitness_name: str, graph: str | None = None) -> None:
     out.print(f"[bold]#{d.id} {d.name}[/]  status {d.status.value}  generation {d.generation}")
     if d.fitness is not None:
         out.print(
@@ -400,6 +425,13 @@ def _show_one(d: Design, fitness_name: str) -> None:
     if d.diff:
         out.print("the change to its parent, as the model's edits made it:")
         out.print(Syntax(d.diff, "diff"))
+    if graph is not None:
+        from agentic_design.graph.analysis import outline
+        from agentic_design.graph.model import loads
+
+        out.print("written part by part, as this task graph:")
+        for line in outline(loads(graph)):
+            out.print(f"  {line}", highlight=False, markup=False)
     out.print(Syntax(d.code, "python", line_numbers=True))
 
 

@@ -42,6 +42,12 @@ class Budget(_Strict):
     hours: float | None = Field(None, gt=0, description="wall-clock hours of searching")
     usd: float | None = Field(None, ge=0, description="LLM spend cap in US dollars")
     tokens: int | None = Field(None, ge=0, description="LLM token cap")
+    target_fitness: float | None = Field(
+        None, description="stop once a design reaches this validation fitness"
+    )
+    stagnation: int | None = Field(
+        None, ge=1, description="stop after this many evaluations without a new best"
+    )
 
 
 class SandboxConfig(_Strict):
@@ -184,11 +190,25 @@ class LLMConfig(_Strict):
         return {m.model: m.weight for m in self.models} if self.models else {self.model or "": 1.0}
 
 
-ProposalMode = Literal["new", "mutate", "crossover"]
+ProposalMode = Literal["new", "mutate", "crossover", "decompose"]
 
 
 def _default_modes() -> dict[ProposalMode, float]:
     return {"new": 1.0, "mutate": 2.0, "crossover": 1.0}
+
+
+class DecomposeConfig(_Strict):
+    """The meta-agent's decompose mode: a design written part by part as a task graph."""
+
+    max_parts: int = Field(5, ge=2, le=12, description="parts one task may be split into")
+    max_depth: int = Field(
+        1, ge=1, le=3, description="1: the design splits into parts; 2: parts into helpers too"
+    )
+    part_attempts: int = Field(
+        2, ge=1, le=5, description="tries at each step, the last problem quoted back each time"
+    )
+    check_wall_s: float = Field(30.0, gt=0, description="the sandbox's limit on one part's check")
+    concurrency: int = Field(4, ge=1, le=32, description="parts written at once")
 
 
 class MetaAgentConfig(_Strict):
@@ -217,6 +237,7 @@ class MetaAgentConfig(_Strict):
         "against the parent, or edits for parents of at least diff_min_lines lines",
     )
     diff_min_lines: int = Field(80, ge=1, description="edit_format auto: parents this long")
+    decompose: DecomposeConfig = Field(default_factory=DecomposeConfig)
 
 
 class SimulatedConfig(_Strict):

@@ -31,6 +31,8 @@ DESIGN_FILENAME = "<design>"
 _ENTRY_CODE = "from agentic_design.evaluation import evaluate_in_sandbox as main\n"
 # ...and this to score outputs that are programs (an agent's code against hidden tests).
 _CHECK_CODE = "from agentic_design.program_check import check_programs as main\n"
+# ...and this to check one part of a design written part by part (the meta-agent's decompose).
+_PART_CODE = "from agentic_design.program_check import check_module as main\n"
 
 
 def load_design_module(code: str) -> types.ModuleType:
@@ -187,6 +189,25 @@ class Evaluator:
             summary=self.task.summarize(metrics),
             wall_s=wall_s,
         )
+
+
+class PartChecker:
+    """Checks one part of a design in the sandbox: its code runs as a module, defines the
+    names it should, and passes the statements that exercise it. Returns None when it does,
+    else what went wrong (for the part's author to read). Safe to call from several threads."""
+
+    def __init__(self, sandbox: Sandbox, limits: SandboxLimits, wall_s: float) -> None:
+        self.sandbox = sandbox
+        self.limits = dataclasses.replace(limits, wall_s=min(limits.wall_s, wall_s))
+
+    def __call__(self, code: str, names: list[str], check: str = "") -> str | None:
+        result = self.sandbox.run(
+            _PART_CODE,
+            entry="main",
+            args={"code": code, "names": names, "check": check},
+            limits=self.limits,
+        )
+        return None if result.ok else f"{result.status}: {_error_text(result)}"[-2000:]
 
 
 def _error_text(result: SandboxResult) -> str:

@@ -268,3 +268,13 @@ class Pipeline:
                 self.stopped_by = Stop.USD
             if budget.tokens is not None and spend["tokens"] >= budget.tokens:
                 self.stopped_by = Stop.TOKENS
+        if budget.target_fitness is not None or budget.stagnation is not None:
+            best = self.archive.best()
+            if best is None or best.fitness is None:
+                return
+            if budget.target_fitness is not None and best.fitness >= budget.target_fitness:
+                self._stop(Stop.TARGET, f"#{best.id} reached {best.fitness:.4f}")
+            if budget.stagnation is not None:
+                since = self.archive.finished_after(best.id)
+                if since >= budget.stagnation:
+                    self._stop(Stop.STAGNATION, f"{since} evaluations since the best, #{best.id}")

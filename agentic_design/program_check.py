@@ -1,5 +1,6 @@
 """Run untrusted programs to see whether each runs to its end: scoring code a design produced
-(HumanEval's tests against an agent's function). Only ever called inside the sandbox.
+(HumanEval's tests against an agent's function, `check_programs`), and checking one part of a
+design written on its own (`check_module`). Only ever called inside the sandbox.
 
 Each program runs in a process of its own, forked from the sandboxed evaluation, so that one
 that loops, exits, crashes the interpreter or wrecks its globals costs only itself. It passes
@@ -106,3 +107,17 @@ def _kill(pid: int) -> None:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             target()
     os.waitpid(pid, 0)
+
+
+def check_module(code: str, names: list[str], check: str = "") -> dict[str, object]:
+    """Run `code` as a module, see that it defines each of `names`, then run `check` (a few
+    statements exercising it) in the module's namespace. Raises on any failure: the sandbox
+    reports the exception, the part's author reads it."""
+    namespace: dict[str, object] = {"__name__": "part"}
+    exec(compile(code, "<part>", "exec"), namespace)
+    missing = [name for name in names if name not in namespace]
+    if missing:
+        raise NameError(f"the code does not define {', '.join(missing)}")
+    if check.strip():
+        exec(compile(check, "<check>", "exec"), namespace)
+    return {"defined": sorted(n for n in namespace if not n.startswith("__"))[:50]}

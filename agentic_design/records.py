@@ -20,6 +20,8 @@ class StopReason(str, Enum):
     HOURS = "hours"
     USD = "usd"
     TOKENS = "tokens"
+    TARGET = "target"  # a design reached budget.target_fitness
+    STAGNATION = "stagnation"  # budget.stagnation evaluations without a new best
     NO_PARENTS = "no_parents"  # evolution has no working design to breed from
     EXHAUSTED = "exhausted"  # the proposer cannot propose anything new
     DIVERGED = "diverged"  # a replayed search stopped agreeing with its recording
@@ -79,6 +81,7 @@ class Proposal:
     repair_of: int | None = None
     attempt: int = 0  # which repair attempt made it (0: not a repair)
     diff: str | None = None  # the change to the parent, when a model answered with edits
+    graph: str | None = None  # the task graph (node-link JSON) of a design written by parts
 
 
 @dataclass(frozen=True)

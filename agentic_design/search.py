@@ -26,7 +26,13 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from agentic_design.archive import Archive
 from agentic_design.config import ConfigError, LLMConfig, RunConfig
-from agentic_design.evaluation import Evaluator, evaluator_for, sandbox_for
+from agentic_design.evaluation import (
+    Evaluator,
+    PartChecker,
+    evaluator_for,
+    limits_for,
+    sandbox_for,
+)
 from agentic_design.llm import LLM, LLMConfigurationError
 from agentic_design.pipeline import Pipeline
 from agentic_design.proposers.base import Proposer
@@ -50,6 +56,29 @@ class SearchResult:
     test: Evaluation | None
     fitness_name: str = "fitness"
     reason: str = ""  # what stopped the search early, in words
+
+
+def _summary(
+    archive: Archive,
+    best: Design | None,
+    stopped_by: StopReason,
+    reason: str,
+    test: Evaluation | None,
+) -> dict[str, Any]:
+    """What a stop leaves in the run's metadata, for whoever reads the run next."""
+    return {
+        "stopped_by": stopped_by.value,
+        "reason": reason,
+        "at": time.time(),
+        "designs": archive.total(),
+        "counts": archive.counts(),
+        "spend": archive.spend(),
+        "searched_s": archive.meta("searched_s", 0.0),
+        "best": None
+        if best is None
+        else {"id": best.id, "name": best.name, "fitness": best.fitness, "ci": best.ci},
+        "test": None if test is None else {"fitness": test.fitness, "status": test.status.value},
+    }
 
 
 def resolve_task_ref(ref: str) -> str:
@@ -198,6 +227,7 @@ class Search:
                     "task_kind": task.kind,
                     "fitness_name": task.fitness_name,
                     "fitness_meaning": task.fitness_meaning,
+                    "cost_metric": task.cost_metric,
                     "task_fingerprint": task.fingerprint(),
                     "seed": self.config.seed,
                     "versions": versions(task),
@@ -250,6 +280,12 @@ class Search:
                 evaluator = evaluator_for(
                     self.config, task, sandbox, store=calls, replay=self._replay_store is not None
                 )
+                if isinstance(proposer, MetaAgentProposer):  # its decompose mode checks parts
+                    proposer.checker = PartChecker(
+                        sandbox,
+                        limits_for(self.config, task),
+                        self.config.search.meta_agent.decompose.check_wall_s,
+                    )
                 stopped_by, reason = self._loop(archive, evaluator, proposer, task)
                 if stopped_by not in (StopReason.INTERRUPTED, StopReason.DIVERGED):
                     test = self._final_test(archive, evaluator)
@@ -259,10 +295,12 @@ class Search:
         interrupted = stopped_by is StopReason.INTERRUPTED
         archive.set_meta("state", "interrupted" if interrupted else "finished")
         archive.set_meta("stopped_by", stopped_by.value)
+        best = archive.best()
+        archive.set_meta("summary", _summary(archive, best, stopped_by, reason, test))
         archive.event("stopped", reason=stopped_by.value, detail=reason)
         return SearchResult(
             run_dir=self.run_dir,
-            best=archive.best(),
+            best=best,
             counts=archive.counts(),
             total=archive.total(),
             stopped_by=stopped_by,

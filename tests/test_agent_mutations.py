@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from agentic_design.agents import decompose
 from agentic_design.agents.channel import current_example
 from agentic_design.proposers.crossover import function_crossover
 from agentic_design.proposers.operators import Operators, check_weights, generic_operators, mutate
@@ -33,6 +34,7 @@ from agentic_design.tasks.agent_mutations import (
 
 SEEDS = {path.stem: path for path in sorted((shipped_dir("archive") / "agent").glob("*.py"))}
 EXAMPLE = "example-7"
+real_solve_in_parts = decompose.solve_in_parts
 
 
 def seed(name: str) -> str:
@@ -69,8 +71,18 @@ class FakeToolkit:
             given = list(answers)
             return max(given, key=given.count)
 
+        def solve_in_parts(question, planner=None, solver=None, combiner=None, **kwargs):
+            # the real decomposition (the task graph, its threads) over these fake agents
+            return real_solve_in_parts(
+                question,
+                planner=planner or Agent(outputs=["parts"]),
+                solver=solver or Agent(),
+                combiner=combiner or Agent(),
+                **kwargs,
+            )
+
         self.module = types.ModuleType("agentic_design.agents")
-        for value in (Agent, critique, sample, vote):
+        for value in (Agent, critique, sample, vote, solve_in_parts):
             setattr(self.module, value.__name__, value)
 
     def run(self, code: str) -> tuple[Any, list[str]]:
@@ -117,8 +129,8 @@ def assert_wraps(original: str, mutated: str, helper: str) -> None:
     assert old_text.replace("def forward", f"def {helper}", 1) in mutated
 
 
-def test_the_seven_seeds_are_there() -> None:
-    assert len(SEEDS) == 7
+def test_the_eight_seeds_are_there() -> None:
+    assert len(SEEDS) == 8
 
 
 # --- wrap_in_vote ------------------------------------------------------------------------------

@@ -99,11 +99,11 @@ def test_seed_agents_score_what_the_script_implies(tmp_path):
     task = small_task()
     truths = {e.question: e.answer for e in task.examples("validation")}
     with ScriptedLLM(answer=Scripted(truths)) as server:
-        config = agent_config(tmp_path / "run", evaluations=7, examples=5)
+        config = agent_config(tmp_path / "run", evaluations=8, examples=5)
         config["agent_llm"] = {"model": "openai/agent-model", "api_base": server.url}
         Search(RunConfig.from_dict(config), progress=False).run()
     designs = {d.name: d for d in Archive.open(tmp_path / "run").designs()}
-    assert len(designs) == 7 and all(d.status is Status.OK for d in designs.values())
+    assert len(designs) == 8 and all(d.status is Status.OK for d in designs.values())
     cot, sc, debate = designs["Chain of thought"], designs["Self-consistency"], designs["Debate"]
     assert cot.fitness == 0.0  # temperature 0: the script's wrong answer
     assert sc.fitness == 1.0  # five samples: three right, two wrong, the vote picks the truth
@@ -319,7 +319,7 @@ def test_the_meta_agent_designs_agents_against_the_loopback_server(tmp_path):
     task = small_task(examples=4)
     truths = task.simulation_answers()
     with ScriptedLLM(answer=meta_agent_and_agents(truths)) as server:
-        config = agent_config(tmp_path / "run", evaluations=9, examples=4)
+        config = agent_config(tmp_path / "run", evaluations=10, examples=4)
         config["search"]["meta_agent"] = {"reflexion_rounds": 0}
         path = tmp_path / "agents.yaml"
         path.write_text(json.dumps(config))
@@ -384,3 +384,44 @@ def test_an_imported_adas_agent_is_scored_under_a_config_of_ours(tmp_path):
         calls = archive.recorded_llm_calls()
         assert len(calls) == 3 and {c["design_id"] for c in calls} == {1}
         assert archive.total() == 36  # the imported designs stay as they were
+
+
+class Planner:
+    """The agents' model for the decomposing seed: the planner splits each question in two
+    (the second part using the first's answer), a solver answers a part "7" or, given that
+    answer, "11", and the combiner answers with the truth."""
+
+    def __init__(self, truths: dict[str, str]) -> None:
+        self.truths = truths
+        self.prompts: list[str] = []
+        self.lock = threading.Lock()
+
+    def __call__(self, messages, temperature, sample, design_id) -> BrokerReply:
+        system, user = messages[0]["content"], messages[-1]["content"]
+        with self.lock:
+            self.prompts.append(user)
+        if '"parts"' in system:
+            plan = [{"question": "How many at first?", "uses": []},
+                    {"question": "How many after the change?", "uses": [0]}]  # fmt: skip
+            return BrokerReply(json.dumps({"parts": json.dumps(plan)}))
+        if "from the answers to its parts" in system:
+            question = max((q for q in self.truths if q in user), key=len)
+            return BrokerReply(json.dumps({"thinking": "t", "answer": self.truths[question]}))
+        answer = "11" if "Answer: 7" in user else "7"
+        return BrokerReply(json.dumps({"thinking": "t", "answer": answer}))
+
+
+@pytest.mark.slow
+def test_a_seed_agent_decomposes_its_question_through_the_broker():
+    task = small_task(examples=3)
+    planner = Planner(task.simulation_answers())
+    result = evaluate_with(task, planner, {"decompose": seed("decompose")})["decompose"]
+    assert result.status is Status.OK and result.fitness == 1.0, result.metrics
+    assert result.metrics["calls_per_example"] == 4.0  # plan, two parts, combine
+    assert result.metrics["llm_calls"] == 12
+    # the second part was given the first's answer; the combiner saw both parts' answers
+    second = [p for p in planner.prompts if "Question:\nHow many after the change?" in p]
+    first = "Sub-question: How many at first? Answer: 7"
+    assert len(second) == 3 and all(first in p for p in second)
+    combined = [p for p in planner.prompts if "Answer: 11" in p and "Answer: 7" in p]
+    assert len(combined) == 3

@@ -127,16 +127,22 @@ def test_farthest_points_prefers_designs_unlike_the_anchors(archive):
 def test_a_store_of_an_older_schema_is_upgraded_on_open_and_read_as_before(archive, tmp_path):
     design_id = archive.add(proposal(1), eval_seed=0, task_fingerprint="f")
     archive.finish(design_id, ok(0.8))
-    # As version 2 wrote it: no diff column.
+    # As version 2 wrote it: no diff column, graphs not tied to designs.
     with archive._db:
         archive._db.execute("ALTER TABLE designs DROP COLUMN diff")
+        archive._db.execute("ALTER TABLE graphs DROP COLUMN design_id")
         archive._db.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
     archive.close()
     with pytest.raises(ArchiveError, match="no design"):  # read-only: read as it is
         Archive.open(tmp_path / "run", readonly=True).get(design_id + 1)
     assert Archive.open(tmp_path / "run", readonly=True).get(design_id).diff is None
     upgraded = Archive.open(tmp_path / "run")
-    assert upgraded.meta("schema_version") == 3
+    assert upgraded.meta("schema_version") == 4
     assert upgraded.get(design_id).fitness == 0.8 and upgraded.get(design_id).diff is None
     edited = Proposal(name="edited", thought="", code="x = 2\n", parents=(1,), diff="-x\n+x\n")
     assert upgraded.get(upgraded.add(edited, eval_seed=0, task_fingerprint="f")).diff == "-x\n+x\n"
+    assert upgraded.graph(design_id) is None
+    by_parts = Proposal(name="by parts", thought="", code="x = 3\n", graph='{"nodes": []}')
+    assert upgraded.graph(upgraded.add(by_parts, eval_seed=0, task_fingerprint="f")) == (
+        '{"nodes": []}'
+    )

@@ -2,6 +2,7 @@
 a user's own task searched in its own terms; a search run from another thread."""
 
 import io
+import json
 import re
 import threading
 from pathlib import Path
@@ -195,3 +196,51 @@ def test_a_search_runs_from_a_thread_other_than_the_main_one(tmp_path):
     worker.join(timeout=240)
     assert "error" not in outcome, outcome.get("error")
     assert outcome["result"].total == 5
+
+
+@pytest.mark.slow
+def test_the_pareto_front_keeps_every_design_no_other_beats_on_fitness_and_cost(finished):
+    from agentic_design.pareto import cost_of, pareto_front
+
+    _, archive = finished
+    assert archive.meta("cost_metric") == "params"
+    scored = [d for d in archive.designs() if d.status is Status.OK]
+    front = pareto_front(archive.designs(), "params")
+
+    def dominated(d):
+        return any(
+            (cost_of(o, "params") <= cost_of(d, "params") and o.fitness >= d.fitness)
+            and (cost_of(o, "params") < cost_of(d, "params") or o.fitness > d.fitness)
+            for o in scored
+        )
+
+    undominated = [d for d in scored if not dominated(d)]
+    # of designs equal in fitness and in cost, the front keeps the first
+    firsts = {(d.fitness, cost_of(d, "params")): d.id for d in reversed(undominated)}
+    assert sorted(d.id for d in front) == sorted(firsts.values())
+    costs = [cost_of(d, "params") for d in front]
+    assert costs == sorted(costs) and [d.fitness for d in front] == sorted(d.fitness for d in front)
+    shown = cli("show", str(archive.run_dir), "--pareto", "--json")
+    assert [d["id"] for d in json.loads(shown.stdout)["designs"]] == [d.id for d in front]
+    table = cli("show", str(archive.run_dir), "--pareto")
+    assert "Pareto front of accuracy against params" in table.stdout
+
+
+@pytest.mark.slow
+def test_a_target_fitness_and_stagnation_stop_the_search_with_a_summary(tmp_path):
+    target = small_digits_config(tmp_path / "target", evaluations=30)
+    target["budget"]["target_fitness"] = 0.5
+    result = Search(RunConfig.from_dict(target), progress=False).run()
+    assert result.stopped_by == "target" and result.best.fitness >= 0.5
+    assert result.total < 30
+    summary = Archive.open(tmp_path / "target").meta("summary")
+    assert summary["stopped_by"] == "target" and summary["best"]["id"] == result.best.id
+    assert summary["designs"] == result.total and summary["test"]["status"] == "ok"
+
+    stagnant = small_digits_config(tmp_path / "stagnant", evaluations=40)
+    stagnant["budget"]["stagnation"] = 3
+    result = Search(RunConfig.from_dict(stagnant), progress=False).run()
+    archive = Archive.open(tmp_path / "stagnant")
+    assert result.stopped_by == "stagnation" and result.total < 40
+    assert archive.finished_after(result.best.id) >= 3
+    assert "evaluations since the best" in archive.meta("summary")["reason"]

@@ -1,6 +1,7 @@
 """The agent toolkit: what designs of the agent kind import (inside the sandbox)."""
 
 from agentic_design.agents.channel import BrokerUnavailable, CallFailed
+from agentic_design.agents.decompose import solve_in_parts
 from agentic_design.agents.toolkit import Agent, AgentError, critique, parse_fields, sample, vote
 
 __all__ = [
@@ -11,5 +12,6 @@ __all__ = [
     "critique",
     "parse_fields",
     "sample",
+    "solve_in_parts",
     "vote",
 ]

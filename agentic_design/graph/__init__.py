@@ -12,7 +12,13 @@
 """
 
 from agentic_design.graph.analysis import GraphStats
-from agentic_design.graph.llm import MalformedReply, llm_aggregator, llm_decomposer, llm_solver
+from agentic_design.graph.llm import (
+    LLMStep,
+    MalformedReply,
+    llm_aggregator,
+    llm_decomposer,
+    llm_solver,
+)
 from agentic_design.graph.model import (
     STATUSES,
     BudgetExceeded,
@@ -32,6 +38,7 @@ __all__ = [
     "DecompositionError",
     "GraphError",
     "GraphStats",
+    "LLMStep",
     "MalformedReply",
     "NodeFailed",
     "Subtask",

@@ -10,7 +10,7 @@ from typing import Any
 
 import networkx as nx
 
-from agentic_design.graph.model import children_of, live_nodes
+from agentic_design.graph.model import children_of, describe, live_nodes
 
 # How long a node's step took: (node attributes, step) -> seconds.
 Durations = Callable[[dict[str, Any], str], float]
@@ -106,3 +106,31 @@ def critical_path_s(graph: nx.DiGraph, duration: Durations = measured) -> float:
             default=0.0,
         )
     return max(finish.values(), default=0.0)
+
+
+def outline(graph: nx.DiGraph, width: int = 70) -> list[str]:
+    """The graph as an indented tree, one line a node: its task, status, tries, LLM calls and
+    tokens, what it depends on among its siblings, and for a failed node its error."""
+    lines: list[str] = []
+
+    def visit(node: int, indent: str) -> None:
+        attrs = graph.nodes[node]
+        calls = [c for r in attrs["provenance"] for c in r["calls"]]
+        tokens = sum(c["prompt_tokens"] + c["completion_tokens"] for c in calls)
+        line = f"{indent}{describe(attrs['task'], width)}  {attrs['status']}"
+        line += f", {attrs['attempts']} tries, {len(calls)} calls, {tokens:,} tokens"
+        producers = [graph.nodes[p]["index"] for p in attrs.get("depends_on") or []]
+        if producers:
+            line += f", after {', '.join(f'#{i}' for i in producers)}"
+        if attrs.get("same_as") is not None:
+            line += f", same as node {attrs['same_as']}"
+        if attrs["status"] == "failed" and attrs.get("error"):
+            line += f": {str(attrs['error'])[:200]}"
+        lines.append(line)
+        for child in children_of(graph, node):
+            visit(child, indent + "  ")
+
+    root = graph.graph.get("root")
+    if root is not None:
+        visit(root, "")
+    return lines

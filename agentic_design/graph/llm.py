@@ -57,21 +57,35 @@ class _Result(BaseModel):
     result: JsonValue
 
 
-class _Step:
+class LLMStep:
     """One kind of step: its template, its answer's schema, and per task, how many times it
-    was asked and what was wrong with the last answer."""
+    was asked and what was wrong with the last answer. Subclasses set `template` and `schema`
+    (or override `read`) and may add checks (`check`, raising ValueError with the problem).
+
+    `design_id` files the calls under a design in the LLM's record; `sample_base` is added to
+    each call's sample number, so that steps of different owners asking the same prompt are
+    told apart in the record."""
 
     template: str
     schema: type[BaseModel]
 
-    def __init__(self, llm: LLM, prompts_dir: str | None = None):
+    def __init__(
+        self,
+        llm: LLM,
+        prompts_dir: str | None = None,
+        *,
+        design_id: int | None = None,
+        sample_base: int = 0,
+    ):
         self.llm = llm
         self.prompts_dir = prompts_dir
+        self.design_id = design_id
+        self.sample_base = sample_base
         self._lock = threading.Lock()
         self._asked: Counter[str] = Counter()
         self._problems: dict[str, str] = {}
 
-    def ask(self, key: Any, **variables: Any) -> BaseModel:
+    def ask(self, key: Any, **variables: Any) -> Any:
         """Render, ask, report the call, and read the answer (MalformedReply if unusable)."""
         name = fingerprint(key)
         with self._lock:
@@ -79,7 +93,11 @@ class _Step:
             self._asked[name] += 1
             problem = self._problems.get(name)
         prompt = render(self.template, self.prompts_dir, problem=problem, **variables)
-        reply = self.llm.complete([{"role": "user", "content": prompt}], sample=sample)
+        reply = self.llm.complete(
+            [{"role": "user", "content": prompt}],
+            sample=self.sample_base + sample,
+            design_id=self.design_id,
+        )
         report_call(
             template=self.template,
             model=reply.model,
@@ -100,7 +118,7 @@ class _Step:
             self._problems.pop(name, None)
         return answer
 
-    def read(self, text: str) -> BaseModel:
+    def read(self, text: str) -> Any:
         """The last JSON object in `text` that fits the schema (models think aloud first)."""
         decoder = json.JSONDecoder(strict=False)
         found: BaseModel | None = None
@@ -124,11 +142,11 @@ class _Step:
             raise first_error
         raise ValueError(f"the answer holds no JSON object: {text[:200]!r}")
 
-    def check(self, answer: BaseModel) -> None:
+    def check(self, answer: Any) -> None:
         """Further checks on a well-formed answer."""
 
 
-class _Decomposer(_Step):
+class _Decomposer(LLMStep):
     template = "graph/decompose.j2"
     schema = _Decomposition
 
@@ -144,7 +162,7 @@ class _Decomposer(_Step):
         sibling_order([Subtask(s.task, s.depends_on) for s in answer.subtasks])
 
 
-class _Solver(_Step):
+class _Solver(LLMStep):
     template = "graph/solve.j2"
     schema = _Result
 
@@ -154,7 +172,7 @@ class _Solver(_Step):
         return answer.result
 
 
-class _Aggregator(_Step):
+class _Aggregator(LLMStep):
     template = "graph/aggregate.j2"
     schema = _Result
 

@@ -25,6 +25,7 @@ from agentic_design.config import MetaAgentConfig
 from agentic_design.llm import LLM, LLMError, Message, ReplayMiss, structured_output
 from agentic_design.prompts import render
 from agentic_design.proposers.answers import Answer, MalformedAnswer, parse_answer
+from agentic_design.proposers.by_parts import Checker, write_by_parts
 from agentic_design.proposers.edits import unified_diff
 from agentic_design.proposers.model_choice import FixedWeights, ModelChoice
 from agentic_design.records import Design, Proposal, Status
@@ -68,6 +69,8 @@ class MetaAgentProposer:
         self.repair_attempts = settings.repair_attempts
         self._description = task.describe()
         self._repaired: set[int] | None = None  # designs a repair has been planned for
+        #: Checks one part in the sandbox, for the decompose mode (the search sets it).
+        self.checker: Checker | None = None
 
     # -- planning (search thread) ---------------------------------------------------------------
     def plan(self, archive: Archive, number: int, upto: int) -> Plan:
@@ -136,6 +139,10 @@ class MetaAgentProposer:
     def write(self, plan: Plan) -> Proposal:
         if plan.mode == "repair":
             return self._repair(plan)
+        if plan.mode == "decompose":
+            if self.checker is None:
+                raise RuntimeError("the decompose mode needs a sandbox to check parts in")
+            return write_by_parts(self, plan, self.checker)
         base = plan.parents[0].code if len(plan.parents) == 1 else None
         dialogue = _Dialogue(self, plan, base)
         answer = dialogue.ask(self.propose_prompt(plan))
@@ -227,7 +234,7 @@ class MetaAgentProposer:
         return {"id": d.id, "name": d.name, "status": d.status.value, "error": error[:400]}
 
 
-_PARENTS = {"new": 0, "mutate": 1, "crossover": 2}
+_PARENTS = {"new": 0, "mutate": 1, "crossover": 2, "decompose": 0}
 _REPAIRABLE = {
     Status.INVALID,
     Status.ERROR,

@@ -72,6 +72,8 @@ class AgentTask(Task):
     )
     interface: ClassVar[tuple[str, ...]] = ("forward",)
     uses_broker: ClassVar[bool] = True
+    # Tokens, not USD: a local or simulated model costs nothing, yet its tokens still compare.
+    cost_metric: ClassVar[str | None] = "tokens_per_example"
     accepted_params: ClassVar[frozenset[str] | None] = frozenset({"dataset", "max_grid"})
 
     def __init__(self, **params: Any) -> None:
@@ -318,6 +320,13 @@ class AgentTask(Task):
         from agentic_design.tasks.agent_mutations import agent_operators
 
         return agent_operators()
+
+    def design_parts(self) -> list[str]:
+        return [
+            "sub-skills: functions that each make one kind of LLM call with the toolkit "
+            "(plan, solve, check, revise...) and return what it found",
+            "forward(self, task), combining the sub-skills into the agent",
+        ]
 
     def reflect_checklist(self) -> list[str]:
         return [

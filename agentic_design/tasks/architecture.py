@@ -101,6 +101,7 @@ class ArchitectureTask(Task):
 
     kind: ClassVar[str] = "architecture"
     budget_model: ClassVar[type[TaskBudget]] = TrainBudget
+    cost_metric: ClassVar[str | None] = "params"
     # The trainer's imports and torch's process-wide set-up, paid once per sandbox server.
     preload: ClassVar[tuple[str, ...]] = (
         "torch",
@@ -243,6 +244,15 @@ class ArchitectureTask(Task):
         if isinstance(metrics.get("steps"), int):
             parts.append(f"{metrics['steps']:,} training steps")
         return ", ".join(parts)
+
+    def design_parts(self) -> list[str]:
+        return [
+            "the stem: the first layers, from the input to features",
+            "the blocks: the repeated body of the network (a block class or function)",
+            "the head: from features to one score per class",
+            "the training recipe: train_recipe(), if the design sets one",
+            "build_model(input_shape, num_classes), assembling stem, blocks and head",
+        ]
 
     def reflect_checklist(self) -> list[str]:
         b = self.train_budget

@@ -107,6 +107,9 @@ class Task(ABC):
     #: Whether designs call an LLM (agents): the sandbox then opens the broker channel, and
     #: the run needs `agent_llm`.
     uses_broker: ClassVar[bool] = False
+    #: The metric that is a design's cost, lower being better ("params"), for the Pareto
+    #: front of fitness against cost (`show --pareto`); None: the task names no cost.
+    cost_metric: ClassVar[str | None] = None
 
     def __init__(self, **params: Any) -> None:
         unknown = set(params) - self.accepted_params if self.accepted_params is not None else ()
@@ -203,6 +206,15 @@ class Task(ABC):
         """Outside: whether an answer says the same as the truth, for the simulated model's
         critic (`simulation_answers`)."""
         return answer.strip() == truth.strip()
+
+    def design_parts(self) -> list[str]:
+        """For the meta-agent's decompose mode: the parts a design of this task is usually
+        made of, as hints for splitting one (FunCoder-style helper functions by default)."""
+        return [
+            "helper functions, each small enough to write and test on its own",
+            f"the interface ({', '.join(self.interface) or 'what the task asks'}), built from "
+            "the helpers",
+        ]
 
     def call_cap(self, split: Split) -> int | None:
         """Outside: the most LLM calls one evaluation on `split` may make (uses_broker)."""
