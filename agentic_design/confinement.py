@@ -1,12 +1,13 @@
-"""Kernel-level confinement of a sandboxed child: namespaces, Landlock, cgroups, capabilities.
+"""Kernel-level confinement of a sandboxed child: namespaces, mounts, capabilities, the report.
 
 Each protection is probed once per sandbox server (`probe`) and then applied to every child.
 What the kernel or the privileges at hand do not allow is reported, never silently skipped:
 `Protection.enabled` is False with the reason in `detail`, and `agentic-design sandbox-info`
-prints the whole report.
+prints the whole report. A server that is not root first enters a user namespace of its own
+(`agentic_design.userns`); the cgroups are in `agentic_design.cgroups`.
 
-Everything here talks to Linux through ctypes: unshare(2), mount(2), prctl(2), capset(2) and the
-three Landlock system calls.
+Everything here talks to Linux through ctypes: unshare(2), setns(2), mount(2), prctl(2) and
+capset(2); Landlock is in `agentic_design.landlock`.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from agentic_design import cgroups, landlock, userns
+
 _libc = ctypes.CDLL(None, use_errno=True)
 
 CLONE_NEWNS = 0x00020000
@@ -29,34 +32,8 @@ CLONE_NEWPID = 0x20000000
 CLONE_NEWNET = 0x40000000
 _MS_RDONLY, _MS_NOSUID, _MS_NODEV, _MS_NOEXEC, _MS_REMOUNT = 1, 2, 4, 8, 32
 _MS_BIND, _MS_MOVE, _MS_REC, _MS_PRIVATE = 4096, 8192, 16384, 1 << 18
-_PR_SET_PDEATHSIG, _PR_CAPBSET_DROP, _PR_SET_NO_NEW_PRIVS = 1, 24, 38
+_PR_SET_PDEATHSIG, _PR_CAPBSET_DROP = 1, 24
 _PR_SET_CHILD_SUBREAPER = 36
-
-# Landlock: the system call numbers are the same on every architecture.
-_SYS_CREATE_RULESET, _SYS_ADD_RULE, _SYS_RESTRICT_SELF = 444, 445, 446
-_RULE_PATH_BENEATH = 1
-_FS_EXECUTE, _FS_WRITE_FILE, _FS_READ_FILE, _FS_READ_DIR = 1, 2, 4, 8
-_FS_TRUNCATE, _FS_IOCTL_DEV = 1 << 14, 1 << 15
-_FS_READ = _FS_EXECUTE | _FS_READ_FILE | _FS_READ_DIR
-_FILE_RIGHTS = _FS_EXECUTE | _FS_WRITE_FILE | _FS_READ_FILE | _FS_TRUNCATE | _FS_IOCTL_DEV
-_NET_BIND_TCP, _NET_CONNECT_TCP = 1, 2
-_SCOPE_ABSTRACT_UNIX, _SCOPE_SIGNAL = 1, 2
-
-CGROUP_ROOTS = (Path("/sys/fs/cgroup/pids"), Path("/sys/fs/cgroup"))
-_CGROUP_PREFIX = "agentic-design-"
-
-# What a sandboxed child may read besides the interpreter, its libraries and its own directory.
-_SYSTEM_READABLE = ("/usr", "/lib", "/lib64", "/lib32", "/bin", "/proc", "/sys")
-_ETC_READABLE = (
-    "/etc/ld.so.cache",
-    "/etc/ld.so.conf",
-    "/etc/ld.so.conf.d",
-    "/etc/localtime",
-    "/etc/passwd",
-    "/etc/group",
-    "/etc/nsswitch.conf",
-)
-_DEVICES = ("/dev/null", "/dev/zero", "/dev/urandom", "/dev/random")
 
 
 class ConfinementError(OSError):
@@ -76,12 +53,17 @@ class Protection:
 class Plan:
     """The protections a server applies to each child (from `probe`)."""
 
+    user_namespace: bool = False  # the server is in one of its own (agentic_design.userns)
     network_namespace: bool = False
     mount_namespace: bool = False
     pid_namespace: bool = False
+    own_proc: bool = False  # a /proc of the child's pid namespace can be mounted
     landlock_abi: int = 0
-    cgroup: str | None = None  # the server's own pids cgroup directory
-    memory_cgroup: str | None = None  # its children's memory cgroup
+    cgroup: str | None = None  # the pids cgroup its children join
+    memory_cgroup: str | None = None  # the memory cgroup its children join (v2: the same)
+    # What RLIMIT_NPROC counts where it caps processes (not root, no pids cgroup): the server's
+    # "user namespace", or all of the "uid"'s processes; None where it is not used.
+    process_rlimit: str | None = None
     drop_capabilities: bool = False
     socket_filter: bool = False  # seccomp: no socket but AF_UNIX (agentic_design.seccomp)
     devices: tuple[str, ...] = ()  # GPU device nodes the child may open (its pinned GPU's)
@@ -152,21 +134,36 @@ def _probe_pid_namespace() -> str:
     return "available"
 
 
+def _probe_own_proc() -> str:
+    """A /proc of a new pid namespace's own, mounted from inside it (a container's /proc with
+    paths masked by mounts over them refuses this to a user namespace)."""
+    _check(_libc.unshare(CLONE_NEWPID), "unshare(CLONE_NEWPID)")
+    ok, why = _in_child(_mount_own_proc)
+    if not ok:
+        raise ConfinementError(why)
+    return why
+
+
+def _mount_own_proc() -> str:
+    _check(_libc.unshare(CLONE_NEWNS), "unshare(CLONE_NEWNS)")
+    make_mounts_private()
+    mount_proc()
+    if [entry for entry in os.listdir("/proc") if entry.isdigit()] != ["1"]:
+        raise ConfinementError("the new /proc shows other processes")
+    return "available"
+
+
 def _probe_mounts(staging: str) -> str:
     _check(_libc.unshare(CLONE_NEWNS), "unshare(CLONE_NEWNS)")
     mount_private_tmp(1, staging)
     return "available"
 
 
-def landlock_abi() -> int:
-    """The kernel's Landlock ABI version, 0 where Landlock is absent or disabled."""
-    version = _libc.syscall(_SYS_CREATE_RULESET, None, 0, 1)
-    return max(int(version), 0)
-
-
 # The protections a caller may turn off (`Sandbox(disable=...)`), to debug a design or to see
-# how the sandbox degrades on a machine that lacks one.
+# how the sandbox degrades on a machine that lacks one ("user namespace": where a user's kernel
+# forbids them).
 OPTIONAL = (
+    "user namespace",
     "network namespace",
     "network filter",
     "private filesystem",
@@ -186,6 +183,11 @@ def probe(
 ) -> Plan:
     """Find out which protections this kernel and these privileges allow (less `disabled`).
 
+    Not only a look: it makes the server's cgroups, and a server that is not root it moves into
+    a user namespace of its own (after the cgroups, made as the user, which stay theirs inside;
+    before anything starts a thread, as the kernel refuses a process with more than one) and
+    makes pid 1 of a pid namespace of its own: there, probe returns in a new process, forked,
+    while the one that called it waits outside for it to end (`userns.become_pid_1`).
     `devices` are the GPU device nodes the children may open besides the harmless ones, for
     `gpu` (a label, in the report), the one GPU this server is pinned to."""
     report: list[Protection] = []
@@ -199,6 +201,15 @@ def probe(
             return note(name, False, "turned off by the caller")
         return note(name, *_with_detail(_in_child(probe_fn), detail))
 
+    root = os.geteuid() == 0
+    made = cgroups.make(
+        cgroup_name, pids="process limit" not in disabled, memory="memory limit" not in disabled
+    )
+    usern = False
+    if "user namespace" in disabled:
+        note("user namespace", False, "turned off by the caller")
+    elif not root:
+        usern = note("user namespace", *_enter_user_namespace())
     netns = check(
         "network namespace",
         lambda: _probe_unshare(CLONE_NEWNET),
@@ -225,7 +236,26 @@ def probe(
         "the design runs as pid 1 of its own namespace: every process it starts dies "
         "with it, and no other process is visible",
     )
-    abi = 0 if "landlock" in disabled else landlock_abi()
+    own_proc, why = (
+        _in_child(_probe_own_proc) if mountns and pidns else (False, "no mount namespace")
+    )
+    if pidns and not own_proc:
+        _replace(
+            report,
+            "pid namespace",
+            "the design runs as pid 1 of its own namespace: every process it starts dies with "
+            f"it; but it sees the host's /proc, where other processes are visible ({why})",
+        )
+    if usern and not (netns or mountns or pidns):
+        # AppArmor's restriction lets the namespace be made, but with no privileges in it.
+        reason = userns.forbidden_by(userns.read_settings())
+        _replace(
+            report,
+            "user namespace",
+            "entered, but no namespace could be made from it" + (f": {reason}" if reason else ""),
+            enabled=False,
+        )
+    abi = 0 if "landlock" in disabled else landlock.abi()
     if "landlock" in disabled:
         note("landlock", False, "turned off by the caller")
     elif abi:
@@ -237,60 +267,42 @@ def probe(
         note("landlock", True, f"ABI {abi}; " + "; ".join(parts))
     else:
         note("landlock", False, "the kernel has no Landlock (or it is disabled)")
-    cgroup = None if "process limit" in disabled else make_cgroup(cgroup_name)
-    if "process limit" in disabled:
-        note("process limit", False, "turned off by the caller")
-    elif cgroup is not None:
-        note("process limit", True, f"pids cgroup {cgroup}, processes and threads capped")
-    else:
-        note(
-            "process limit",
-            False,
-            "no writable pids cgroup; RLIMIT_NPROC does not bind root, so a fork bomb is "
-            "stopped only by the wall-clock limit",
-        )
-    memory = None if "memory limit" in disabled else make_memory_cgroup(cgroup_name)
-    if "memory limit" in disabled:
-        note("memory limit", False, "turned off by the caller")
-    elif memory is not None:
-        note(
-            "memory limit",
-            True,
-            f"memory cgroup {memory}: the evaluation's processes together, tmpfs and memfd "
-            "included (and RLIMIT_AS per process)",
-        )
-    else:
-        note(
-            "memory limit",
-            False,
-            "no writable memory cgroup: only RLIMIT_AS, per process, which memfd and several "
-            "processes together can exceed",
-        )
-    is_root = os.geteuid() == 0
+    process_rlimit = _note_process_limit(note, made, disabled, root, usern)
+    _note_memory_limit(note, made, disabled)
+    drop = "capabilities" not in disabled and (root or usern)
     if "capabilities" in disabled:
-        is_root = False
         note("capabilities", False, "turned off by the caller")
-    elif is_root:
+    elif root:
         note(
             "capabilities",
             True,
             "all capabilities dropped (bounding set too): root in the sandbox cannot raise its "
             "limits, mount, trace or load modules",
         )
+    elif usern:
+        note(
+            "capabilities",
+            True,
+            "root only inside its user namespace, and even there all capabilities are dropped "
+            "(bounding set too) before the design runs",
+        )
     else:
-        note("capabilities", True, f"runs unprivileged as uid {os.geteuid()}")
-    note(
-        "uid drop",
-        False,
-        "not used: capabilities are dropped and Landlock confines files instead"
-        + (
-            ""
-            if _world_readable(Path(sys.base_prefix))
-            else f"; the interpreter under {sys.base_prefix} is not readable by other users"
-        ),
-    )
+        note("capabilities", True, f"runs unprivileged as uid {os.getuid()}: none to drop")
+    if root:
+        note(
+            "uid drop",
+            False,
+            "not used: capabilities are dropped and Landlock confines files instead"
+            + (
+                ""
+                if world_readable(Path(sys.base_prefix))
+                else f"; the interpreter under {sys.base_prefix} is not readable by other users"
+            ),
+        )
+    else:
+        note("uid drop", True, "not needed: the server runs as an ordinary user, not root")
     note("resource limits", True, "address space, CPU seconds, file size, open files")
-    let_through = ", ".join((*_DEVICES, *devices))
+    let_through = ", ".join((*landlock.DEVICES, *devices))
     pinned = f"; GPU {gpu}, pinned by CUDA_VISIBLE_DEVICES" if gpu else "; no GPU let through"
     if abi:
         note("device files", True, f"only {let_through}{pinned}")
@@ -302,17 +314,110 @@ def probe(
             + (f"; GPU {gpu}, pinned by CUDA_VISIBLE_DEVICES only" if gpu else ""),
         )
     return Plan(
+        user_namespace=usern,
         network_namespace=netns,
         mount_namespace=mountns,
         pid_namespace=pidns,
+        own_proc=own_proc,
         landlock_abi=abi,
-        cgroup=str(cgroup) if cgroup else None,
-        memory_cgroup=str(memory) if memory else None,
-        drop_capabilities=is_root,
+        cgroup=made.pids,
+        memory_cgroup=made.memory,
+        process_rlimit=process_rlimit,
+        drop_capabilities=drop,
         socket_filter=socket_filter,
         devices=devices,
         report=tuple(report),
     )
+
+
+def _replace(report: list[Protection], name: str, detail: str, enabled: bool = True) -> None:
+    """Say more (or less) of a protection already in the report."""
+    index = next(i for i, p in enumerate(report) if p.name == name)
+    report[index] = Protection(name, enabled, detail)
+
+
+def _enter_user_namespace() -> tuple[bool, str]:
+    """Move the server into a user namespace of its own: (True, how) or (False, why not)."""
+    uid = os.getuid()
+    try:
+        nested_refused = userns.enter()
+    except OSError as exc:
+        reason = userns.forbidden_by(userns.read_settings())
+        return False, (f"{reason} ({exc.strerror})" if reason else str(exc.strerror or exc))
+    parts = [
+        f"the server's own, uid {uid} root inside it: from there the network, mount and pid "
+        "namespaces a user may not make otherwise"
+    ]
+    try:
+        userns.become_pid_1()
+    except OSError as exc:  # the probes that follow say what that costs
+        parts.append(f"but the server could not become pid 1 of a pid namespace ({exc.strerror})")
+    else:
+        parts.append("the server pid 1 of a pid namespace of its own")
+    if nested_refused:
+        parts.append("no user namespace can be made within")
+    parts.append("RLIMIT_NPROC counts this server's processes alone")
+    return True, "; ".join(parts)
+
+
+def _note_process_limit(
+    note: Any, made: cgroups.Cgroups, disabled: frozenset[str], root: bool, usern: bool
+) -> str | None:
+    """Report how processes are capped; return what RLIMIT_NPROC counts where it caps them."""
+    if "process limit" in disabled:
+        note("process limit", False, "turned off by the caller")
+        return None
+    if made.pids:
+        note(
+            "process limit",
+            True,
+            f"pids cgroup {made.pids} (cgroup v{made.version}): processes and threads capped",
+        )
+        return None
+    if root:
+        note(
+            "process limit",
+            False,
+            f"no pids cgroup ({made.pids_why_not}); RLIMIT_NPROC does not bind root, so a fork "
+            "bomb is stopped only by the wall-clock limit",
+        )
+        return None
+    if usern:
+        note(
+            "process limit",
+            True,
+            "RLIMIT_NPROC, which in this server's own user namespace counts its processes and "
+            "threads alone: set to them plus the call's max_processes "
+            f"(no pids cgroup: {made.pids_why_not})",
+        )
+        return "user namespace"
+    note(
+        "process limit",
+        True,
+        f"RLIMIT_NPROC, which counts every process and thread of uid {os.getuid()}: set at each "
+        "call to their number then plus its max_processes, so the user's other programs "
+        f"draw on the same allowance (no pids cgroup: {made.pids_why_not})",
+    )
+    return "uid"
+
+
+def _note_memory_limit(note: Any, made: cgroups.Cgroups, disabled: frozenset[str]) -> None:
+    if "memory limit" in disabled:
+        note("memory limit", False, "turned off by the caller")
+    elif made.memory:
+        note(
+            "memory limit",
+            True,
+            f"memory cgroup {made.memory} (cgroup v{made.version}): the evaluation's processes "
+            "together, tmpfs and memfd included (and RLIMIT_AS per process)",
+        )
+    else:
+        note(
+            "memory limit",
+            False,
+            f"no memory cgroup ({made.memory_why_not}): only RLIMIT_AS, per process, which "
+            "memfd and several processes together can exceed",
+        )
 
 
 def _with_detail(result: tuple[bool, str], detail: str) -> tuple[bool, str]:
@@ -320,7 +425,8 @@ def _with_detail(result: tuple[bool, str], detail: str) -> tuple[bool, str]:
     return (True, detail) if ok else (False, why)
 
 
-def _world_readable(path: Path) -> bool:
+def world_readable(path: Path) -> bool:
+    """Whether every user may read `path` (and reach it: every folder above it)."""
     for part in [path, *path.parents]:
         with contextlib.suppress(OSError):
             if not os.stat(part).st_mode & 0o005:
@@ -332,122 +438,11 @@ def report_dicts(plan: Plan) -> list[dict[str, Any]]:
     return [asdict(p) for p in plan.report]
 
 
-# -- cgroups ---------------------------------------------------------------------------------------
-
-
-def make_cgroup(name: str) -> Path | None:
-    """Create this server's pids cgroup (v1 `pids` hierarchy or v2 with the pids controller)."""
-    for root in CGROUP_ROOTS:
-        if not (root / "cgroup.procs").exists():
-            continue
-        if root == Path("/sys/fs/cgroup") and "pids" not in _read(root / "cgroup.controllers"):
-            continue
-        _remove_stale_cgroups(root)
-        path = root / f"{_CGROUP_PREFIX}{name}"
-        try:
-            path.mkdir(exist_ok=True)
-            (path / "pids.max").write_text("max")
-        except OSError:
-            continue
-        return path
-    return None
-
-
-def make_memory_cgroup(name: str) -> Path | None:
-    """A memory cgroup for this server's children, beneath the one this process is in (cgroup
-    v1's `memory` hierarchy): it bounds an evaluation's processes together, memfd and tmpfs
-    pages included, which per-process RLIMIT_AS cannot."""
-    own = next(
-        (
-            line.split(":", 2)[2]
-            for line in _read(Path("/proc/self/cgroup")).splitlines()
-            if line.split(":")[1:2] == ["memory"]
-        ),
-        None,
-    )
-    if own is None:
-        return None
-    root = Path("/sys/fs/cgroup/memory") / own.strip().lstrip("/")
-    if not (root / "memory.limit_in_bytes").exists():
-        return None
-    _remove_stale_cgroups(root)
-    path = root / f"{_CGROUP_PREFIX}{name}"
-    try:
-        path.mkdir(exist_ok=True)
-    except OSError:
-        return None
-    return path
-
-
-def set_memory_limit(path: str, megabytes: int | None) -> None:
-    """Cap the cgroup (None: no cap); the child joining it next starts from a clean count."""
-    try:
-        limit = "-1" if megabytes is None else str(megabytes * 1024 * 1024)
-        Path(path, "memory.limit_in_bytes").write_text(limit)
-    except OSError as exc:
-        raise ConfinementError(f"setting the memory limit in {path} failed: {exc}") from None
-
-
-def oom_kills(path: str) -> int:
-    """How many processes the kernel's OOM killer has killed in this cgroup so far."""
-    for line in _read(Path(path, "memory.oom_control")).splitlines():
-        if line.startswith("oom_kill "):
-            return int(line.split()[1])
-    return 0
-
-
-def join_cgroup(path: str) -> None:
-    """Move this process (a freshly forked child) into a cgroup."""
-    try:
-        Path(path, "cgroup.procs").write_text(str(os.getpid()))
-    except OSError as exc:
-        raise ConfinementError(f"joining the cgroup {path} failed: {exc}") from None
-
-
 def _read(path: Path) -> str:
     try:
         return path.read_text()
     except OSError:
         return ""
-
-
-def _remove_stale_cgroups(root: Path) -> None:
-    """Remove the empty cgroups of servers that died without cleaning up."""
-    for path in root.glob(f"{_CGROUP_PREFIX}*"):
-        owner = path.name.removeprefix(_CGROUP_PREFIX).split("-")[0]
-        if owner.isdigit() and not Path(f"/proc/{owner}").exists():
-            with contextlib.suppress(OSError):
-                path.rmdir()
-
-
-def remove_cgroup(path: str | None) -> None:
-    """Leave the cgroup (back to its parent) if in it, and remove it; a server calls this on
-    exit."""
-    if path:
-        with contextlib.suppress(OSError):
-            if str(os.getpid()) in _read(Path(path, "cgroup.procs")).split():
-                Path(path).parent.joinpath("cgroup.procs").write_text(str(os.getpid()))
-            Path(path).rmdir()
-
-
-def enter_cgroup(path: str) -> None:
-    """Move this process (the server) into its cgroup: every child it forks starts there."""
-    try:
-        Path(path, "cgroup.procs").write_text(str(os.getpid()))
-    except OSError as exc:
-        raise ConfinementError(f"joining the pids cgroup {path} failed: {exc}") from None
-
-
-def cgroup_processes(path: str) -> int:
-    """How many processes and threads the cgroup holds now."""
-    return int(_read(Path(path, "pids.current")).strip() or 0)
-
-
-def limit_processes(path: str, maximum: int) -> None:
-    try:
-        Path(path, "pids.max").write_text(str(maximum))
-    except OSError as exc:
-        raise ConfinementError(f"setting pids.max in {path} failed: {exc}") from None
 
 
 # -- namespaces and mounts ---------------------------------------------------------------------
@@ -506,10 +501,10 @@ def mount_private_tmp(size_mb: int, staging: str, keep: tuple[str, ...] = ()) ->
             os.makedirs(os.path.dirname(inside), exist_ok=True)
             Path(inside).touch()  # a mount point for the file
         _check(_libc.mount(real.encode(), inside.encode(), None, _MS_BIND, None), f"binding {real}")
-        _check(
-            _libc.mount(None, inside.encode(), None, _MS_BIND | _MS_REMOUNT | _MS_RDONLY, None),
-            f"making {real} read-only",
-        )
+        # Flags the host's mount has stay: in a user namespace, dropping one is refused.
+        kept = os.statvfs(real).f_flag & (os.ST_NOSUID | os.ST_NODEV | os.ST_NOEXEC)
+        remount = _MS_BIND | _MS_REMOUNT | _MS_RDONLY | kept  # ST_* and MS_* bits agree here
+        _check(_libc.mount(None, inside.encode(), None, remount, None), f"making {real} read-only")
     # The working directory is a folder of its own: Landlock's full rights on it must not reach
     # the read-only roots bound beside it (they keep their hidden paths hidden).
     os.mkdir(os.path.join(staging, "work"), 0o700)
@@ -535,132 +530,6 @@ def die_with_parent() -> None:
 
 def become_subreaper() -> None:
     prctl(_PR_SET_CHILD_SUBREAPER, 1)
-
-
-# -- Landlock ----------------------------------------------------------------------------------
-
-
-class _RulesetAttr(ctypes.Structure):
-    _fields_ = [
-        ("handled_access_fs", ctypes.c_uint64),
-        ("handled_access_net", ctypes.c_uint64),
-        ("scoped", ctypes.c_uint64),
-    ]
-
-
-class _PathBeneathAttr(ctypes.Structure):
-    _pack_ = 1
-    _fields_ = [("allowed_access", ctypes.c_uint64), ("parent_fd", ctypes.c_int32)]
-
-
-def _fs_rights(abi: int) -> int:
-    rights = (1 << 13) - 1  # EXECUTE .. MAKE_SYM (ABI 1)
-    if abi >= 2:
-        rights |= 1 << 13  # REFER
-    if abi >= 3:
-        rights |= _FS_TRUNCATE
-    if abi >= 5:
-        rights |= _FS_IOCTL_DEV
-    return rights
-
-
-def readable_paths(extra: tuple[str, ...] = (), hidden: tuple[str, ...] = ()) -> list[str]:
-    """What a child may read: `readable_roots(extra)` less everything beneath `hidden`.
-
-    Landlock only grants, so a hidden path inside a granted folder is cut out by granting that
-    folder's other entries one by one instead.
-    """
-    hide = [os.path.realpath(h) for h in hidden if os.path.exists(h)]
-    return _without(readable_roots(extra), hide)
-
-
-def readable_roots(extra: tuple[str, ...] = ()) -> list[str]:
-    """The folders and files a child may read: the interpreter's installation (its libraries
-    included), this package, system libraries and `extra`.
-
-    Not the caller's other import roots (its working directory, a script's folder): a data
-    cache or a user's files may lie there.
-    """
-    prefixes = [os.path.realpath(p) for p in {sys.prefix, sys.base_prefix, sys.exec_prefix}]
-    candidates = [
-        *prefixes,
-        os.path.dirname(os.path.realpath(sys.executable)),
-        str(Path(__file__).resolve().parent),  # this package, wherever it is installed from
-        *(p for p in sys.path if p and _beneath(os.path.realpath(p), prefixes)),
-        *_SYSTEM_READABLE,
-        *_ETC_READABLE,
-        *extra,
-    ]
-    roots: list[str] = []
-    for path in candidates:
-        real = os.path.realpath(path)
-        if os.path.exists(real) and real not in roots:
-            roots.append(real)
-    return [r for r in roots if not _beneath(r, [o for o in roots if o != r])]
-
-
-def _beneath(path: str, roots: list[str]) -> bool:
-    return any(path == root or path.startswith(root.rstrip(os.sep) + os.sep) for root in roots)
-
-
-def _without(roots: list[str], hidden: list[str]) -> list[str]:
-    """`roots`, with each hidden path cut out by descending into the folders that hold one."""
-    kept: list[str] = []
-    for root in roots:
-        # Resolved first: a symlink (a venv's lib64 -> lib) would otherwise grant what its
-        # target hides.
-        real = os.path.realpath(root)
-        inside = [h for h in hidden if _beneath(h, [real])]
-        if not inside:
-            kept.append(real)
-        elif real not in inside and os.path.isdir(real):
-            children = [os.path.join(real, name) for name in sorted(os.listdir(real))]
-            kept.extend(_without(children, inside))
-    return list(dict.fromkeys(kept))
-
-
-def restrict_filesystem(
-    abi: int, workdir: str, readable: list[str], devices: tuple[str, ...] = ()
-) -> None:
-    """Landlock: read-only `readable`, full access beneath `workdir`, read and write on a few
-    harmless device files and on `devices` (a pinned GPU's nodes), nothing else; with ABI 4+
-    no TCP at all, with ABI 6+ no signals or abstract sockets outside this domain."""
-    handled = _fs_rights(abi)
-    attr = _RulesetAttr(
-        handled_access_fs=handled,
-        handled_access_net=(_NET_BIND_TCP | _NET_CONNECT_TCP) if abi >= 4 else 0,
-        scoped=(_SCOPE_ABSTRACT_UNIX | _SCOPE_SIGNAL) if abi >= 6 else 0,
-    )
-    size = 24 if abi >= 6 else 16 if abi >= 4 else 8
-    ruleset = _libc.syscall(_SYS_CREATE_RULESET, ctypes.byref(attr), size, 0)
-    if ruleset < 0:
-        raise ConfinementError(_errno_text("landlock_create_ruleset"))
-    try:
-        for path in readable:
-            _allow(ruleset, path, _FS_READ)
-        for device in (*_DEVICES, *devices):
-            # CUDA drives its device nodes by ioctl (a right since ABI 5); harmless on the rest.
-            _allow(ruleset, device, _FS_READ_FILE | _FS_WRITE_FILE | (handled & _FS_IOCTL_DEV))
-        _allow(ruleset, workdir, handled)
-        _check(prctl(_PR_SET_NO_NEW_PRIVS, 1), "PR_SET_NO_NEW_PRIVS")
-        _check(_libc.syscall(_SYS_RESTRICT_SELF, ruleset, 0), "landlock_restrict_self")
-    finally:
-        os.close(ruleset)
-
-
-def _allow(ruleset: int, path: str, rights: int) -> None:
-    try:
-        fd = os.open(path, os.O_PATH | os.O_CLOEXEC)
-    except OSError:
-        return  # a path that does not exist here needs no rule
-    try:
-        if not os.path.isdir(path):
-            rights &= _FILE_RIGHTS
-        rule = _PathBeneathAttr(allowed_access=rights, parent_fd=fd)
-        result = _libc.syscall(_SYS_ADD_RULE, ruleset, _RULE_PATH_BENEATH, ctypes.byref(rule), 0)
-        _check(result, f"landlock_add_rule({path})")
-    finally:
-        os.close(fd)
 
 
 # -- capabilities ------------------------------------------------------------------------------

@@ -6,7 +6,8 @@ for the wall clock, or the child's death), kills what is left and answers the ca
 
 A child's life, with every protection the kernel allows (see `confinement.probe`):
 
-    server (in its own pids cgroup, which caps processes and threads) ── fork ──► child:
+    server (as root, or in a user namespace of its own) ── fork ──► child:
+        in the server's cgroups, which cap its processes and threads and its memory;
         pid 1 of a fresh pid namespace, so every process it starts dies with it; a new session;
         dies with the server; new network and mount namespaces; a size-limited tmpfs as its
         working directory and a /proc that shows only its own processes; resource limits;
@@ -37,7 +38,7 @@ from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
-from agentic_design import confinement, seccomp
+from agentic_design import cgroups, confinement, landlock, seccomp, userns
 from agentic_design.confinement import ConfinementError, Plan
 from agentic_design.devices import Pin, device_files
 from agentic_design.framing import NoFrame, encode, read_frame, write_frame
@@ -84,23 +85,25 @@ def serve(
     devnull = os.open(os.devnull, os.O_RDWR)
     os.dup2(devnull, 0)
     os.dup2(devnull, 1)  # a stray print must never corrupt the protocol
-    for name in preload:
-        _preload(name)
-    _remove_stale_workdirs()
     gpu = pin.gpu if pin is not None else None
+    # Before the preload: entering a user namespace takes a process with one thread. (Named
+    # by this pid: a user's server goes on in a child, but this process waits for it.)
     plan = confinement.probe(
         cgroup_name=str(os.getpid()),
         disabled=disabled,
         devices=device_files(gpu),
         gpu=gpu.label() if gpu is not None else "",
     )
-    pool = _Pool(plan)
     try:
+        for name in preload:
+            _preload(name)
+        _remove_stale_workdirs()
+        pool = _Pool(plan)
         write_frame(
             replies,
             {
                 "ready": True,
-                "pid": os.getpid(),
+                "pid": userns.host_pid(),  # not 1, where it is its own namespace's
                 "cgroup": plan.cgroup,
                 "pin": (pin or Pin()).to_dict(),
                 "protections": confinement.report_dicts(plan),
@@ -114,9 +117,9 @@ def serve(
             limits = SandboxLimits(**request["limits"])
             if pin is not None and pin.gpu is not None and limits.gpu_memory_fraction is None:
                 limits = replace(limits, gpu_memory_fraction=pin.memory_fraction)
-            pool.before_fork(limits)
+            nproc = pool.before_fork(limits)
             try:
-                reply = _serve_one(request, limits, plan, requests, channel)
+                reply = _serve_one(request, limits, plan, requests, channel, nproc)
                 # An OOM kill in its cgroup explains a failure (the victim may have been a
                 # helper process, the main one then timing out or erring).
                 if reply.status != OK and pool.ran_out_of_memory():
@@ -130,45 +133,50 @@ def serve(
                 return  # nobody is left to answer; the child and its group are already gone
             write_frame(replies, asdict(reply))
     finally:
-        confinement.remove_cgroup(plan.cgroup)
-        confinement.remove_cgroup(plan.memory_cgroup)
+        cgroups.remove(plan.cgroup)
+        cgroups.remove(plan.memory_cgroup)
 
 
 class _Pool:
-    """Per-server state of the protections: the cgroup's process cap and the pid namespace."""
+    """Per-server state of the protections: the cgroups' limits and the pid namespace."""
 
     def __init__(self, plan: Plan) -> None:
         self.plan = plan
         self.own_pid_namespace = (
             os.open("/proc/self/ns/pid", os.O_RDONLY) if plan.pid_namespace else -1
         )
-        self.base_processes = 0
         self.cap: int | None = None
         self.memory_mb: int | str | None = "unset"  # the cap last written to the cgroup
         self.oom_kills = 0
-        if plan.cgroup:
-            confinement.enter_cgroup(plan.cgroup)
-            self.base_processes = confinement.cgroup_processes(plan.cgroup)
 
-    def before_fork(self, limits: SandboxLimits) -> None:
+    def before_fork(self, limits: SandboxLimits) -> int | None:
+        """Set the limits for the next child; return its RLIMIT_NPROC, where that is the cap."""
         if self.plan.cgroup:
-            # The server's own tasks count too; +1 for the child itself.
-            cap = self.base_processes + 1 + limits.max_processes
+            cap = 1 + limits.max_processes  # the child itself, and what it may start
             if cap != self.cap:
-                confinement.limit_processes(self.plan.cgroup, cap)
+                cgroups.limit_processes(self.plan.cgroup, cap)
                 self.cap = cap
         if self.plan.memory_cgroup and limits.memory_mb != self.memory_mb:
-            confinement.set_memory_limit(self.plan.memory_cgroup, limits.memory_mb)
+            cgroups.set_memory_limit(self.plan.memory_cgroup, limits.memory_mb)
             self.memory_mb = limits.memory_mb
         if self.plan.memory_cgroup:
-            self.oom_kills = confinement.oom_kills(self.plan.memory_cgroup)
+            self.oom_kills = cgroups.oom_kills(self.plan.memory_cgroup)
         if self.plan.pid_namespace:
             confinement.next_child_in_new_pid_namespace(self.own_pid_namespace)
+        if self.plan.process_rlimit == "user namespace":
+            # Only this server lives in its user namespace: its threads, and the process it
+            # was forked from, waiting outside its pid namespace (userns.become_pid_1).
+            running = len(os.listdir("/proc/self/task")) + 1
+        elif self.plan.process_rlimit == "uid":
+            running = userns.tasks_of(os.getuid())
+        else:
+            return None
+        return running + 1 + limits.max_processes
 
     def ran_out_of_memory(self) -> bool:
         """Whether the kernel killed a process of the last child for its memory cgroup."""
         cgroup = self.plan.memory_cgroup
-        return cgroup is not None and confinement.oom_kills(cgroup) > self.oom_kills
+        return cgroup is not None and cgroups.oom_kills(cgroup) > self.oom_kills
 
 
 def _preload(name: str) -> None:
@@ -191,9 +199,14 @@ def _remove_stale_workdirs() -> None:
 
 
 def _serve_one(
-    request: dict[str, Any], limits: SandboxLimits, plan: Plan, caller: int, channel: int | None
+    request: dict[str, Any],
+    limits: SandboxLimits,
+    plan: Plan,
+    caller: int,
+    channel: int | None,
+    nproc: int | None,
 ) -> SandboxResult:
-    workdir = tempfile.mkdtemp(prefix=f"{_WORKDIR_PREFIX}{os.getpid()}-")
+    workdir = tempfile.mkdtemp(prefix=f"{_WORKDIR_PREFIX}{userns.host_pid()}-")
     # Opened here, outside the child's mount namespace, so that what it prints stays readable
     # after its private tmpfs is gone.
     out = os.open(os.path.join(workdir, "stdout"), os.O_WRONLY | os.O_CREAT, 0o600)
@@ -204,7 +217,7 @@ def _serve_one(
     if pid == 0:  # the child: never returns
         try:
             os.close(read_end)
-            _child(request, limits, plan, workdir, write_end, out, err, channel)
+            _child(request, limits, plan, workdir, write_end, out, err, channel, nproc)
         finally:
             os._exit(70)
     for fd in (write_end, out, err):
@@ -287,8 +300,18 @@ def _classify_death(
 
 def _reap_orphans() -> None:
     """Kill and reap every process re-parented to this server (daemonised grandchildren)."""
-    me = str(os.getpid())
     deadline = time.monotonic() + 5.0
+    if os.getpid() == 1:  # a user's server, pid 1 of its own namespace: all else in it goes
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(-1, signal.SIGKILL)  # confined to the namespace; never reaches its pid 1
+        while time.monotonic() < deadline:
+            try:
+                if os.waitpid(-1, os.WNOHANG)[0] == 0:
+                    time.sleep(0.01)
+            except ChildProcessError:
+                return
+        return
+    me = str(os.getpid())
     while time.monotonic() < deadline:
         found = False
         for entry in os.listdir("/proc"):
@@ -341,6 +364,7 @@ def _child(
     out: int,
     err: int,
     channel: int | None,
+    nproc: int | None,
 ) -> None:
     """Confine this freshly forked process, run the entry point, send one reply frame."""
     _CHILD_PID[0] = os.getpid()
@@ -359,22 +383,22 @@ def _child(
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGPIPE):
         signal.signal(sig, signal.SIG_DFL)
     try:
-        if plan.memory_cgroup:
-            confinement.join_cgroup(plan.memory_cgroup)
+        for cgroup in dict.fromkeys(c for c in (plan.cgroup, plan.memory_cgroup) if c):
+            cgroups.join(cgroup)
         confinement.unshare(plan)
         if plan.mount_namespace:
             # From here on the child sees its own /tmp; what it prints still goes to the files
             # the server opened in the host's /tmp.
-            keep = tuple(confinement.readable_roots(limits.readable))
+            keep = tuple(landlock.readable_roots(limits.readable))
             workdir = confinement.mount_private_tmp(limits.disk_mb, workdir, keep)
-            if plan.pid_namespace:
+            if plan.own_proc:
                 confinement.mount_proc()
-        _apply_limits(limits)
+        _apply_limits(limits, nproc)
         os.chdir(workdir)
         _scrub_environment(workdir)
         if plan.landlock_abi:
-            readable = confinement.readable_paths(limits.readable, limits.hidden)
-            confinement.restrict_filesystem(plan.landlock_abi, workdir, readable, plan.devices)
+            readable = landlock.readable_paths(limits.readable, limits.hidden)
+            landlock.restrict_filesystem(plan.landlock_abi, workdir, readable, plan.devices)
         if plan.drop_capabilities:
             confinement.drop_capabilities()
         if plan.socket_filter:  # last: nothing above may need a socket, and the channel is open
@@ -418,7 +442,7 @@ def _cpu_limit(limits: SandboxLimits) -> int:
     return int(limits.cpu_s or limits.wall_s * max(1, limits.threads) + 5) + 1
 
 
-def _apply_limits(limits: SandboxLimits) -> None:
+def _apply_limits(limits: SandboxLimits, nproc: int | None) -> None:
     cpu = _cpu_limit(limits)
     resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
     settings = [
@@ -426,6 +450,8 @@ def _apply_limits(limits: SandboxLimits) -> None:
         (resource.RLIMIT_NOFILE, limits.open_files),
         (resource.RLIMIT_CORE, 0),
     ]
+    if nproc is not None:  # the process cap where there is no pids cgroup (not root)
+        settings.append((resource.RLIMIT_NPROC, nproc))
     # Not with CUDA (gpu_memory_fraction set): it reserves far more address space than it uses;
     # the memory cgroup still bounds host memory, torch's allocator the GPU's.
     if limits.memory_mb is not None and limits.gpu_memory_fraction is None:

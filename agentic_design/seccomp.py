@@ -5,8 +5,9 @@ sockets only: any other family (IPv4, IPv6, raw packets, netlink...) fails with 
 design can neither connect nor send a datagram anywhere, whether or not the child could get a
 network namespace (an unprivileged user often cannot). Sockets opened before the filter — the
 agents' broker channel — keep working. It also refuses `io_uring_setup` (io_uring can create
-sockets without calling socket(2)), the x32 ABI's system calls, and every call made through
-another architecture's ABI (on x86-64, the i386 `socketcall` by `int 0x80`).
+sockets without calling socket(2)), a new user namespace (in one, a design that runs as root
+would get back the capabilities the sandbox dropped), the x32 ABI's system calls, and every
+call made through another architecture's ABI (on x86-64, the i386 `socketcall` by `int 0x80`).
 
 It is a classic BPF program handed to the kernel with `prctl`, written here rather than
 through libseccomp because it is a dozen instructions and needs no native library. Once
@@ -31,6 +32,7 @@ SECCOMP_RET_ERRNO = 0x00050000
 
 # BPF instruction classes and modes (linux/bpf_common.h)
 BPF_LD, BPF_W, BPF_ABS = 0x00, 0x00, 0x20
+BPF_ALU, BPF_AND = 0x04, 0x50
 BPF_JMP, BPF_JEQ, BPF_JGE, BPF_K = 0x05, 0x10, 0x30, 0x00
 BPF_RET = 0x06
 
@@ -38,6 +40,7 @@ BPF_RET = 0x06
 OFFSET_NR, OFFSET_ARCH, OFFSET_ARG0 = 0, 4, 16  # args[0]'s low half (little-endian)
 
 X32_SYSCALL_BIT = 0x40000000
+CLONE_NEWUSER = 0x10000000
 
 
 @dataclass(frozen=True)
@@ -47,13 +50,18 @@ class Arch:
     audit: int  # AUDIT_ARCH_* as seccomp_data.arch reports it
     socket: int
     io_uring_setup: int
+    unshare: int
+    clone: int
+    clone3: int
     x32: bool  # whether numbers with X32_SYSCALL_BIT set reach the x32 ABI
 
 
 ARCHES = {
-    "x86_64": Arch(audit=0xC000003E, socket=41, io_uring_setup=425, x32=True),
-    "aarch64": Arch(audit=0xC00000B7, socket=198, io_uring_setup=425, x32=False),
-}
+    "x86_64": Arch(0xC000003E, socket=41, io_uring_setup=425, unshare=272, clone=56,
+                   clone3=435, x32=True),
+    "aarch64": Arch(0xC00000B7, socket=198, io_uring_setup=425, unshare=97, clone=220,
+                    clone3=435, x32=False),
+}  # fmt: skip
 
 
 class SeccompError(OSError):
@@ -80,28 +88,56 @@ def _instruction(code: int, k: int, jt: int = 0, jf: int = 0) -> bytes:
 
 
 def socket_filter(arch: Arch) -> list[bytes]:
-    """The BPF program: allow everything but a non-Unix socket(2), io_uring_setup, x32 calls
-    and other ABIs, which fail with an errno."""
+    """The BPF program: allow everything but a non-Unix socket(2), io_uring_setup, a new user
+    namespace (unshare or clone with CLONE_NEWUSER; clone3, whose flags a filter cannot read,
+    answers ENOSYS and the C library falls back to clone), x32 calls and other ABIs, which all
+    fail with an errno."""
     deny = SECCOMP_RET_ERRNO | errno.EACCES
-    wrong_abi = SECCOMP_RET_ERRNO | errno.ENOSYS
+    no_such_call = SECCOMP_RET_ERRNO | errno.ENOSYS
     load, jeq, jge = BPF_LD | BPF_W | BPF_ABS, BPF_JMP | BPF_JEQ | BPF_K, BPF_JMP | BPF_JGE | BPF_K
-    ret = BPF_RET | BPF_K
-    # Jumps are relative: jt (taken) and jf (not taken) count the instructions to skip.
-    return [
-        _instruction(load, OFFSET_ARCH),  # 0
-        _instruction(jeq, arch.audit, jt=1),  # 1: the native ABI goes on at 3
-        _instruction(ret, wrong_abi),  # 2
-        _instruction(load, OFFSET_NR),  # 3
-        # 4: x32 numbers carry a high bit; where there is no x32, no number reaches the bound
-        _instruction(jge, X32_SYSCALL_BIT if arch.x32 else 0xFFFFFFFF, jt=5),  # -> 10
-        _instruction(jeq, arch.io_uring_setup, jt=4),  # 5: -> 10
-        _instruction(jeq, arch.socket, jt=1),  # 6: -> 8
-        _instruction(ret, SECCOMP_RET_ALLOW),  # 7: any other call
-        _instruction(load, OFFSET_ARG0),  # 8: socket's family
-        _instruction(jeq, socket.AF_UNIX, jt=1),  # 9: -> 11
-        _instruction(ret, deny),  # 10
-        _instruction(ret, SECCOMP_RET_ALLOW),  # 11: a Unix socket
+    ret, bits = BPF_RET | BPF_K, BPF_ALU | BPF_AND | BPF_K
+    # (code, k, label taken, label not taken): jumps are resolved to the relative offsets BPF
+    # wants once every label's place is known.
+    program: list[tuple[int, int, str | None, str | None] | str] = [
+        (load, OFFSET_ARCH, None, None),
+        (jeq, arch.audit, "native", "no such call"),
+        "native",
+        (load, OFFSET_NR, None, None),
+        # x32 numbers carry a high bit; where there is no x32, no number reaches the bound
+        (jge, X32_SYSCALL_BIT if arch.x32 else 0xFFFFFFFF, "deny", None),
+        (jeq, arch.io_uring_setup, "deny", None),
+        (jeq, arch.clone3, "no such call", None),
+        (jeq, arch.unshare, "flags", None),
+        (jeq, arch.clone, "flags", None),
+        (jeq, arch.socket, "family", "allow"),
+        "family",
+        (load, OFFSET_ARG0, None, None),
+        (jeq, socket.AF_UNIX, "allow", "deny"),
+        "flags",  # unshare's and clone's first argument
+        (load, OFFSET_ARG0, None, None),
+        (bits, CLONE_NEWUSER, None, None),
+        (jeq, 0, "allow", "deny"),
+        "allow",
+        (ret, SECCOMP_RET_ALLOW, None, None),
+        "deny",
+        (ret, deny, None, None),
+        "no such call",
+        (ret, no_such_call, None, None),
     ]
+    places: dict[str, int] = {}
+    for item in program:
+        if isinstance(item, str):
+            places[item] = sum(1 for i in program[: program.index(item)] if not isinstance(i, str))
+    code: list[bytes] = []
+    for item in program:
+        if isinstance(item, str):
+            continue
+        op, k, taken, not_taken = item
+        here = len(code)
+        jt = places[taken] - here - 1 if taken else 0
+        jf = places[not_taken] - here - 1 if not_taken else 0
+        code.append(_instruction(op, k, jt, jf))
+    return code
 
 
 def install() -> None:

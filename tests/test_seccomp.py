@@ -9,6 +9,7 @@ import errno
 import os
 import platform
 import socket
+import threading
 
 import pytest
 
@@ -114,3 +115,19 @@ def test_processes_it_starts_are_filtered_too_and_io_uring_is_refused():
 def test_the_search_process_itself_is_never_filtered():
     # the filters above lived in forked children only
     socket.socket(socket.AF_INET, socket.SOCK_DGRAM).close()
+
+
+def test_no_user_namespace_can_be_made_yet_threads_and_processes_still_start():
+    def probe():
+        libc = ctypes.CDLL(None, use_errno=True)
+        refused = (libc.unshare(0x10000000), ctypes.get_errno())  # CLONE_NEWUSER
+        done = []
+        worker = threading.Thread(target=lambda: done.append(True))  # clone3, then clone
+        worker.start()
+        worker.join()
+        pid = os.fork()
+        if pid == 0:
+            os._exit(5)
+        return refused, done, os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+
+    assert in_filtered_child(probe) == ((-1, errno.EACCES), [True], 5)

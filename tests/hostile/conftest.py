@@ -1,6 +1,10 @@
 """A warm sandbox shared by the hostile designs, and the checks every one of them must pass:
 the server that ran the design is the same process afterwards, it has no process of the
-design left, and it still serves."""
+design left, and it still serves.
+
+`AGENTIC_DESIGN_HOSTILE_DISABLE` (protections, comma-separated) turns protections off in the
+shared sandbox: test_as_a_user.py runs these designs as an ordinary user with it, to see a
+user's sandbox where the kernel forbids user namespaces."""
 
 from __future__ import annotations
 
@@ -29,10 +33,20 @@ class Hostile:
         (info,) = self.sandbox.servers()
         return info
 
+    def in_force(self, protection: str) -> bool:
+        return any(p["name"] == protection and p["enabled"] for p in self.server["protections"])
+
+    def detail(self, protection: str) -> str:
+        return next(p["detail"] for p in self.server["protections"] if p["name"] == protection)
+
+
+DISABLED = [p for p in os.environ.get("AGENTIC_DESIGN_HOSTILE_DISABLE", "").split(",") if p]
+
 
 @pytest.fixture(scope="module")
 def sandbox():
-    with Sandbox(workers=1, preload=["torch", "numpy", "agentic_design.evaluation"]) as sb:
+    preload = ["torch", "numpy", "agentic_design.evaluation"]
+    with Sandbox(workers=1, preload=preload, disable=DISABLED) as sb:
         yield sb
 
 
