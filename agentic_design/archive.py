@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
 import sqlite3
 import time
@@ -27,12 +28,13 @@ from agentic_design.records import (
     Proposal,
     Status,
     code_hash,
+    near_hash,
 )
 
 if TYPE_CHECKING:
     from agentic_design.replay import Replay
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (
@@ -56,6 +58,7 @@ CREATE TABLE IF NOT EXISTS designs (
     attempt INTEGER NOT NULL DEFAULT 0,         -- which repair attempt (0: not a repair)
     summary TEXT NOT NULL DEFAULT '',           -- the task's one line on the metrics
     diff TEXT,                                  -- the applied edits, when made by edits
+    near_hash TEXT,                             -- records.near_hash of the code
     error TEXT,
     fitness REAL,
     ci_low REAL,
@@ -130,9 +133,15 @@ _ADDED_COLUMNS = {
     "attempt": "INTEGER NOT NULL DEFAULT 0",
     "summary": "TEXT NOT NULL DEFAULT ''",
     "diff": "TEXT",  # version 3
+    "near_hash": "TEXT",  # version 5: records.near_hash, for rejecting near duplicates
 }
 
 _NO_LIMIT = 2**62  # `upto` when every design counts
+# Left out of an outline: what choosing parents never reads.
+_LONG_TEXTS = {"code": "''", "thought": "''", "error": "NULL", "metrics": "'{}'", "diff": "NULL"}
+# The fittest designs scanned for the most different ones: a fixed number, so a proposal's
+# context costs the same however long the run.
+DIVERSITY_CANDIDATES = 200
 
 
 @dataclass(frozen=True)
@@ -162,14 +171,33 @@ class Archive:
         if readonly:
             uri = f"file:{path}?mode=ro"
             self._db = sqlite3.connect(uri, uri=True, timeout=30, check_same_thread=False)
+            self._refuse_newer()
         else:
             self._db = sqlite3.connect(path, timeout=30, check_same_thread=False)
+            self._refuse_newer()
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.executescript(_SCHEMA)
             self._upgrade()
         self._db.row_factory = sqlite3.Row
         self._db.execute("PRAGMA foreign_keys=ON")
+
+    def _refuse_newer(self) -> None:
+        """A store a newer version wrote is refused before anything reads or writes it: its
+        columns may mean what this version cannot know."""
+        try:
+            row = self._db.execute(
+                "SELECT value FROM meta WHERE key = 'schema_version'"
+            ).fetchone()
+        except sqlite3.DatabaseError:
+            return  # a new store (no tables yet), or not a store at all: `open` says which
+        version = json.loads(row[0]) if row else None
+        if isinstance(version, int) and version > SCHEMA_VERSION:
+            self._db.close()
+            raise ArchiveError(
+                f"{self.path} was written with store schema version {version}, newer than this "
+                f"agentic-design reads ({SCHEMA_VERSION}): upgrade agentic-design to open it"
+            )
 
     def _upgrade(self) -> None:
         present = {row[1] for row in self._db.execute("PRAGMA table_info(designs)")}
@@ -185,6 +213,10 @@ class Archive:
             for name, declaration in _ADDED_COLUMNS.items():
                 if name not in present:
                     self._db.execute(f"ALTER TABLE designs ADD COLUMN {name} {declaration}")
+            self._db.execute("CREATE INDEX IF NOT EXISTS designs_near ON designs (near_hash)")
+            self._db.execute(  # the best first, read in order: `top` and the context's scans
+                "CREATE INDEX IF NOT EXISTS designs_ranked ON designs (status, fitness DESC, id)"
+            )
             if "origin" not in present:  # version 1 marked seeds by their proposer
                 self._db.execute("UPDATE designs SET origin = 'seed' WHERE proposer = 'seed'")
             if present and not set(_ADDED_COLUMNS) <= present:
@@ -280,8 +312,8 @@ class Archive:
         cursor = db.execute(
             "INSERT INTO designs (run, name, thought, code, code_hash, status, parents, "
             "generation, proposer, operator, origin, repair_of, attempt, diff, eval_seed, "
-            "task_fingerprint, llm_tokens, llm_usd, created_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "task_fingerprint, llm_tokens, llm_usd, created_at, near_hash) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 self.run_name,
                 proposal.name,
@@ -302,6 +334,7 @@ class Archive:
                 proposal.llm_tokens,
                 proposal.llm_usd,
                 now,
+                near_hash(proposal.code),
             ),
         )
         design_id = int(cursor.lastrowid or 0)
@@ -393,12 +426,29 @@ class Archive:
             ),
         )
 
-    def _write_code_file(self, design_id: int, proposal: Proposal) -> None:
+    def _write_code_file(self, design_id: int, proposal: Proposal | Design) -> None:
         folder = self.run_dir / "designs"
         folder.mkdir(exist_ok=True)
         slug = re.sub(r"[^a-z0-9]+", "_", proposal.name.lower()).strip("_")[:40] or "design"
         header = f"# design {design_id}: {proposal.name}\n# {proposal.operator}\n"
-        (folder / f"{design_id:05d}_{slug}.py").write_text(header + proposal.code)
+        path = folder / f"{design_id:05d}_{slug}.py"
+        tmp = path.with_name(f".{path.name}.tmp")  # whole or not at all, if killed mid-write
+        tmp.write_text(header + proposal.code)
+        os.replace(tmp, path)
+
+    def restore_code_files(self) -> list[int]:
+        """Write the code file of every design that lacks one (a run killed between a
+        design's commit and its file); return their ids."""
+        folder = self.run_dir / "designs"
+        present = {
+            int(name[:5]) for name in (os.listdir(folder) if folder.is_dir() else [])
+            if name[:5].isdigit() and name.endswith(".py")
+        }
+        rows = self._db.execute("SELECT id FROM designs ORDER BY id").fetchall()
+        missing = [int(row[0]) for row in rows if int(row[0]) not in present]
+        for design_id in missing:
+            self._write_code_file(design_id, self.get(design_id))
+        return missing
 
     # -- reading --------------------------------------------------------------------------------
     def get(self, design_id: int) -> Design:
@@ -413,10 +463,13 @@ class Archive:
         limit: int | None = None,
         upto: int | None = None,
         after: int = 0,
+        outline: bool = False,
     ) -> list[Design]:
         """Designs in creation order, optionally only those with `status` or with ids in
-        (`after`, `upto`]."""
-        sql = "SELECT * FROM designs WHERE id <= ? AND id > ?"
+        (`after`, `upto`]; `outline`: without their code, thought, error, metrics and diff
+        (empty values), to scan a long run quickly."""
+        columns = self._outline_columns() if outline else "*"
+        sql = f"SELECT {columns} FROM designs WHERE id <= ? AND id > ?"
         params: list[Any] = [_NO_LIMIT if upto is None else upto, after]
         if status is not None:
             sql += " AND status = ?"
@@ -438,7 +491,9 @@ class Archive:
     def top(self, k: int, upto: int | None = None) -> list[Design]:
         """The k best designs with status ok, best first (ties: the earlier design first)."""
         rows = self._db.execute(
-            "SELECT * FROM designs WHERE status = 'ok' AND fitness IS NOT NULL AND id <= ? "
+            # `+id`: no index for that bound, so SQLite walks designs_ranked in order and
+            # stops at k, rather than sorting every ok design (a long run has 100,000).
+            "SELECT * FROM designs WHERE status = 'ok' AND fitness IS NOT NULL AND +id <= ? "
             "ORDER BY fitness DESC, id LIMIT ?",
             (_NO_LIMIT if upto is None else upto, k),
         )
@@ -451,6 +506,42 @@ class Archive:
     def counts(self) -> dict[str, int]:
         rows = self._db.execute("SELECT status, COUNT(*) AS n FROM designs GROUP BY status")
         return {row["status"]: row["n"] for row in rows}
+
+    def _outline_columns(self) -> str:
+        """Every column of `designs`, its long texts replaced by empty values."""
+        names = [row[1] for row in self._db.execute("PRAGMA table_info(designs)")]
+        return ", ".join(f"{_LONG_TEXTS[n]} AS {n}" if n in _LONG_TEXTS else n for n in names)
+
+    def recent_working(self, n: int, upto: int | None = None) -> list[Design]:
+        """The n newest designs with ids up to `upto` that finished ok with a fitness, oldest
+        first, without their code (`designs(outline=True)`)."""
+        rows = self._db.execute(
+            f"SELECT {self._outline_columns()} FROM designs WHERE status = 'ok' "
+            "AND fitness IS NOT NULL AND id <= ? ORDER BY id DESC LIMIT ?",
+            (_NO_LIMIT if upto is None else upto, n),
+        ).fetchall()
+        return [_design(row) for row in reversed(rows)]
+
+    def code_fingerprints(self, upto: int | None = None) -> set[str]:
+        """The code hashes and near-duplicate fingerprints of the designs up to `upto`."""
+        rows = self._db.execute(
+            "SELECT code_hash, near_hash FROM designs WHERE id <= ?",
+            (_NO_LIMIT if upto is None else upto,),
+        )
+        return {value for row in rows for value in row if value}
+
+    def seed_ids(self) -> list[int]:
+        """The ids of the run's seeds (without reading every design)."""
+        rows = self._db.execute("SELECT id FROM designs WHERE origin = 'seed' ORDER BY id")
+        return [int(row[0]) for row in rows]
+
+    def near_duplicate(self, code: str) -> int | None:
+        """The first design whose code is `code` but for comments, docstrings and layout
+        (`records.near_hash`), if there is one."""
+        row = self._db.execute(
+            "SELECT id FROM designs WHERE near_hash = ? ORDER BY id LIMIT 1", (near_hash(code),)
+        ).fetchone()
+        return int(row[0]) if row else None
 
     def finished_after(self, design_id: int) -> int:
         """How many designs proposed after `design_id` have been evaluated (any status)."""
@@ -472,12 +563,16 @@ class Archive:
         )
         return [{**dict(row), "metrics": json.loads(row["metrics"])} for row in rows]
 
-    def events(self, kind: str | None = None) -> list[dict[str, Any]]:
+    def events(self, kind: str | None = None, last: int | None = None) -> list[dict[str, Any]]:
+        """The run's events, oldest first (`last`: only the newest so many)."""
         sql = "SELECT * FROM events"
         params: list[Any] = []
         if kind is not None:
             sql += " WHERE kind = ?"
             params.append(kind)
+        if last is not None:
+            sql = f"SELECT * FROM ({sql} ORDER BY id DESC LIMIT ?)"
+            params.append(last)
         rows = self._db.execute(sql + " ORDER BY id", params)
         return [{**dict(row), "data": json.loads(row["data"])} for row in rows]
 
@@ -550,8 +645,9 @@ class Archive:
         best = self.top(k_best, upto)
         chosen = {d.id for d in best}
         rows = self._db.execute(
-            "SELECT * FROM designs WHERE status = 'ok' AND id <= ? ORDER BY fitness DESC LIMIT 500",
-            (limit,),
+            "SELECT * FROM designs WHERE status = 'ok' AND +id <= ? "
+            "ORDER BY fitness DESC, id LIMIT ?",
+            (limit, DIVERSITY_CANDIDATES),
         ).fetchall()
         candidates = [d for d in map(_design, rows) if d.id not in chosen and d.descriptors]
         diverse = farthest_points(best, candidates, n_diverse)
@@ -577,6 +673,38 @@ class Archive:
         from agentic_design.replay import replay_design
 
         return replay_design(self, design_id)
+
+    # -- reports --------------------------------------------------------------------------------
+    def outlines(self, cost_metric: str | None = None) -> list[dict[str, Any]]:
+        """Every design in a few fields, in id order: id, status, fitness, parents (a list),
+        generation, created_at, finished_at, and `cost`, its `cost_metric` metric (None when
+        absent, not a number, or no metric is named). No code, thought or other metrics: light
+        enough to plot a run of any size (`agentic_design.report`)."""
+        key = "$." + json.dumps(cost_metric or "")  # a quoted key: `$."params"`
+        # SQLite's JSON functions refuse the NaN and Infinity that json.dumps writes: those
+        # rows hand their metrics over whole, to be read here.
+        rows = self._db.execute(
+            "SELECT id, status, fitness, parents, generation, created_at, finished_at, "
+            "CASE WHEN NOT json_valid(metrics) THEN NULL "
+            "WHEN json_type(metrics, ?) IN ('integer', 'real') THEN json_extract(metrics, ?) "
+            "END AS cost, "
+            "CASE WHEN json_valid(metrics) THEN NULL ELSE metrics END AS unparsed "
+            "FROM designs ORDER BY id",
+            (key, key),
+        )
+        outlines = []
+        for row in rows:
+            outline = dict(row)
+            unparsed = outline.pop("unparsed")
+            outline["parents"] = json.loads(row["parents"])
+            if unparsed is not None:
+                value = json.loads(unparsed).get(cost_metric or "")
+                number = isinstance(value, int | float) and not isinstance(value, bool)
+                outline["cost"] = value if number else None
+            if cost_metric is None:
+                outline["cost"] = None
+            outlines.append(outline)
+        return outlines
 
 
 def farthest_points(anchors: list[Design], candidates: list[Design], n: int) -> list[Design]:
@@ -632,6 +760,7 @@ def _design(row: sqlite3.Row) -> Design:
         attempt=row["attempt"] if "attempt" in columns else 0,
         summary=row["summary"] if "summary" in columns else "",
         diff=row["diff"] if "diff" in columns else None,
+        near_hash=row["near_hash"] if "near_hash" in columns else None,
         error=row["error"],
         fitness=row["fitness"],
         ci_low=row["ci_low"],

@@ -25,7 +25,7 @@ import threading
 from collections import defaultdict
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from agentic_design.agents.channel import MAX_MESSAGE, Reply
@@ -49,6 +49,7 @@ class BrokerLimits:
     """Per evaluation, and per call."""
 
     max_calls: int = 1000
+    max_calls_per_example: int | None = None  # each example's own cap: deterministic refusals
     max_tokens: int | None = None
     max_messages: int = 64
     max_chars: int = 200_000
@@ -76,10 +77,17 @@ class Broker:
         self.limits = limits
         self._pool = ThreadPoolExecutor(concurrency, thread_name_prefix="broker")
 
-    def session(self, design_id: int | None, max_calls: int | None = None) -> BrokerSession:
+    def session(
+        self,
+        design_id: int | None,
+        max_calls: int | None = None,
+        max_calls_per_example: int | None = None,
+    ) -> BrokerSession:
         limits = self.limits
         if max_calls is not None:
-            limits = BrokerLimits(**{**limits.__dict__, "max_calls": max_calls})
+            limits = replace(limits, max_calls=max_calls)
+        if max_calls_per_example is not None:
+            limits = replace(limits, max_calls_per_example=max_calls_per_example)
         return BrokerSession(self, limits, design_id)
 
     def close(self) -> None:
@@ -187,6 +195,11 @@ class BrokerSession:
                 raise Refused(
                     f"this evaluation's cap of {self.limits.max_calls} LLM calls is reached"
                 )
+            per_example = self.limits.max_calls_per_example
+            # An example's own cap refuses the same calls however the examples interleave;
+            # the evaluation's cap alone would refuse whichever examples came last.
+            if per_example is not None and self.per_example[example or "-"]["calls"] >= per_example:
+                raise Refused(f"this example's cap of {per_example} LLM calls is reached")
             if self.limits.max_tokens is not None and tokens >= self.limits.max_tokens:
                 raise Refused(
                     f"this evaluation's cap of {self.limits.max_tokens} tokens is reached"

@@ -10,6 +10,7 @@ import json
 import os
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -140,7 +141,13 @@ def run(
     usd: Annotated[float | None, typer.Option(help="budget: LLM spend in USD")] = None,
     workers: Annotated[int | None, typer.Option(help="parallel evaluations")] = None,
     seed: Annotated[int | None, typer.Option(help="the run's seed")] = None,
-    executor: Annotated[str | None, typer.Option(help="local (ray: a later version)")] = None,
+    executor: Annotated[
+        str | None,
+        typer.Option(
+            help="local (this machine's sandbox pool) or ray (Ray actors, each sandboxed on its "
+            "node; joins $RAY_ADDRESS or ray.address, else starts a local cluster)"
+        ),
+    ] = None,
     agent_llm: Annotated[
         str | None, typer.Option(help="the model agents call (litellm string, or simulated)")
     ] = None,
@@ -244,25 +251,58 @@ def status(run_dir: Annotated[Path, typer.Argument(help="a run directory")]) -> 
         out.print(f"imported from {meta['imported_from']}: {meta.get('source')}")
         out.print(f"designs: {total - pending} scored, {pending} pending")
     else:
-        out.print(
-            f"designs: {total - pending} evaluated, {pending} pending, "
-            f"budget {budget.get('evaluations', '?')} evaluations"
-            + (f" / {budget['hours']} h" if budget.get("hours") else "")
-        )
+        out.print(f"designs: {total - pending} evaluated, {pending} pending")
     out.print("by status: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
-    if not meta.get("imported_from"):
-        out.print(f"searched: {float(meta.get('searched_s', 0.0)) / 60:.1f} min")
     spend = archive.spend()
-    out.print(f"LLM spend: {spend['calls']} calls, {spend['tokens']} tokens, ${spend['usd']:.4f}")
-    _print_models(archive)
     name = meta.get("fitness_name", "fitness")
     best = archive.best()
+    if not meta.get("imported_from"):
+        searched_s = float(meta.get("searched_s", 0.0))
+        rate = (total - pending) / searched_s * 3600 if searched_s > 0 else 0.0
+        out.print(f"searched: {searched_s / 60:.1f} min, {rate:,.0f} evaluations per hour")
+        for line in _budget_lines(budget, total - pending, searched_s, spend, best, archive):
+            out.print(f"  {line}", highlight=False)
+    out.print(f"LLM spend: {spend['calls']} calls, {spend['tokens']} tokens, ${spend['usd']:.4f}")
+    _print_models(archive)
     if best is not None:
         out.print(f"best: {_scored(best, name)}", highlight=False)
     test = meta.get("test") or {}
     fitness = test.get("fitness", test.get("accuracy"))  # runs before 0.2 said "accuracy"
     if fitness is not None:
         out.print(f"test {name} of #{test['design_id']}: {fitness:.4f}", highlight=False)
+    events = archive.events(last=5)
+    if events:
+        out.print("recent events:")
+        for event in events:
+            when = time.strftime("%H:%M:%S", time.localtime(event["at"]))
+            design = f" #{event['design_id']}" if event.get("design_id") else ""
+            data = ", ".join(f"{k} {v}" for k, v in event["data"].items())[:100]
+            out.print(f"  {when} {event['kind']}{design} {data}", highlight=False, markup=False)
+
+
+def _budget_lines(
+    budget: dict[str, Any],
+    evaluated: int,
+    searched_s: float,
+    spend: dict[str, float],
+    best: Design | None,
+    archive: Archive,
+) -> list[str]:
+    """Progress against each budget the run was given."""
+    lines = [f"evaluations: {evaluated} of {budget.get('evaluations', '?')}"]
+    if budget.get("hours"):
+        lines.append(f"hours: {searched_s / 3600:.2f} of {budget['hours']}")
+    if budget.get("usd") is not None:
+        lines.append(f"USD: {spend['usd']:.4f} of {budget['usd']}")
+    if budget.get("tokens") is not None:
+        lines.append(f"tokens: {spend['tokens']:,} of {budget['tokens']:,}")
+    if budget.get("stagnation") is not None and best is not None:
+        since = archive.finished_after(best.id)
+        lines.append(f"stagnation: {since} evaluations since the best, of {budget['stagnation']}")
+    if budget.get("target_fitness") is not None:
+        reached = f"{best.fitness:.4f}" if best is not None and best.fitness is not None else "-"
+        lines.append(f"target: best {reached} of {budget['target_fitness']}")
+    return ["budget " + lines[0], *lines[1:]]
 
 
 def _print_models(archive: Archive) -> None:
@@ -534,6 +574,34 @@ def export(
     out.print(f"wrote {path}")
 
 
+@app.command()
+def report(
+    run_dir: Annotated[Path, typer.Argument(help="a run directory (finished, live or imported)")],
+    output: Annotated[
+        Path | None,
+        typer.Option("-o", "--output", help="the HTML file (default: RUN_DIR/report.html)"),
+    ] = None,
+) -> None:
+    """Write the run's report: one self-contained HTML file with plots of progress, fitness
+    against cost and lineage, the best designs with their code, and the run's settings."""
+    from agentic_design.report import write_report  # matplotlib: only for this command
+
+    archive = _open(run_dir)
+    target = output if output is not None else run_dir / "report.html"
+    with _user_errors():
+        try:
+            written = write_report(archive, target)
+        except OSError as exc:  # the output's folder is missing or not writable
+            _fail(f"cannot write the report to {target}: {exc.strerror or exc}")
+    for failure in written.failed:  # shown in the page too, in the section's place
+        err.print(
+            f"warning: the report's section {failure.title!r} could not be made: {failure.error}",
+            highlight=False,
+            markup=False,
+        )
+    out.print(f"wrote {target}", highlight=False, markup=False)
+
+
 @app.command("import-adas")
 def import_adas_command(
     file: Annotated[Path, typer.Argument(help="an ADAS archive (its *_results.json)")],
@@ -595,7 +663,9 @@ def sandbox_info() -> None:
     # Pinned to a GPU where there is one: the device files a GPU evaluation gets.
     with Sandbox(workers=1, preload=[], gpus=visible_gpus()[:1]) as sandbox:
         protections = sandbox.protections
-    table = Table(title="sandbox protections on this machine")
+    uid = os.geteuid()
+    who = "root" if uid == 0 else f"uid {uid}, an ordinary user"
+    table = Table(title=f"sandbox protections on this machine, as {who}")
     for column in ("protection", "in force", "how, or why not"):
         table.add_column(column, overflow="fold")
     for p in protections:

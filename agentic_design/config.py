@@ -238,6 +238,11 @@ class MetaAgentConfig(_Strict):
     )
     diff_min_lines: int = Field(80, ge=1, description="edit_format auto: parents this long")
     decompose: DecomposeConfig = Field(default_factory=DecomposeConfig)
+    parents: Literal["context", "selection"] = Field(
+        "context",
+        description="where a mutation's or crossover's parents come from: the prompt's "
+        "context (the best and the most different), or search.selection's strategy",
+    )
 
 
 class SimulatedConfig(_Strict):
@@ -249,12 +254,67 @@ class SimulatedConfig(_Strict):
     seed: int | None = Field(None, description="default: the run's seed")
 
 
+class SelectionConfig(_Strict):
+    """How parents are chosen (agentic_design.selection); population and tournament sizes
+    come from search.evolution."""
+
+    strategy: Literal["regularized", "best_k", "map_elites", "islands"] = "regularized"
+    k: int = Field(8, ge=1, description="best_k: how many of the best parents come from")
+    descriptors: list[str] | None = Field(
+        None, description="map_elites: the task's descriptors the grid spans (default: all)"
+    )
+    bins: dict[str, list[float]] = Field(
+        default_factory=dict, description="map_elites: bin edges per descriptor (default: log)"
+    )
+    per_octave: float = Field(
+        1.0, gt=0, description="map_elites: log-scale bins per doubling of a descriptor"
+    )
+    islands: int = Field(4, ge=2, le=64, description="islands: how many")
+    migrate_every: int = Field(
+        20, ge=1, description="islands: designs between migrations of each island's best"
+    )
+
+
 class SearchConfig(_Strict):
     """How proposals are made."""
 
     proposer: Literal["auto", "evolution", "meta_agent"] = "auto"
+    selection: SelectionConfig = Field(default_factory=SelectionConfig)
     evolution: EvolutionConfig = Field(default_factory=EvolutionConfig)
     meta_agent: MetaAgentConfig = Field(default_factory=MetaAgentConfig)
+
+
+# -- executor: ray (agentic_design.ray_executor) ----------------------------------------------
+class RayConfig(_Strict):
+    """Where and how evaluations run with `executor: ray`: one Ray actor per evaluation slot
+    (`sandbox.workers` of them), each with a sandbox of its own on whichever node Ray picks."""
+
+    address: str | None = Field(
+        None,
+        description="the cluster to join (`auto`, `HOST:6379`, `ray://HOST:10001`); default: "
+        "$RAY_ADDRESS, else one `ray start` began on this machine, else one started for the run",
+    )
+    num_cpus: float | None = Field(
+        None, gt=0, description="CPUs one evaluation slot reserves (default: the task's threads)"
+    )
+    num_gpus: float = Field(0, ge=0, description="GPUs one slot reserves (a fraction shares one)")
+    retries: int = Field(
+        1, ge=0, le=5, description="re-runs of an evaluation whose Ray worker died under it"
+    )
+    timeout_margin_s: float = Field(
+        60.0,
+        gt=0,
+        description="how long past the sandbox's wall limit a silent worker is waited for, "
+        "before it is killed and its evaluation recorded as a timeout",
+    )
+    start_timeout_s: float = Field(
+        600.0,
+        gt=0,
+        description="for a worker to start on its node: imports, the task's data, its sandbox",
+    )
+
+
+# -- end executor: ray ------------------------------------------------------------------------
 
 
 class RunConfig(_Strict):
@@ -279,7 +339,10 @@ class RunConfig(_Strict):
         None, description="the model agents call (a task of the agent kind); model: simulated"
     )
     simulated: SimulatedConfig = Field(default_factory=SimulatedConfig)
-    executor: Literal["local"] = "local"
+    executor: Literal["local", "ray"] = Field(
+        "local", description="where evaluations run: this machine's sandbox pool, or Ray actors"
+    )
+    ray: RayConfig = Field(default_factory=RayConfig)
 
     # Where the config came from and what its budget block was called, for error messages;
     # not part of the configuration itself, so equality ignores them.
@@ -337,12 +400,31 @@ class RunConfig(_Strict):
             raise ConfigError(describe_validation_error(exc, where, separator=".")) from None
         except ValueError as exc:  # a budget this task's data cannot meet
             raise ConfigError(f"{self._source}: {self._budget_key}.{exc}") from None
+        if self.executor == "ray":
+            self._check_ray(task)
         if task.uses_broker and self.agent_llm is None:
             raise ConfigError(
                 f"{self._source}: task {self.task} designs agents that call an LLM: give "
                 "agent_llm (a model, or `model: simulated` for a free dry run; or --agent-llm)"
             )
         return task
+
+    def _check_ray(self, task: Task) -> None:  # executor: ray
+        """What executor: ray cannot do with this task; ConfigError (exit 2) saying so."""
+        from agentic_design.devices import requested_device
+
+        if task.uses_broker:
+            raise ConfigError(
+                f"{self._source}: executor: ray cannot run task {self.task} yet: its agents "
+                "reach their LLM through a broker channel to this process, which Ray workers on "
+                "other nodes do not have; use executor: local"
+            )
+        if requested_device(task.budget) == "cuda" and not self.ray.num_gpus:
+            raise ConfigError(
+                f"{self._source}: {self._budget_key}.device: cuda with executor: ray needs "
+                "ray.num_gpus, the GPUs Ray reserves for each evaluation slot: without it, a "
+                "slot sees no GPU"
+            )
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> RunConfig:

@@ -99,7 +99,11 @@ class Evaluator:
             budget = self.task.replay_budget(budget, recorded)
         session = None
         if self.broker is not None:
-            session = self.broker.session(design_id, self.task.call_cap(split))  # type: ignore[arg-type]
+            session = self.broker.session(
+                design_id,
+                self.task.call_cap(split),  # type: ignore[arg-type]
+                self.task.example_call_cap(),
+            )
         started = time.monotonic()
         result = self.sandbox.run(
             _ENTRY_CODE,
@@ -232,7 +236,7 @@ def sandbox_for(config: RunConfig, task: Task, workers: int | None = None) -> Sa
 
 
 def limits_for(config: RunConfig, task: Task) -> SandboxLimits:
-    return SandboxLimits(
+    limits = SandboxLimits(
         wall_s=config.sandbox.wall_s,
         memory_mb=config.sandbox.memory_mb,
         gpu_memory_fraction=config.sandbox.gpu_memory_fraction,
@@ -240,6 +244,8 @@ def limits_for(config: RunConfig, task: Task) -> SandboxLimits:
         readable=sandbox_readable(task),
         hidden=tuple(task.sandbox_hidden()),
     )
+    cap = task.process_cap()
+    return limits if cap is None else dataclasses.replace(limits, max_processes=cap)
 
 
 def evaluator_for(

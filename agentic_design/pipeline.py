@@ -22,13 +22,14 @@ import traceback
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import replace
 from typing import Any, Protocol
 
 from agentic_design.archive import Archive
 from agentic_design.config import Budget
 from agentic_design.llm import ReplayMiss
 from agentic_design.proposers.base import Proposer, ProposerExhausted
-from agentic_design.records import ArchiveError, Design, Evaluation, Origin, Proposal, Status
+from agentic_design.records import ArchiveError, Design, Evaluation, Proposal, Status
 from agentic_design.records import StopReason as Stop
 
 
@@ -115,8 +116,7 @@ class Pipeline:
         archive = self.archive
         self._pending = {d.id for d in archive.pending()}
         self._queued = deque(sorted(self._pending))
-        seeds = [d.id for d in archive.designs() if d.origin is Origin.SEED]
-        first_snapshot = max(seeds, default=0)
+        first_snapshot = max(archive.seed_ids(), default=0)
         next_id = commit_id = archive.total() + 1
         propose_pool = ThreadPoolExecutor(self.in_flight, thread_name_prefix="propose")
         evaluate_pool = ThreadPoolExecutor(self.workers, thread_name_prefix="evaluate")
@@ -168,6 +168,7 @@ class Pipeline:
                 self._stop(Stop.DIVERGED, f"design {commit_id}: {exc}")
                 self._drop_proposals()
                 return commit_id
+            proposal = self._unless_duplicate(proposal)
             design_id = self.archive.add(
                 proposal, eval_seed=self.eval_seed, task_fingerprint=self.fingerprint
             )
@@ -190,6 +191,20 @@ class Pipeline:
                 self._pending.add(design_id)
                 self._queued.append(design_id)
         return commit_id
+
+    def _unless_duplicate(self, proposal: Proposal) -> Proposal:
+        """A proposal whose code the run already has, but for comments, docstrings and layout,
+        is recorded as such and not evaluated again (whichever proposer made it)."""
+        if proposal.error is not None:
+            return proposal
+        earlier = self.archive.near_duplicate(proposal.code)
+        if earlier is None:
+            return proposal
+        return replace(
+            proposal,
+            error=f"a duplicate of design #{earlier}: the same code once comments, docstrings "
+            "and layout are set aside; not evaluated again",
+        )
 
     def _schedule(self, pool: ThreadPoolExecutor) -> None:
         """Start evaluations of committed designs while a worker is free."""

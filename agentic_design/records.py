@@ -3,6 +3,7 @@ coming out, and why a search stopped."""
 
 from __future__ import annotations
 
+import ast
 import hashlib
 from dataclasses import dataclass, field
 from enum import Enum
@@ -56,6 +57,28 @@ class Status(str, Enum):
 def code_hash(code: str) -> str:
     """A short stable fingerprint of a design's code (whitespace at the ends ignored)."""
     return hashlib.sha256(code.strip().encode()).hexdigest()[:16]
+
+
+def near_hash(code: str) -> str:
+    """A fingerprint of what the code does: the same for copies that differ only in comments,
+    docstrings, layout or quoting (the code as `ast.unparse` writes it, docstrings dropped).
+    Code that does not parse is fingerprinted as written, less blank space."""
+    try:
+        tree = ast.parse(code)
+    except (SyntaxError, ValueError):
+        return code_hash(" ".join(code.split()))
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if (
+            isinstance(node, ast.Module | ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
+            and isinstance(body, list)
+            and body
+            and isinstance(body[0], ast.Expr)
+            and isinstance(body[0].value, ast.Constant)
+            and isinstance(body[0].value.value, str)
+        ):
+            node.body = body[1:] or [ast.Pass()]
+    return code_hash(ast.unparse(tree))
 
 
 @dataclass(frozen=True)
@@ -122,6 +145,7 @@ class Design:
     repair_of: int | None = None
     attempt: int = 0
     diff: str | None = None
+    near_hash: str | None = None  # records.near_hash of the code (schema 5 on)
     error: str | None = None
     fitness: float | None = None
     ci_low: float | None = None

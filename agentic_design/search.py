@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -34,13 +34,18 @@ from agentic_design.evaluation import (
     sandbox_for,
 )
 from agentic_design.llm import LLM, LLMConfigurationError
-from agentic_design.pipeline import Pipeline
+from agentic_design.pipeline import Evaluates, Pipeline
 from agentic_design.proposers.base import Proposer
 from agentic_design.proposers.evolution import EvolutionProposer
 from agentic_design.proposers.meta_agent import MetaAgentProposer
 from agentic_design.proposers.model_choice import model_choice
 from agentic_design.records import ArchiveError, Design, Evaluation, Origin, Status, StopReason
+from agentic_design.selection import make_strategy
 from agentic_design.tasks import Task
+
+if TYPE_CHECKING:
+    from agentic_design.proposers.by_parts import Checker
+    from agentic_design.ray_executor import RayEvaluator
 
 
 @dataclass(frozen=True)
@@ -166,14 +171,27 @@ class Search:
             choice = model_choice(
                 llm_config.weights(), llm_config.choice, self.config.seed, llm_config.exploration
             )
+            evolution_settings = self.config.search.evolution
             proposer = MetaAgentProposer(
-                llms, task, self.config.search.meta_agent, self.config.seed, choice
+                llms,
+                task,
+                self.config.search.meta_agent,
+                self.config.seed,
+                choice,
+                selection=make_strategy(
+                    self.config.search.selection,
+                    evolution_settings.population,
+                    evolution_settings.tournament,
+                ),
             )
             mode = " (replaying its recorded answers, no network)" if replaying else ""
             return proposer, f"LLM meta-agent {_models_note(llm_config)}{mode}"
         try:
             evolution = EvolutionProposer(
-                self.config.search.evolution, task.evolution_operators(), seed=self.config.seed
+                self.config.search.evolution,
+                task.evolution_operators(),
+                seed=self.config.seed,
+                selection=self.config.search.selection,
             )
         except ValueError as exc:  # operator weights naming operators the task does not have
             raise ConfigError(f"search.evolution.operator_weights: {exc}") from None
@@ -205,7 +223,8 @@ class Search:
                     f"{self.run_dir}: the task's data or parameters changed since the run "
                     "started (fingerprint mismatch); resuming would mix incomparable scores"
                 )
-            archive.event("resumed", pid=os.getpid())
+            restored = archive.restore_code_files()  # killed between a commit and its file
+            archive.event("resumed", pid=os.getpid(), restored_code_files=restored)
         else:
             taken = _run_already_in(self.run_dir)
             if taken is not None:
@@ -236,17 +255,25 @@ class Search:
                 },
             )
             archive.event("started", pid=os.getpid())
-        archive.set_meta("state", "running")
-        archive.set_meta("pid", os.getpid())
-        archive.set_meta("budget", self.config.budget.model_dump())
+        # One transaction: once the store names this process, it is this process's to stop.
+        archive.set_meta_many(
+            {"state": "running", "pid": os.getpid(), "budget": self.config.budget.model_dump()}
+        )
         return archive
 
     # -- the loop -------------------------------------------------------------------------------
     def run(self) -> SearchResult:
+        # SIGTERM stops the whole search as Ctrl-C does, not only its loop: while the sandbox
+        # starts, during the final test, while the stop is being recorded.
+        with _sigterm_interrupts():
+            return self._run()
+
+    def _run(self) -> SearchResult:
         task = self.config.build_task()
-        devices = self.config.device_plan(task)  # a GPU the machine lacks: before anything starts
-        if devices.note:
-            self.console.print(f"[bold]devices:[/] {devices.note}", highlight=False)
+        if self.config.executor == "local":  # Ray's workers check their own nodes' devices
+            devices = self.config.device_plan(task)  # a GPU the machine lacks: before anything
+            if devices.note:
+                self.console.print(f"[bold]devices:[/] {devices.note}", highlight=False)
         self.preflight()
         try:
             task.prepare()
@@ -271,33 +298,22 @@ class Search:
                 archive.add_many(
                     seeds, eval_seed=self.config.seed, task_fingerprint=task.fingerprint()
                 )
-            with sandbox_for(self.config, task) as sandbox:
-                self._record_protections(archive, sandbox.protections)
-                calls = None
-                if task.uses_broker:  # agents' calls: a connection of their own (broker threads)
-                    calls = self._replay_store or Archive.open(self.run_dir)
-                    self._stores.append(calls)
-                evaluator = evaluator_for(
-                    self.config, task, sandbox, store=calls, replay=self._replay_store is not None
-                )
+            with self._evaluators(task) as (evaluator, checker, protections):
+                self._record_protections(archive, protections)
                 if isinstance(proposer, MetaAgentProposer):  # its decompose mode checks parts
-                    proposer.checker = PartChecker(
-                        sandbox,
-                        limits_for(self.config, task),
-                        self.config.search.meta_agent.decompose.check_wall_s,
-                    )
+                    proposer.checker = checker
                 stopped_by, reason = self._loop(archive, evaluator, proposer, task)
                 if stopped_by not in (StopReason.INTERRUPTED, StopReason.DIVERGED):
-                    test = self._final_test(archive, evaluator)
+                    test = self._final_test(archive, evaluator, task)
         except KeyboardInterrupt:  # outside the loop: while the sandbox starts, say
             stopped_by = StopReason.INTERRUPTED
             self._say_interrupted()
-        interrupted = stopped_by is StopReason.INTERRUPTED
-        archive.set_meta("state", "interrupted" if interrupted else "finished")
-        archive.set_meta("stopped_by", stopped_by.value)
-        best = archive.best()
-        archive.set_meta("summary", _summary(archive, best, stopped_by, reason, test))
-        archive.event("stopped", reason=stopped_by.value, detail=reason)
+        try:
+            best = self._record_stop(archive, stopped_by, reason, test)
+        except KeyboardInterrupt:  # a stop while the end is being recorded stops it there
+            stopped_by = StopReason.INTERRUPTED
+            self._say_interrupted()
+            best = self._record_stop(archive, stopped_by, reason, test)
         return SearchResult(
             run_dir=self.run_dir,
             best=best,
@@ -310,8 +326,54 @@ class Search:
             reason=reason,
         )
 
+    @contextmanager
+    def _evaluators(
+        self, task: Task
+    ) -> Iterator[tuple[Evaluator | RayEvaluator, Checker, list[dict[str, Any]]]]:
+        """The run's evaluator, the meta-agent's part checker and the sandbox's protections:
+        over this machine's sandbox pool, or (executor: ray) over Ray actors, each with a
+        sandbox of its own on its node."""
+        if self.config.executor == "ray":  # executor: ray
+            from agentic_design.ray_executor import RayEvaluator
+
+            with RayEvaluator(self.config, task) as remote:
+                yield remote, remote.check_part, remote.protections
+            return
+        with sandbox_for(self.config, task) as sandbox:
+            calls = None
+            if task.uses_broker:  # agents' calls: a connection of their own (broker threads)
+                calls = self._replay_store or Archive.open(self.run_dir)
+                self._stores.append(calls)
+            evaluator = evaluator_for(
+                self.config, task, sandbox, store=calls, replay=self._replay_store is not None
+            )
+            checker = PartChecker(
+                sandbox,
+                limits_for(self.config, task),
+                self.config.search.meta_agent.decompose.check_wall_s,
+            )
+            yield evaluator, checker, sandbox.protections
+
+    @staticmethod
+    def _record_stop(
+        archive: Archive, stopped_by: StopReason, reason: str, test: Evaluation | None
+    ) -> Design | None:
+        """Record how the search ended; return the best design. The state and the summary go
+        in one transaction: a run is never finished without its summary."""
+        interrupted = stopped_by is StopReason.INTERRUPTED
+        best = archive.best()
+        archive.set_meta_many(
+            {
+                "state": "interrupted" if interrupted else "finished",
+                "stopped_by": stopped_by.value,
+                "summary": _summary(archive, best, stopped_by, reason, test),
+            }
+        )
+        archive.event("stopped", reason=stopped_by.value, detail=reason)
+        return best
+
     def _loop(
-        self, archive: Archive, evaluator: Evaluator, proposer: Proposer, task: Task
+        self, archive: Archive, evaluator: Evaluates, proposer: Proposer, task: Task
     ) -> tuple[StopReason, str]:
         budget = self.config.budget
         searched_before = float(archive.meta("searched_s", 0.0))
@@ -323,7 +385,7 @@ class Search:
         progress = self._progress()
         reason = ""
         try:
-            with _sigterm_interrupts(), progress:
+            with progress:
                 bar = progress.add_task("searching", total=budget.evaluations)
                 self._update(progress, bar, archive)
 
@@ -390,7 +452,9 @@ class Search:
             highlight=False,
         )
 
-    def _final_test(self, archive: Archive, evaluator: Evaluator) -> Evaluation | None:
+    def _final_test(
+        self, archive: Archive, evaluator: Evaluator | RayEvaluator, task: Task
+    ) -> Evaluation | None:
         """Score the best design once on the test split, under the budget that repeats its
         recorded evaluation (`Task.replay_budget`)."""
         best = archive.best()
@@ -399,14 +463,18 @@ class Search:
         recorded = archive.meta("test")
         if recorded and recorded.get("design_id") == best.id:
             return None
-        evaluation = evaluator.evaluate(
-            best.code,
-            seed=best.eval_seed or 0,
-            split="test",
-            recorded=best.metrics,
-            design_id=best.id,
-        )
-        archive.record_evaluation(best.id, "test", evaluation)
+        scored = [e for e in archive.evaluations(best.id) if e["purpose"] == "test"]
+        if scored:  # a run stopped after scoring it, before its meta: one look at the test split
+            evaluation = _recorded_test(scored[-1], task)
+        else:
+            evaluation = evaluator.evaluate(
+                best.code,
+                seed=best.eval_seed or 0,
+                split="test",
+                recorded=best.metrics,
+                design_id=best.id,
+            )
+            archive.record_evaluation(best.id, "test", evaluation)
         archive.set_meta(
             "test",
             {
@@ -439,6 +507,23 @@ class Search:
         best = archive.best()
         label = f"best {best.fitness:.4f} (#{best.id})" if best and best.fitness else "no best yet"
         progress.update(bar, completed=finished, description=label)
+
+
+def _recorded_test(row: dict[str, Any], task: Task) -> Evaluation:
+    """A test evaluation as the `evaluations` table holds it (which keeps no summary)."""
+    status = Status(row["status"])
+    return Evaluation(
+        status=status,
+        split=row["split"],
+        seed=row["seed"],
+        fitness=row["fitness"],
+        ci_low=row["ci_low"],
+        ci_high=row["ci_high"],
+        metrics=row["metrics"],
+        summary=task.summarize(row["metrics"]) if status is Status.OK else "",
+        error=row["error"],
+        wall_s=row["wall_s"] or 0.0,
+    )
 
 
 def _run_already_in(run_dir: Path) -> str | None:

@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 from agentic_design.agents import decompose
+from agentic_design.agents import toolkit as toolkit_module
 from agentic_design.agents.channel import current_example
 from agentic_design.proposers.crossover import function_crossover
 from agentic_design.proposers.operators import Operators, check_weights, generic_operators, mutate
@@ -82,7 +83,8 @@ class FakeToolkit:
             )
 
         self.module = types.ModuleType("agentic_design.agents")
-        for value in (Agent, critique, sample, vote, solve_in_parts):
+        repeat = toolkit_module.repeat  # the real one: threads, each run in a copied context
+        for value in (Agent, critique, sample, vote, solve_in_parts, repeat):
             setattr(self.module, value.__name__, value)
 
     def run(self, code: str) -> tuple[Any, list[str]]:
@@ -171,12 +173,10 @@ def test_the_number_of_votes_is_drawn_from_3_5_7() -> None:
 def test_a_vote_adds_only_the_imports_missing() -> None:
     cot = wrap_in_vote(seed("chain_of_thought"), random.Random(0))
     assert cot is not None
-    assert "from agentic_design.agents import Agent, vote\n" in cot.code
-    assert "from concurrent.futures import ThreadPoolExecutor\n" in cot.code
-    assert "from contextvars import copy_context\n" in cot.code
+    assert "from agentic_design.agents import Agent, vote, repeat\n" in cot.code
     voted = wrap_in_vote(seed("self_consistency"), random.Random(0))
     assert voted is not None
-    assert voted.code.count("import Agent, sample, vote\n") == 1
+    assert voted.code.count("import Agent, sample, vote, repeat\n") == 1
     assert len(re.findall(r"\bimport\b.*\bvote\b", voted.code)) == 1
 
 

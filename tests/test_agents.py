@@ -4,6 +4,7 @@ the meta-agent proposing."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import socket
@@ -301,7 +302,7 @@ def meta_agent_and_agents(truths: dict[str, str]):
     """One server for both models: the meta-agent writes a self-consistency agent; the
     agents' calls are answered by the script above."""
     agents = Scripted(truths)
-    design = seed("self_consistency").replace("N_SAMPLES = 5", "N_SAMPLES = 5  # kept")
+    written = itertools.count(1)
 
     def answer(request: dict) -> str:
         system = request["messages"][0]["content"]
@@ -309,6 +310,9 @@ def meta_agent_and_agents(truths: dict[str, str]):
             return agents(request)
         if "Reply with the word ok" in request["messages"][-1]["content"]:
             return "ok"
+        # a new role each time: the same code twice would be refused as a duplicate
+        role = f"a careful math tutor, voter {next(written)},"
+        design = seed("self_consistency").replace("a careful math tutor", role)
         return f"NAME: voting solver\nTHOUGHT: sample and vote.\n```python\n{design}```\n"
 
     return answer

@@ -130,6 +130,8 @@ def test_a_store_of_an_older_schema_is_upgraded_on_open_and_read_as_before(archi
     # As version 2 wrote it: no diff column, graphs not tied to designs.
     with archive._db:
         archive._db.execute("ALTER TABLE designs DROP COLUMN diff")
+        archive._db.execute("DROP INDEX designs_near")
+        archive._db.execute("ALTER TABLE designs DROP COLUMN near_hash")
         archive._db.execute("ALTER TABLE graphs DROP COLUMN design_id")
         archive._db.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
     archive.close()
@@ -137,7 +139,8 @@ def test_a_store_of_an_older_schema_is_upgraded_on_open_and_read_as_before(archi
         Archive.open(tmp_path / "run", readonly=True).get(design_id + 1)
     assert Archive.open(tmp_path / "run", readonly=True).get(design_id).diff is None
     upgraded = Archive.open(tmp_path / "run")
-    assert upgraded.meta("schema_version") == 4
+    assert upgraded.meta("schema_version") == 5
+    assert upgraded.near_duplicate(proposal(1).code) is None  # old rows have no fingerprint
     assert upgraded.get(design_id).fitness == 0.8 and upgraded.get(design_id).diff is None
     edited = Proposal(name="edited", thought="", code="x = 2\n", parents=(1,), diff="-x\n+x\n")
     assert upgraded.get(upgraded.add(edited, eval_seed=0, task_fingerprint="f")).diff == "-x\n+x\n"

@@ -6,6 +6,8 @@ import pytest
 
 from agentic_design.config import ConfigError, RunConfig
 
+from .conftest import REPO
+
 
 def write(tmp_path: Path, text: str) -> Path:
     tmp_path.mkdir(parents=True, exist_ok=True)
@@ -101,3 +103,10 @@ def test_the_task_budget_is_validated_by_the_tasks_own_model(tmp_path):
         RunConfig.from_dict(
             {"task": "binpack", "task_budget": {"max_params": 5}}, source="binpack.yaml"
         ).build_task()
+
+
+@pytest.mark.parametrize("path", sorted((REPO / "examples").glob("*.yaml")), ids=lambda p: p.name)
+def test_every_example_config_is_valid_and_builds_its_task(path):
+    config = RunConfig.from_yaml(path)
+    task = config.build_task()
+    assert task.budget is not None and config.budget.evaluations >= 1

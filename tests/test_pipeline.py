@@ -43,7 +43,7 @@ class FakeProposer:
         snapshot = [(d.id, d.status.value) for d in archive.designs(upto=upto)]
         self.snapshots[number] = snapshot
         best = max((d.fitness or 0.0 for d in archive.designs(upto=upto)), default=0.0)
-        return number, f"x = {len(snapshot)}  # design {number}, best so far {best:.6f}\n"
+        return number, f"x = {len(snapshot)}\ndesign = {number}\nbest_so_far = {best:.6f}\n"
 
     def write(self, plan: tuple[int, str]) -> Proposal:
         with self.lock:
@@ -151,7 +151,7 @@ def test_an_exhausted_proposer_stops_the_run_with_its_reason(tmp_path):
 
 
 def test_a_crash_while_judging_a_design_is_recorded_and_the_run_goes_on(tmp_path):
-    evaluator = FakeEvaluator(random.Random(2), broken="design 6,")
+    evaluator = FakeEvaluator(random.Random(2), broken="design = 6\n")
     _, archive = run(tmp_path / "run", 2, evaluator=evaluator)
     crashed = archive.get(6)
     assert crashed.status is Status.ERROR and "the scorer crashed" in crashed.error
@@ -217,3 +217,19 @@ def test_a_run_of_unusable_proposals_does_not_end_the_search_early(tmp_path, tim
     pipeline, archive = run(tmp_path / "run", timing, proposer=Unusable(random.Random(timing)))
     assert pipeline.stopped_by is None and archive.total() == 20
     assert archive.counts() == {"ok": 3, "invalid": 17}
+
+
+def test_a_near_duplicate_is_recorded_as_such_and_not_evaluated(tmp_path):
+    class Repeats(FakeProposer):
+        """Proposes the first seed again, reformatted and commented, then new code."""
+
+        def plan(self, archive, number, upto):
+            if number == 4:
+                return number, '"""The same, said again."""\nx = (0)  # a comment\n'
+            return number, f"x = {number}\n"
+
+    _, archive = run(tmp_path / "run", 1, evaluations=6, proposer=Repeats(random.Random(3)))
+    duplicate = archive.get(4)
+    assert duplicate.status is Status.INVALID and "a duplicate of design #1" in duplicate.error
+    assert duplicate.metrics == {"stage": "proposal"}  # never sent to the evaluator
+    assert [d.status for d in archive.designs() if d.id != 4] == [Status.OK] * 5

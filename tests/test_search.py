@@ -244,3 +244,8 @@ def test_a_target_fitness_and_stagnation_stop_the_search_with_a_summary(tmp_path
     assert result.stopped_by == "stagnation" and result.total < 40
     assert archive.finished_after(result.best.id) >= 3
     assert "evaluations since the best" in archive.meta("summary")["reason"]
+    shown = cli("status", str(tmp_path / "stagnant")).stdout
+    assert f"budget evaluations: {result.total} of 40" in shown
+    assert f"stagnation: {archive.finished_after(result.best.id)} evaluations since" in shown
+    assert "evaluations per hour" in shown and "recent events:" in shown
+    assert "stopped reason stagnation" in shown

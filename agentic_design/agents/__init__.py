@@ -2,7 +2,15 @@
 
 from agentic_design.agents.channel import BrokerUnavailable, CallFailed
 from agentic_design.agents.decompose import solve_in_parts
-from agentic_design.agents.toolkit import Agent, AgentError, critique, parse_fields, sample, vote
+from agentic_design.agents.toolkit import (
+    Agent,
+    AgentError,
+    critique,
+    parse_fields,
+    repeat,
+    sample,
+    vote,
+)
 
 __all__ = [
     "Agent",
@@ -11,6 +19,7 @@ __all__ = [
     "CallFailed",
     "critique",
     "parse_fields",
+    "repeat",
     "sample",
     "solve_in_parts",
     "vote",

@@ -47,6 +47,15 @@ class CallFailed(RuntimeError):
     """The broker answered with an error: the model failed, or a cap was reached."""
 
 
+@dataclass(frozen=True)
+class Pending:
+    """A call sent and not yet answered (`BrokerClient.submit`)."""
+
+    id: str
+    event: threading.Event
+    box: list[dict[str, Any]]
+
+
 class BrokerClient:
     """Calls over the channel; safe to use from many threads."""
 
@@ -71,6 +80,13 @@ class BrokerClient:
         sample: int = 0,
         timeout: float | None = None,
     ) -> Reply:
+        return self.wait(self.submit(messages, temperature, sample), timeout)
+
+    def submit(
+        self, messages: list[dict[str, str]], temperature: float = 0.0, sample: int = 0
+    ) -> Pending:
+        """Send one call without waiting for its reply (`wait` collects it): several calls
+        in flight from one thread."""
         call_id = uuid.uuid4().hex
         request = {
             "id": call_id,
@@ -82,22 +98,29 @@ class BrokerClient:
         data = json.dumps(request).encode()
         if len(data) > MAX_MESSAGE:
             raise CallFailed(f"the request is {len(data):,} bytes; the limit is {MAX_MESSAGE:,}")
-        done: tuple[threading.Event, list[dict[str, Any]]] = (threading.Event(), [])
+        pending = Pending(call_id, threading.Event(), [])
         with self._lock:
             if self._closed:
                 raise BrokerUnavailable(self._closed)
-            self._waiting[call_id] = done
+            self._waiting[call_id] = (pending.event, pending.box)
         try:
             with self._send_lock:
                 self._sock.sendall(data)
-            if not done[0].wait(timeout):
+        except OSError:
+            self._forget(call_id)
+            raise
+        return pending
+
+    def wait(self, pending: Pending, timeout: float | None = None) -> Reply:
+        """The reply to a submitted call; CallFailed or BrokerUnavailable if there is none."""
+        try:
+            if not pending.event.wait(timeout):
                 raise CallFailed(f"no answer from the broker within {timeout} s")
         finally:
-            with self._lock:
-                self._waiting.pop(call_id, None)
-        if not done[1]:
+            self._forget(pending.id)
+        if not pending.box:
             raise BrokerUnavailable(self._closed or "the broker channel closed")
-        reply = done[1][0]
+        reply = pending.box[0]
         if reply.get("error"):
             raise CallFailed(str(reply["error"]))
         return Reply(
@@ -106,6 +129,10 @@ class BrokerClient:
             completion_tokens=int(reply.get("completion_tokens") or 0),
             usd=float(reply.get("usd") or 0.0),
         )
+
+    def _forget(self, call_id: str) -> None:
+        with self._lock:
+            self._waiting.pop(call_id, None)
 
     def _read(self) -> None:
         while True:

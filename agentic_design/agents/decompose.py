@@ -97,9 +97,7 @@ def _read_plan(text: str, max_parts: int) -> list[tuple[str, list[int]]]:
         if not isinstance(item, dict) or not str(item.get("question", "")).strip():
             return []
         uses = item.get("uses", [])
-        valid = isinstance(uses, list) and all(
-            type(u) is int and 0 <= u < len(parts) for u in uses
-        )
+        valid = isinstance(uses, list) and all(type(u) is int and 0 <= u < len(parts) for u in uses)
         parts.append((str(item["question"]), uses if valid else []))
     return parts if len(parts) > 1 else []
 

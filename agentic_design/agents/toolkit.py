@@ -23,13 +23,19 @@ from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from agentic_design.agents.channel import CallFailed, client
+from agentic_design.agents.channel import CallFailed, Pending, client
 
 DEFAULT_OUTPUTS = {
     "thinking": "your step-by-step reasoning",
     "answer": "the final answer only, with no words or units",
 }
 FIELDS_LINE = "Reply with a single JSON object and nothing else, with exactly these fields:"
+
+
+# `repeat` numbers its runs; a run's calls have samples run * RUN_STRIDE + their own, within
+# the broker's limit (MAX_SAMPLE). Runs nested deeper than two levels may share numbers.
+_RUN: contextvars.ContextVar[int] = contextvars.ContextVar("agent_run", default=0)
+RUN_STRIDE, MAX_RUNS, MAX_SAMPLE = 1000, 9, 100_000
 
 
 class AgentError(RuntimeError):
@@ -89,9 +95,23 @@ class Agent:
         instruction: str = "",
         sample: int = 0,
     ) -> dict[str, str]:
+        return self._finish(self._submit(question, context, instruction, sample))
+
+    def _submit(
+        self, question: str, context: Sequence[Any], instruction: str, sample: int
+    ) -> Pending:
         messages = self.messages(question, context, instruction)
+        # Inside `repeat`, each run's calls are numbered apart from the other runs' identical
+        # calls, so which run gets which sample of the model never depends on thread timing.
+        sample = _RUN.get() * RUN_STRIDE + sample
         try:
-            reply = client().call(messages, temperature=self.temperature, sample=sample)
+            return client().submit(messages, temperature=self.temperature, sample=sample)
+        except CallFailed as exc:
+            raise AgentError(f"the LLM call failed: {exc}") from None
+
+    def _finish(self, pending: Pending) -> dict[str, str]:
+        try:
+            reply = client().wait(pending)
         except CallFailed as exc:
             raise AgentError(f"the LLM call failed: {exc}") from None
         return parse_fields(reply.text, list(self.outputs))
@@ -117,17 +137,41 @@ def parse_fields(text: str, fields: list[str]) -> dict[str, str]:
     )
 
 
-def sample(agent: Agent, question: str, n: int, **kwargs: Any) -> list[dict[str, str]]:
-    """`n` answers to the same question, asked at once (each its own sample of the model)."""
+def repeat(function: Any, n: int, *args: Any) -> list[Any]:
+    """`function(*args)` run `n` times at once, results in run order: e.g. a whole agent run
+    several times for a vote, `vote(repeat(solve_once, 5, self, task))`. Identical calls in
+    different runs are told apart (their sample numbers), so each run gets its own sample of
+    the model and a rerun gets the same ones, whatever the threads' timing."""
     if n < 1:
-        raise ValueError("sample at least once")
-    context = contextvars.copy_context()  # the example being answered, for metering
+        raise ValueError("repeat at least once")
+    context = contextvars.copy_context()
+    outer = _RUN.get()
 
-    def one(i: int) -> dict[str, str]:
-        return context.copy().run(agent, question, sample=i, **kwargs)
+    def one(i: int) -> Any:
+        def run() -> Any:
+            _RUN.set((outer * MAX_RUNS + i + 1) % (MAX_SAMPLE // RUN_STRIDE))
+            return function(*args)
+
+        return context.copy().run(run)
 
     with ThreadPoolExecutor(min(n, 16)) as pool:
         return list(pool.map(one, range(n)))
+
+
+def sample(agent: Agent, question: str, n: int, **kwargs: Any) -> list[dict[str, str]]:
+    """`n` answers to the same question, asked at once (each its own sample of the model):
+    every call is sent before any reply is awaited, so no thread is started."""
+    if n < 1:
+        raise ValueError("sample at least once")
+    context, instruction = kwargs.pop("context", ()), kwargs.pop("instruction", "")
+    if kwargs:
+        raise TypeError(f"sample() got unexpected keyword arguments {sorted(kwargs)}")
+    pending = [agent._submit(question, context, instruction, i) for i in range(n)]
+    try:
+        return [agent._finish(p) for p in pending]
+    finally:
+        for p in pending:  # replies no one waits for any more (after a failure) are dropped
+            client()._forget(p.id)
 
 
 def vote(answers: Iterable[Any]) -> str:

@@ -1,21 +1,23 @@
-"""Regularized ("aging") evolution over design code (Real et al. 2019).
+"""Evolution over design code: by default regularized ("aging") evolution (Real et al. 2019).
 
 The population is the most recent working designs, so every design eventually ages out however
 good it was: the search keeps re-earning its best results instead of clinging to a lucky one.
 A parent is the fittest of a small random tournament; its child is one or more code mutations
-of it, or now and then a crossover of two parents.
+of it, or now and then a crossover of two parents. `search.selection` swaps the way parents
+are chosen (best-k, MAP-Elites, islands: `agentic_design.selection`).
+
+Planning is incremental: each plan reads only the designs finished since the last one, so it
+costs the same at design 100,000 as at design 100.
 """
 
 from __future__ import annotations
 
-import ast
-import math
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-from agentic_design.config import EvolutionConfig
+from agentic_design.config import EvolutionConfig, SelectionConfig
 from agentic_design.proposers.base import ProposerExhausted
 from agentic_design.proposers.operators import (
     Mutation,
@@ -24,7 +26,8 @@ from agentic_design.proposers.operators import (
     check_weights,
     mutate,
 )
-from agentic_design.records import Design, Proposal, Status, StopReason, code_hash
+from agentic_design.records import Design, Proposal, Status, StopReason, code_hash, near_hash
+from agentic_design.selection import Strategy, make_strategy, tournament, works
 
 if TYPE_CHECKING:
     from agentic_design.archive import Archive
@@ -49,26 +52,10 @@ class NoNovelChildError(EvolutionError):
 
 def select_population(history: Sequence[Design], size: int) -> list[Design]:
     """The `size` most recent designs that finished OK with a finite fitness, oldest first."""
-    alive = [
-        d
-        for d in history
-        if d.status is Status.OK and d.fitness is not None and math.isfinite(d.fitness)
-    ]
-    return sorted(alive, key=lambda d: d.id)[-size:]
+    return sorted((d for d in history if works(d)), key=lambda d: d.id)[-size:]
 
 
-def tournament(population: Sequence[Design], size: int, rng: random.Random) -> Design:
-    """The fittest of `size` members sampled without replacement (ties go to the first drawn)."""
-    sample = rng.sample(list(population), min(size, len(population)))
-    return max(sample, key=lambda d: d.fitness if d.fitness is not None else -math.inf)
-
-
-def _normalized(code: str) -> str:
-    """The code as `ast.unparse` writes it, so that formatting alone does not make it new."""
-    try:
-        return ast.unparse(ast.parse(code))
-    except (SyntaxError, ValueError):
-        return code
+__all__ = ["EvolutionProposer", "select_population", "tournament"]
 
 
 def _base_name(name: str) -> str:
@@ -89,35 +76,68 @@ class EvolutionProposer:
 
     name = "evolution"
 
-    def __init__(self, settings: EvolutionConfig, operators: Operators, seed: int) -> None:
+    def __init__(
+        self,
+        settings: EvolutionConfig,
+        operators: Operators,
+        seed: int,
+        selection: SelectionConfig | None = None,
+    ) -> None:
         self.settings = settings
         if settings.operator_weights is not None:  # the named operators only
             check_weights(settings.operator_weights, operators.mutations)
             operators = replace(operators, weights=settings.operator_weights)
         self.operators = operators
         self.seed = seed
-        # Code hashes per design id, computed once: normalising means parsing, and the
-        # history grows with every proposal.
-        self._hashes: dict[int, frozenset[str]] = {}
+        self.selection = selection or SelectionConfig()
+        # What `plan` has read of the run so far: the strategy fed with every finished design
+        # up to `_read_upto`, and the code hashes of all of them (and of planned children).
+        self._strategy = self._new_strategy()
+        self._read_upto = 0
+        self._count = 0
+        self._seen: set[str] = set()
         self._planned: list[str] = []  # code hashes of children planned by `plan`
+        self._archive: Archive | None = None  # where `plan` reads chosen parents' code
 
-    def _seen(self, history: Sequence[Design]) -> set[str]:
-        for d in history:
-            if d.id not in self._hashes:
-                self._hashes[d.id] = frozenset(
-                    {d.code_hash, code_hash(d.code), code_hash(_normalized(d.code))}
-                )
-        return set().union(*(self._hashes[d.id] for d in history))
+    def _new_strategy(self) -> Strategy:
+        return make_strategy(self.selection, self.settings.population, self.settings.tournament)
+
+    def _load(self, design: Design) -> Design:
+        """The design with its code (strategies fed by `plan` hold them without it)."""
+        if design.code or self._archive is None:
+            return design
+        return self._archive.get(design.id)
+
+    @staticmethod
+    def _hashes(design: Design) -> set[str]:
+        # The stored fingerprint where there is one: parsing every design of a long run again
+        # would make a resumed run's first plan slow.
+        return {design.code_hash, design.near_hash or near_hash(design.code)}
 
     repair_attempts = 0  # evolution does not repair: a failed child simply does not breed
 
     def plan(self, archive: Archive, number: int, upto: int) -> Proposal:
         """Propose design `number` from the finished designs with ids up to `upto`, avoiding the
         code of the children planned since (not yet in that snapshot)."""
-        history = [d for d in archive.designs(upto=upto) if d.status is not Status.PENDING]
+        # Only what finished since the last plan: the pipeline plans from growing snapshots,
+        # each complete (every design up to `upto` finished). Read without code (a resumed
+        # run reads all of it once); a chosen parent's code is read when it is chosen.
+        self._archive = archive
+        if self._read_upto == 0 and upto > 0:  # the first plan (of a resumed run, too)
+            self._strategy.warm(archive, upto)
+            self._seen |= archive.code_fingerprints(upto)
+            self._count = upto
+        else:
+            for design in archive.designs(after=self._read_upto, upto=upto, outline=True):
+                if design.status is not Status.PENDING:
+                    self._strategy.add(design)
+                    self._seen |= self._hashes(design)
+                    self._count += 1
+        self._read_upto = max(self._read_upto, upto)
         rng = random.Random(self.seed * 1_000_003 + number)
-        proposal = self.propose(history, rng, number=number)
+        proposal = self._propose(self._strategy, self._seen, self._count, rng, number)
         self._planned.append(code_hash(proposal.code))
+        self._seen.add(code_hash(proposal.code))
         return proposal
 
     def write(self, plan: Proposal) -> Proposal:
@@ -136,38 +156,57 @@ class EvolutionProposer:
         """
         if rng is None:
             rng = random.Random(self.seed * 1_000_003 + len(history))
-        population = select_population(history, self.settings.population)
-        if not population:
+        self._archive = None  # the history holds the designs' code
+        strategy = self._new_strategy()
+        seen: set[str] = set(self._planned)
+        for design in sorted(history, key=lambda d: d.id):
+            strategy.add(design)
+            seen |= self._hashes(design)
+        if number is None:
+            number = max((d.id for d in history), default=0) + 1
+        return self._propose(strategy, seen, len(history), rng, number)
+
+    def _propose(
+        self, strategy: Strategy, seen: set[str], count: int, rng: random.Random, number: int
+    ) -> Proposal:
+        if not strategy.population(number):
             raise NoParentsError(
-                f"none of the {len(history)} designs so far finished OK with a fitness; "
+                f"none of the {count} designs so far finished OK with a fitness; "
                 "evolution needs at least one working design (a seed) to start from"
             )
-        seen = self._seen(history) | set(self._planned)
+        unchangeable: list[int] = []  # parents no configured operator can change
         for attempt in range(MAX_ATTEMPTS):
             # Later attempts stack extra mutations: a parent whose close neighbours were all
             # tried already needs a bigger step to reach something new.
-            child = self._child(population, rng, extra=attempt // 4)
-            if isinstance(child, int):  # no configured operator changes that parent
-                population = [d for d in population if d.id != child]
-                if not population:
+            child = self._child(strategy, number, unchangeable, rng, extra=attempt // 4)
+            if isinstance(child, int):
+                unchangeable.append(child)
+                if all(d.id in unchangeable for d in strategy.population(number)):
                     raise NoNovelChildError(
                         "no configured mutation operator can change any design of the "
                         "population (see search.evolution.operator_weights)"
                     )
                 continue
-            if not {code_hash(child.code), code_hash(_normalized(child.code))} & seen:
-                return self._proposal(child, history, number)
+            if not {code_hash(child.code), near_hash(child.code)} & seen:
+                return self._proposal(child, number)
         raise NoNovelChildError(
             f"{MAX_ATTEMPTS} children in a row duplicated designs already in the run"
         )
 
-    def _child(self, population: list[Design], rng: random.Random, extra: int) -> _Child | int:
+    def _child(
+        self,
+        strategy: Strategy,
+        number: int,
+        unchangeable: list[int],
+        rng: random.Random,
+        extra: int,
+    ) -> _Child | int:
         """A child, or the id of the parent drawn when no operator can change it."""
         settings = self.settings
-        parent = tournament(population, settings.tournament, rng)
+        parent = self._load(strategy.pick(rng, number, exclude=unchangeable))
+        population = [d for d in strategy.population(number) if d.id not in unchangeable]
         if len(population) >= 2 and rng.random() < settings.crossover_rate:
-            others = [d for d in population if d.id != parent.id]
-            other = tournament(others, settings.tournament, rng)
+            other = self._load(strategy.pick(rng, number, exclude=[*unchangeable, parent.id]))
             labels = (f"#{parent.id}", f"#{other.id}")
             crossed = self.operators.crossover(parent.code, other.code, rng, labels)
             if crossed is not None:
@@ -182,11 +221,8 @@ class EvolutionProposer:
             changes.append(change)
         return _Child(code, (parent,), tuple(changes)) if changes else parent.id
 
-    def _proposal(self, child: _Child, history: Sequence[Design], number: int | None) -> Proposal:
+    def _proposal(self, child: _Child, number: int) -> Proposal:
         first = child.parents[0]
-        # The next id, as the archive will most likely assign it; only used to tell names apart.
-        if number is None:
-            number = max((d.id for d in history), default=0) + 1
         what = "; ".join(m.description for m in child.changes)
         if len(child.parents) == 2:
             second = child.parents[1]

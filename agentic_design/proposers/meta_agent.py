@@ -29,6 +29,7 @@ from agentic_design.proposers.by_parts import Checker, write_by_parts
 from agentic_design.proposers.edits import unified_diff
 from agentic_design.proposers.model_choice import FixedWeights, ModelChoice
 from agentic_design.records import Design, Proposal, Status
+from agentic_design.selection import Strategy
 from agentic_design.tasks import Task
 
 __all__ = ["MalformedAnswer", "MetaAgentProposer", "Plan", "parse_answer"]
@@ -59,6 +60,7 @@ class MetaAgentProposer:
         settings: MetaAgentConfig,
         seed: int,
         choice: ModelChoice | None = None,
+        selection: Strategy | None = None,
     ) -> None:
         self.llms = {llms.model: llms} if isinstance(llms, LLM) else dict(llms)
         self.choice = choice or FixedWeights({name: 1.0 for name in self.llms}, seed)
@@ -71,6 +73,9 @@ class MetaAgentProposer:
         self._repaired: set[int] | None = None  # designs a repair has been planned for
         #: Checks one part in the sandbox, for the decompose mode (the search sets it).
         self.checker: Checker | None = None
+        # With `parents: selection`, the strategy parents come from, fed incrementally.
+        self.selection = selection if settings.parents == "selection" else None
+        self._read_upto = 0
 
     # -- planning (search thread) ---------------------------------------------------------------
     def plan(self, archive: Archive, number: int, upto: int) -> Plan:
@@ -95,9 +100,14 @@ class MetaAgentProposer:
             s.context_best, s.context_diverse, s.context_failures, upto=upto
         )
         pool = context.best + context.diverse
+        if self.selection is not None:
+            for design in archive.designs(after=self._read_upto, upto=upto):
+                self.selection.add(design)
+            self._read_upto = max(self._read_upto, upto)
+            pool = self.selection.population(number)
         modes = {m: w for m, w in s.modes.items() if w > 0 and len(pool) >= _PARENTS[m]}
         mode = rng.choices(list(modes), weights=list(modes.values()))[0] if modes else "new"
-        parents = tuple(rng.sample(pool, _PARENTS[mode])) if _PARENTS[mode] else ()
+        parents = self._parents(mode, pool, rng, number)
         best = context.best[0] if context.best else None
         return Plan(
             number=number,
@@ -113,6 +123,16 @@ class MetaAgentProposer:
                 "best_code": self._code(best.code) if best and mode == "new" else "",
             },
         )
+
+    def _parents(
+        self, mode: str, pool: list[Design], rng: random.Random, number: int
+    ) -> tuple[Design, ...]:
+        if self.selection is None:
+            return tuple(rng.sample(pool, _PARENTS[mode])) if _PARENTS[mode] else ()
+        chosen: list[Design] = []
+        for _ in range(_PARENTS[mode]):
+            chosen.append(self.selection.pick(rng, number, exclude=[d.id for d in chosen]))
+        return tuple(chosen)
 
     def _edits_suit(self, parent: Design) -> bool:
         """Whether to ask for SEARCH/REPLACE edits against `parent` (edit_format)."""

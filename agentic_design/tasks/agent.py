@@ -158,6 +158,17 @@ class AgentTask(Task):
     def seeds(self) -> list[Proposal]:
         return load_seed_designs(shipped_dir("archive") / "agent")
 
+    def example_call_cap(self) -> int:
+        budget = self.budget
+        assert isinstance(budget, AgentBudget)
+        return budget.max_calls_per_example
+
+    def process_cap(self) -> int:
+        """Example threads, each with up to 16 runs of `repeat`, and the channel's reader."""
+        budget = self.budget
+        assert isinstance(budget, AgentBudget)
+        return 32 + budget.concurrency * 17
+
     def call_cap(self, split: Split) -> int:
         """The broker's cap on one evaluation's LLM calls."""
         budget = self.budget

@@ -296,19 +296,12 @@ def _wrap(code: str, wrapper: _Wrapper, fields: Mapping[str, object]) -> tuple[s
 # Design code, not prompts: what the new `forward` reads like in the module it is added to.
 _VOTE = _Wrapper(
     helper="_forward_once",
-    needs={
-        "vote": TOOLKIT,
-        "ThreadPoolExecutor": "concurrent.futures",
-        "copy_context": "contextvars",
-    },
-    local_names=frozenset({"self", "task", "votes", "pool", "runs", "run"}),
+    needs={"vote": TOOLKIT, "repeat": TOOLKIT},
+    local_names=frozenset({"self", "task", "votes"}),
     template=Template('''def forward(self, task):
     """Self-consistency: the most common of `votes` answers of ${helper}, asked at once."""
     votes = ${votes}
-    with ${ThreadPoolExecutor}(votes) as pool:
-        # Each run in a copy of this context, where the broker's metering finds the example.
-        runs = [pool.submit(${copy_context}().run, ${helper}, self, task) for _ in range(votes)]
-        return ${vote}(run.result() for run in runs)
+    return ${vote}(${repeat}(${helper}, votes, self, task))
 '''),
 )
 

@@ -216,6 +216,16 @@ class Task(ABC):
             "the helpers",
         ]
 
+    def example_call_cap(self) -> int | None:
+        """Outside: the most LLM calls one example may make (uses_broker); None: no cap of
+        its own, only the evaluation's (`call_cap`)."""
+        return None
+
+    def process_cap(self) -> int | None:
+        """The processes and threads one evaluation may need at once (None: the sandbox's
+        default cap); a fork bomb still stops there."""
+        return None
+
     def call_cap(self, split: Split) -> int | None:
         """Outside: the most LLM calls one evaluation on `split` may make (uses_broker)."""
         return None

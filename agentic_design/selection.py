@@ -1,0 +1,223 @@
+"""Parent selection: small swappable strategies behind one interface.
+
+A strategy is fed every finished design once, in id order (`add`), and keeps only what it needs
+to choose parents (`pick`), so choosing costs the same at design 100,000 as at design 100:
+
+- `regularized`: the most recent `population` working designs, a tournament among them (aging
+  evolution; every design eventually ages out however good it was);
+- `best_k`: a tournament among the k best so far;
+- `map_elites`: a grid over the task's descriptors (parameters and depth, LLM calls per
+  example...), each cell keeping its best design; parents from cells drawn uniformly, so every
+  kind of design that works keeps breeding;
+- `islands`: several regularized populations evolving apart; a child joins its first parent's
+  island, and every `migrate_every` designs each island's best joins the next island.
+
+Chosen and tuned in YAML (`search.selection`). Randomness comes from the caller's seeded rng
+only, so a run is reproducible.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from abc import ABC, abstractmethod
+from collections import deque
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, ClassVar
+
+from agentic_design.records import Design, Status
+
+if TYPE_CHECKING:
+    from agentic_design.archive import Archive
+    from agentic_design.config import SelectionConfig
+
+
+def works(design: Design) -> bool:
+    """Whether a design may be a parent: finished OK with a finite fitness."""
+    fitness = design.fitness
+    return design.status is Status.OK and fitness is not None and math.isfinite(fitness)
+
+
+def tournament(population: Sequence[Design], size: int, rng: random.Random) -> Design:
+    """The fittest of `size` members sampled without replacement (ties go to the first drawn)."""
+    sample = rng.sample(list(population), min(size, len(population)))
+    return max(sample, key=lambda d: d.fitness if d.fitness is not None else -math.inf)
+
+
+class Strategy(ABC):
+    """Keeps what choosing parents needs, fed one finished design at a time."""
+
+    name: ClassVar[str]
+
+    def __init__(self, tournament_size: int) -> None:
+        self.tournament_size = tournament_size
+
+    @abstractmethod
+    def add(self, design: Design) -> None:
+        """A finished design (any status), in id order."""
+
+    def warm(self, archive: Archive, upto: int) -> None:
+        """Catch up with a run's designs up to `upto` (a resumed run): all of them, by
+        default, without their code; a strategy that needs fewer reads fewer."""
+        for design in archive.designs(upto=upto, outline=True):
+            if design.status is not Status.PENDING:
+                self.add(design)
+
+    @abstractmethod
+    def population(self, number: int) -> list[Design]:
+        """The designs the parents of design `number` are drawn from, oldest first."""
+
+    def pick(self, rng: random.Random, number: int, exclude: Sequence[int] = ()) -> Design:
+        """A parent for design `number` (not one of `exclude`); ValueError if there is none."""
+        pool = [d for d in self.population(number) if d.id not in exclude]
+        if not pool:
+            raise ValueError("no design to choose from")
+        return tournament(pool, self.tournament_size, rng)
+
+
+class Regularized(Strategy):
+    name = "regularized"
+
+    def __init__(self, size: int, tournament_size: int) -> None:
+        super().__init__(tournament_size)
+        self.window: deque[Design] = deque(maxlen=size)
+
+    def add(self, design: Design) -> None:
+        if works(design):
+            self.window.append(design)
+
+    def population(self, number: int) -> list[Design]:
+        return list(self.window)
+
+    def warm(self, archive: Archive, upto: int) -> None:
+        for design in archive.recent_working(self.window.maxlen or 0, upto):
+            self.add(design)
+
+
+class BestK(Strategy):
+    name = "best_k"
+
+    def __init__(self, k: int, tournament_size: int) -> None:
+        super().__init__(tournament_size)
+        self.k = k
+        self.best: list[Design] = []
+
+    def add(self, design: Design) -> None:
+        if works(design):
+            self.best.append(design)
+            # Fittest first; of equals the earlier stays (stable sort on id order of arrival).
+            self.best.sort(key=lambda d: -(d.fitness or 0.0))
+            del self.best[self.k :]
+
+    def population(self, number: int) -> list[Design]:
+        return sorted(self.best, key=lambda d: d.id)
+
+    def warm(self, archive: Archive, upto: int) -> None:
+        for design in sorted(archive.top(self.k, upto), key=lambda d: d.id):
+            self.add(design)
+
+
+class MapElites(Strategy):
+    """Cells by descriptor: each descriptor's value is binned on a log scale
+    (`per_octave` bins per doubling) unless `bins` gives its edges."""
+
+    name = "map_elites"
+
+    def __init__(
+        self,
+        tournament_size: int,
+        descriptors: Sequence[str] | None = None,
+        bins: dict[str, list[float]] | None = None,
+        per_octave: float = 1.0,
+    ) -> None:
+        super().__init__(tournament_size)
+        self.names = list(descriptors) if descriptors else None
+        self.bins = bins or {}
+        self.per_octave = per_octave
+        self.elites: dict[tuple[int, ...], Design] = {}
+
+    def cell(self, design: Design) -> tuple[int, ...]:
+        names = self.names if self.names is not None else sorted(design.descriptors)
+        return tuple(self._bin(name, design.descriptors.get(name, 0.0)) for name in names)
+
+    def _bin(self, name: str, value: float) -> int:
+        if not math.isfinite(value):
+            return -1
+        if name in self.bins:
+            return sum(value >= edge for edge in self.bins[name])
+        return math.floor(math.log2(1.0 + abs(value)) * self.per_octave) * (1 if value >= 0 else -1)
+
+    def add(self, design: Design) -> None:
+        if not works(design):
+            return
+        cell = self.cell(design)
+        elite = self.elites.get(cell)
+        if elite is None or (design.fitness or 0.0) > (elite.fitness or 0.0):
+            self.elites[cell] = design
+
+    def population(self, number: int) -> list[Design]:
+        return sorted(self.elites.values(), key=lambda d: d.id)
+
+    def pick(self, rng: random.Random, number: int, exclude: Sequence[int] = ()) -> Design:
+        # Uniform over occupied cells: a niche with a poor elite breeds as often as the best.
+        pool = [d for d in self.population(number) if d.id not in exclude]
+        if not pool:
+            raise ValueError("no design to choose from")
+        return rng.choice(pool)
+
+
+class Islands(Strategy):
+    """`count` regularized windows. A design joins its first parent's island (a seed, or a
+    design without parents, the island of its id); design `number`'s parents come from island
+    `number % count`. Every `migrate_every` designs added, each island's best is copied into
+    the next island (a ring)."""
+
+    name = "islands"
+
+    def __init__(self, count: int, size: int, tournament_size: int, migrate_every: int) -> None:
+        super().__init__(tournament_size)
+        self.islands = [Regularized(size, tournament_size) for _ in range(count)]
+        self.home: dict[int, int] = {}
+        self.migrate_every = migrate_every
+        self.added = 0
+
+    def island_of(self, design: Design) -> int:
+        if design.parents and design.parents[0] in self.home:
+            return self.home[design.parents[0]]
+        return design.id % len(self.islands)
+
+    def add(self, design: Design) -> None:
+        island = self.island_of(design)
+        self.home[design.id] = island
+        self.islands[island].add(design)
+        self.added += 1
+        if self.added % self.migrate_every == 0:
+            self._migrate()
+
+    def _migrate(self) -> None:
+        best = [
+            max(island.window, key=lambda d: d.fitness or 0.0) if island.window else None
+            for island in self.islands
+        ]
+        for i, design in enumerate(best):
+            target = self.islands[(i + 1) % len(self.islands)]
+            if design is not None and all(d.id != design.id for d in target.window):
+                target.window.append(design)
+
+    def population(self, number: int) -> list[Design]:
+        own = self.islands[number % len(self.islands)].population(number)
+        # An island that has nothing yet borrows from all, rather than stalling the search.
+        return own or sorted(
+            {d.id: d for i in self.islands for d in i.window}.values(), key=lambda d: d.id
+        )
+
+
+def make_strategy(config: SelectionConfig, population: int, tournament_size: int) -> Strategy:
+    """The configured strategy (`population` and `tournament_size` from search.evolution)."""
+    if config.strategy == "best_k":
+        return BestK(config.k, tournament_size)
+    if config.strategy == "map_elites":
+        return MapElites(tournament_size, config.descriptors, config.bins, config.per_octave)
+    if config.strategy == "islands":
+        return Islands(config.islands, population, tournament_size, config.migrate_every)
+    return Regularized(population, tournament_size)
