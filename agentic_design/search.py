@@ -195,7 +195,8 @@ class Search:
             )
         except ValueError as exc:  # operator weights naming operators the task does not have
             raise ConfigError(f"search.evolution.operator_weights: {exc}") from None
-        note = "offline evolution (regularized evolution over code; no LLM configured)"
+        strategy = self.config.search.selection.strategy
+        note = f"offline evolution ({strategy} selection over code; no LLM configured)"
         return evolution, note
 
     def preflight(self) -> None:
