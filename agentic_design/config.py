@@ -282,6 +282,11 @@ class SearchConfig(_Strict):
     selection: SelectionConfig = Field(default_factory=SelectionConfig)
     evolution: EvolutionConfig = Field(default_factory=EvolutionConfig)
     meta_agent: MetaAgentConfig = Field(default_factory=MetaAgentConfig)
+    report: bool = Field(
+        True,
+        description="write RUN_DIR/report.html whenever the search stops (`agentic-design "
+        "report RUN` writes it at any time, of a live run too)",
+    )
 
 
 # -- executor: ray (agentic_design.ray_executor) ----------------------------------------------
@@ -413,12 +418,6 @@ class RunConfig(_Strict):
         """What executor: ray cannot do with this task; ConfigError (exit 2) saying so."""
         from agentic_design.devices import requested_device
 
-        if task.uses_broker:
-            raise ConfigError(
-                f"{self._source}: executor: ray cannot run task {self.task} yet: its agents "
-                "reach their LLM through a broker channel to this process, which Ray workers on "
-                "other nodes do not have; use executor: local"
-            )
         if requested_device(task.budget) == "cuda" and not self.ray.num_gpus:
             raise ConfigError(
                 f"{self._source}: {self._budget_key}.device: cuda with executor: ray needs "

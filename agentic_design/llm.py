@@ -71,6 +71,30 @@ class CallStore(Protocol):
     def recorded_llm_calls(self) -> list[dict[str, Any]]: ...
 
 
+class CallBuffer:
+    """A CallStore in memory: the calls an evaluation on a Ray node makes, sent back with its
+    result to be recorded in the run's store. `recording`: calls recorded before (a resumed
+    design's, or a replayed run's), answered again rather than asked (`LLM`)."""
+
+    def __init__(self, recording: list[dict[str, Any]] | None = None) -> None:
+        self._recording = list(recording or [])
+        self._made: list[dict[str, Any]] = []
+        self._lock = threading.Lock()
+
+    def record_llm_call(self, **call: Any) -> None:
+        with self._lock:
+            self._made.append({"at": time.time(), **call})
+
+    def recorded_llm_calls(self) -> list[dict[str, Any]]:
+        return list(self._recording)
+
+    def drain(self) -> list[dict[str, Any]]:
+        """The calls made since the last drain, in the order made."""
+        with self._lock:
+            made, self._made = self._made, []
+        return made
+
+
 def request_key(model: str, messages: list[Message], params: dict[str, Any], sample: int) -> str:
     """The identity of a request: the same key means the same question, asked the same way."""
     payload = {"model": model, "messages": messages, "params": params, "sample": sample}

@@ -15,8 +15,12 @@ evaluation is recorded as a timeout. An actor that dies under an evaluation (its
 its node lost) is replaced and the evaluation run again, `ray.retries` times, before it is
 recorded as an error.
 
-Agent tasks are refused (`RunConfig.build_task`): their agents reach the LLM through a broker
-channel to the search process, which a worker on another node does not have.
+Agent tasks run too: each actor has its own broker, serving its sandbox's channel on its node
+and calling `agent_llm` from there (the node needs the model's endpoint, and the variable
+`api_key_env` names, which travels with the actor when the search process has it). The calls an
+evaluation made come back with its result and are recorded in the run's store by the search
+process; the calls recorded earlier for the same design (a resumed run's design that was in
+flight, or a replayed run's) travel to the node with the design and are answered from there.
 """
 
 from __future__ import annotations
@@ -31,10 +35,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from agentic_design.config import ConfigError, RunConfig
+from agentic_design.llm import CallBuffer
 from agentic_design.records import Evaluation, Status
 from agentic_design.sandbox import SandboxError
 
 if TYPE_CHECKING:
+    from agentic_design.archive import Archive
     from agentic_design.tasks import Task
 
 
@@ -93,7 +99,10 @@ class EvaluationWorker:
         task = run_config.build_task()
         task.prepare()  # the task's data, generated and cached on this node
         self.sandbox = sandbox_for(run_config, task, workers=1).start()
-        self.evaluator = evaluator_for(run_config, task, self.sandbox)
+        self.config, self.task = run_config, task
+        # An agent task's calls, kept here until its evaluation's result goes back.
+        self.calls = CallBuffer() if task.uses_broker else None
+        self.evaluator = evaluator_for(run_config, task, self.sandbox, store=self.calls)
         self.checker = PartChecker(
             self.sandbox,
             limits_for(run_config, task),
@@ -112,14 +121,41 @@ class EvaluationWorker:
         }
 
     def evaluate(
-        self, code: str, seed: int, split: str, recorded: dict[str, Any] | None
-    ) -> Evaluation:
-        return self.evaluator.evaluate(code, seed=seed, split=split, recorded=recorded)
+        self,
+        code: str,
+        seed: int,
+        split: str,
+        recorded: dict[str, Any] | None,
+        design_id: int | None = None,
+        earlier: list[dict[str, Any]] | None = None,
+        replay: bool = False,
+    ) -> tuple[Evaluation, list[dict[str, Any]]]:
+        """The evaluation, and the LLM calls its agent made (for the run's store). With the
+        calls recorded `earlier` for this design, or `replay`, a broker of its own answers
+        from them."""
+        from agentic_design.evaluation import evaluator_for
+
+        evaluator, calls = self.evaluator, self.calls
+        if calls is not None and (earlier or replay):
+            calls = CallBuffer(earlier)
+            evaluator = evaluator_for(
+                self.config, self.task, self.sandbox, store=calls, replay=replay
+            )
+        try:
+            evaluation = evaluator.evaluate(
+                code, seed=seed, split=split, recorded=recorded, design_id=design_id
+            )
+        finally:
+            if evaluator is not self.evaluator and evaluator.broker is not None:
+                evaluator.broker.close()
+        return evaluation, calls.drain() if calls is not None else []
 
     def check_part(self, code: str, names: list[str], check: str) -> str | None:
         return self.checker(code, names, check)
 
     def close(self) -> None:
+        if self.evaluator.broker is not None:
+            self.evaluator.broker.close()
         self.sandbox.close()
 
 
@@ -144,15 +180,34 @@ class RayEvaluator:
     to call from several threads. Use it as a context manager: it joins the cluster (or starts
     one) and starts its actors on entry, and stops them on exit."""
 
-    def __init__(self, config: RunConfig, task: Task) -> None:
+    def __init__(
+        self,
+        config: RunConfig,
+        task: Task,
+        *,
+        calls: Archive | None = None,
+        replay: bool = False,
+    ) -> None:
+        """`calls`: where an agent task's LLM calls are recorded (the run's store), or, with
+        `replay`, the recorded run answering them."""
         self.settings = config.ray
         self.slots = config.sandbox.workers
         self.wall_s = config.sandbox.wall_s
         self.check_wall_s = min(self.wall_s, config.search.meta_agent.decompose.check_wall_s)
-        # The meta-agent's and the agents' models stay with the search.
-        self._config = config.model_dump(mode="json", exclude={"llm", "agent_llm"})
+        # The meta-agent's model stays with the search; the agents' goes to the nodes.
+        self._config = config.model_dump(mode="json", exclude={"llm"})
         self._task_file = task_file(config.task)
         self._num_cpus = self.settings.num_cpus or task.budget.threads
+        self._agents = task.uses_broker
+        self._calls = calls
+        self._replay = replay
+        # The agents' API keys, from the variables `api_key_env` names (where set here).
+        endpoints = config.agent_llm.endpoints() if config.agent_llm and self._agents else []
+        self._env = {
+            e.api_key_env: os.environ[e.api_key_env]
+            for e in endpoints
+            if e.api_key_env and e.api_key_env in os.environ
+        }
         self.protections: list[dict[str, Any]] = []
         self.workers: list[dict[str, Any]] = []  # each started actor's `ready` report
         self.retried = 0  # evaluations run again after their worker died
@@ -177,6 +232,7 @@ class RayEvaluator:
             num_gpus=self.settings.num_gpus,
             max_restarts=0,  # a dead worker is replaced here, where its evaluation is retried
             max_task_retries=0,
+            **({"runtime_env": {"env_vars": self._env}} if self._env else {}),
         )
 
         def start_actor() -> Any:
@@ -251,9 +307,18 @@ class RayEvaluator:
         """Run and score one design on a free worker; as `Evaluator.evaluate`, plus a timeout
         when the worker stops answering and a retry when it dies."""
         deadline_s = self.wall_s + self.settings.timeout_margin_s
-        outcome = self._call("evaluate", (code, seed, split, recorded), deadline_s)
-        if isinstance(outcome, Evaluation):
-            return outcome
+        earlier: list[dict[str, Any]] = []
+        if self._agents and self._calls is not None and design_id is not None:
+            with self._lock:  # one store connection, shared by the pipeline's threads
+                earlier = self._calls.recorded_llm_calls(design_id)
+        args = (code, seed, split, recorded, design_id, earlier, self._replay)
+        outcome = self._call("evaluate", args, deadline_s)
+        if isinstance(outcome, tuple):
+            evaluation, calls = outcome
+            if calls and self._calls is not None and not self._replay:
+                with self._lock:
+                    self._calls.record_llm_calls(calls)
+            return evaluation
         if outcome == "timeout":
             return Evaluation(
                 status=Status.TIMEOUT,

@@ -315,6 +315,8 @@ class Search:
             stopped_by = StopReason.INTERRUPTED
             self._say_interrupted()
             best = self._record_stop(archive, stopped_by, reason, test)
+        if self.config.search.report:
+            self._write_report(archive)
         return SearchResult(
             run_dir=self.run_dir,
             best=best,
@@ -334,26 +336,44 @@ class Search:
         """The run's evaluator, the meta-agent's part checker and the sandbox's protections:
         over this machine's sandbox pool, or (executor: ray) over Ray actors, each with a
         sandbox of its own on its node."""
+        calls = None
+        if task.uses_broker:  # agents' calls: a connection of their own (broker threads)
+            calls = self._replay_store or Archive.open(self.run_dir)
+            self._stores.append(calls)
+        replay = self._replay_store is not None
         if self.config.executor == "ray":  # executor: ray
             from agentic_design.ray_executor import RayEvaluator
 
-            with RayEvaluator(self.config, task) as remote:
+            # Each node's broker calls the agents' model; the calls come back to `calls`.
+            with RayEvaluator(self.config, task, calls=calls, replay=replay) as remote:
                 yield remote, remote.check_part, remote.protections
             return
         with sandbox_for(self.config, task) as sandbox:
-            calls = None
-            if task.uses_broker:  # agents' calls: a connection of their own (broker threads)
-                calls = self._replay_store or Archive.open(self.run_dir)
-                self._stores.append(calls)
-            evaluator = evaluator_for(
-                self.config, task, sandbox, store=calls, replay=self._replay_store is not None
-            )
+            evaluator = evaluator_for(self.config, task, sandbox, store=calls, replay=replay)
             checker = PartChecker(
                 sandbox,
                 limits_for(self.config, task),
                 self.config.search.meta_agent.decompose.check_wall_s,
             )
             yield evaluator, checker, sandbox.protections
+
+    def _write_report(self, archive: Archive) -> None:
+        """RUN_DIR/report.html, from what the run recorded: a report that cannot be made is a
+        warning (and an event), never the loss of a result."""
+        from agentic_design.report import write_report  # matplotlib: only now
+
+        path = self.run_dir / "report.html"
+        try:
+            written = write_report(archive, path)
+        except KeyboardInterrupt:
+            self.console.print("[yellow]the report was not written[/] (interrupted)")
+            return
+        except Exception as exc:
+            self.console.print(f"[yellow]warning:[/] the report could not be written: {exc}")
+            archive.event("report_failed", error=f"{type(exc).__name__}: {exc}")
+            return
+        failed = "".join(f"; its section {f.title!r} failed" for f in written.failed)
+        self.console.print(f"[bold]report:[/] {path}{failed}", highlight=False)
 
     @staticmethod
     def _record_stop(

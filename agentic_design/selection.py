@@ -56,12 +56,26 @@ class Strategy(ABC):
     def add(self, design: Design) -> None:
         """A finished design (any status), in id order."""
 
-    def warm(self, archive: Archive, upto: int) -> None:
-        """Catch up with a run's designs up to `upto` (a resumed run): all of them, by
-        default, without their code; a strategy that needs fewer reads fewer."""
-        for design in archive.designs(upto=upto, outline=True):
-            if design.status is not Status.PENDING:
-                self.add(design)
+    def warm(self, archive: Archive, upto: int, outline: bool = True) -> None:
+        """Catch up with a run's designs up to `upto` (a resumed run of any length), then read
+        the designs kept whole (`outline`: without their code, thought and error)."""
+        self._catch_up(archive, upto)
+        ids = [design.id for design in self.held()]
+        self._swap(archive.designs_by_id(ids, outline=outline))
+
+    def _catch_up(self, archive: Archive, upto: int) -> None:
+        # Every finished design, as the skeleton choosing reads (id, status, fitness, first
+        # parent, descriptors): a Design in full costs ten times as much to read.
+        for design in archive.skeletons(upto):
+            self.add(design)
+
+    @abstractmethod
+    def held(self) -> list[Design]:
+        """Every design the strategy keeps."""
+
+    @abstractmethod
+    def _swap(self, designs: dict[int, Design]) -> None:
+        """Put `designs` (by id) in place of the ones kept with the same ids."""
 
     @abstractmethod
     def population(self, number: int) -> list[Design]:
@@ -89,7 +103,13 @@ class Regularized(Strategy):
     def population(self, number: int) -> list[Design]:
         return list(self.window)
 
-    def warm(self, archive: Archive, upto: int) -> None:
+    def held(self) -> list[Design]:
+        return list(self.window)
+
+    def _swap(self, designs: dict[int, Design]) -> None:
+        self.window = deque((designs.get(d.id, d) for d in self.window), self.window.maxlen)
+
+    def _catch_up(self, archive: Archive, upto: int) -> None:
         for design in archive.recent_working(self.window.maxlen or 0, upto):
             self.add(design)
 
@@ -112,8 +132,14 @@ class BestK(Strategy):
     def population(self, number: int) -> list[Design]:
         return sorted(self.best, key=lambda d: d.id)
 
-    def warm(self, archive: Archive, upto: int) -> None:
-        for design in sorted(archive.top(self.k, upto), key=lambda d: d.id):
+    def held(self) -> list[Design]:
+        return list(self.best)
+
+    def _swap(self, designs: dict[int, Design]) -> None:
+        self.best = [designs.get(d.id, d) for d in self.best]
+
+    def _catch_up(self, archive: Archive, upto: int) -> None:
+        for design in sorted(archive.top(self.k, upto, outline=True), key=lambda d: d.id):
             self.add(design)
 
 
@@ -157,6 +183,12 @@ class MapElites(Strategy):
 
     def population(self, number: int) -> list[Design]:
         return sorted(self.elites.values(), key=lambda d: d.id)
+
+    def held(self) -> list[Design]:
+        return list(self.elites.values())
+
+    def _swap(self, designs: dict[int, Design]) -> None:
+        self.elites = {cell: designs.get(d.id, d) for cell, d in self.elites.items()}
 
     def pick(self, rng: random.Random, number: int, exclude: Sequence[int] = ()) -> Design:
         # Uniform over occupied cells: a niche with a poor elite breeds as often as the best.
@@ -203,6 +235,13 @@ class Islands(Strategy):
             target = self.islands[(i + 1) % len(self.islands)]
             if design is not None and all(d.id != design.id for d in target.window):
                 target.window.append(design)
+
+    def held(self) -> list[Design]:
+        return [design for island in self.islands for design in island.window]
+
+    def _swap(self, designs: dict[int, Design]) -> None:
+        for island in self.islands:
+            island._swap(designs)
 
     def population(self, number: int) -> list[Design]:
         own = self.islands[number % len(self.islands)].population(number)

@@ -11,7 +11,8 @@ does. Then, in the big store and in one of `--small` designs:
   same at 100,000 designs as at 100;
 - resume start-up: opening the store, finding its pending designs and seeds, checking every
   design has its code file, and the first plan of a fresh proposer (each strategy reads what
-  it needs: the recent or best designs, or for MAP-Elites and islands every design's outline);
+  it needs: the recent or best designs, or for MAP-Elites and islands every design's
+  skeleton — id, status, fitness, first parent, descriptors — then the designs they keep);
   goal at most 2 s.
 """
 
@@ -77,16 +78,21 @@ def median_ms(plan, runs: int = 50) -> float:
     return statistics.median(times)
 
 
+def evolution(task, strategy: str) -> EvolutionProposer:
+    """Offline evolution with the default settings and this selection strategy."""
+    return EvolutionProposer(
+        EvolutionConfig(),
+        task.evolution_operators(),
+        seed=0,
+        selection=SelectionConfig(strategy=strategy),
+    )
+
+
 def planning(archive: Archive, task, total: int) -> dict[str, float]:
     """Median ms to plan one proposal, each proposer warmed up by one plan first."""
     figures = {}
     for strategy in STRATEGIES:
-        proposer = EvolutionProposer(
-            EvolutionConfig(),
-            task.evolution_operators(),
-            seed=0,
-            selection=SelectionConfig(strategy=strategy),
-        )
+        proposer = evolution(task, strategy)
         proposer.plan(archive, total + 1, total)
         numbers = iter(range(total + 2, total + 10_000))
         figures[f"evolution, {strategy}"] = median_ms(
@@ -107,13 +113,7 @@ def resume_start(path: Path, task, total: int, strategy: str) -> float:
     archive.pending()
     archive.seed_ids()
     archive.restore_code_files()
-    proposer = EvolutionProposer(
-        EvolutionConfig(),
-        task.evolution_operators(),
-        seed=0,
-        selection=SelectionConfig(strategy=strategy),
-    )
-    proposer.plan(archive, total + 1, total)
+    evolution(task, strategy).plan(archive, total + 1, total)
     seconds = time.perf_counter() - started
     archive.close()
     return seconds

@@ -23,7 +23,8 @@ def small_digits_config(run_dir: Path, evaluations: int = 12, **extra: object) -
         "budget": {"evaluations": evaluations},
         "train": {"max_epochs": 8, "max_seconds": 2},
         "sandbox": {"workers": 2, "wall_s": 60},
-        "search": {"evolution": {"population": 8, "tournament": 3}},
+        # The report is tested on its own (test_report.py); here it would only cost time.
+        "search": {"evolution": {"population": 8, "tournament": 3}, "report": False},
     }
     config.update(extra)
     return config

@@ -71,6 +71,7 @@ class ScriptedLLM:
     seed: int = 0
     requests: list[dict[str, Any]] = field(default_factory=list)
     faults_served: list[str] = field(default_factory=list)
+    authorizations: list[str | None] = field(default_factory=list)  # each request's header
 
     def __post_init__(self) -> None:
         self._script: deque[str | Fault] = deque()
@@ -154,6 +155,7 @@ def _handler_for(server: ScriptedLLM) -> type[BaseHTTPRequestHandler]:
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length", 0))
             request = json.loads(self.rfile.read(length) or b"{}")
+            server.authorizations.append(self.headers.get("Authorization"))
             step = server._next(request)
             if server.delay_s:
                 time.sleep(server.delay_s)

@@ -36,7 +36,7 @@ def agent_config(run_dir, evaluations: int, examples: int = 6, **extra) -> dict:
         "task_budget": {"examples": examples, "test_examples": examples},
         "agent_llm": {"model": "simulated"},
         "sandbox": {"workers": 2, "wall_s": 30},
-        "search": {"evolution": {"population": 6, "tournament": 2}},
+        "search": {"evolution": {"population": 6, "tournament": 2}, "report": False},
         **extra,
     }
 

@@ -2,7 +2,8 @@
 evaluations run in Ray actors, each with our sandbox on its node, and score as they do locally;
 a user's task file travels as text; a worker killed mid-evaluation is replaced and the
 evaluation retried; a worker that stops answering is killed and its evaluation recorded as a
-timeout, as is a design past the sandbox's wall limit."""
+timeout, as is a design past the sandbox's wall limit; an agent's LLM calls go from its node and
+come back to the run's store."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ import signal
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -30,22 +33,38 @@ CURVE_TASK = Path(__file__).parent / "data" / "curve_task.py"
 LINE = "def predict(x):\n    return 2.5 * x\n"
 
 
+@contextmanager
+def loopback_only() -> Iterator[None]:
+    """Every Ray process (this one, and the raylets and workers it starts) names this machine
+    by its loopback address, so that no traffic goes to any other; no usage reports."""
+    from ray._private import ray_constants
+
+    os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
+    os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"  # read by the processes Ray starts
+    cluster_ip, ray_constants.ENABLE_RAY_CLUSTER = ray_constants.ENABLE_RAY_CLUSTER, False
+    try:
+        yield
+    finally:
+        ray_constants.ENABLE_RAY_CLUSTER = cluster_ip
+        del os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"]
+
+
 @pytest.fixture(scope="module")
 def cluster():
     """A local Ray cluster of two CPUs on loopback, its files in a short temporary folder
     (Ray's socket paths must stay under 107 characters)."""
-    os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
     folder = tempfile.mkdtemp(prefix="ray", dir="/tmp")
-    ray.init(
-        num_cpus=2,
-        include_dashboard=False,
-        _temp_dir=folder,
-        _node_ip_address="127.0.0.1",
-        log_to_driver=False,
-        configure_logging=False,
-    )
-    yield
-    ray.shutdown()
+    with loopback_only():
+        ray.init(
+            num_cpus=2,
+            include_dashboard=False,
+            _temp_dir=folder,
+            _node_ip_address="127.0.0.1",
+            log_to_driver=False,
+            configure_logging=False,
+        )
+        yield
+        ray.shutdown()
     shutil.rmtree(folder, ignore_errors=True)
 
 
@@ -152,19 +171,87 @@ def test_a_design_past_the_wall_limit_is_a_timeout_on_its_node(cluster):
 
 
 def test_what_ray_cannot_do_is_a_configuration_error(tmp_path):
-    config = RunConfig.from_dict(
-        {"task": "arithmetic", "executor": "ray", "agent_llm": {"model": "simulated"}}
-    )
-    with pytest.raises(ConfigError, match="executor: ray cannot run task arithmetic"):
-        config.build_task()
     gpu = RunConfig.from_dict({"task": "digits", "executor": "ray", "train": {"device": "cuda"}})
     with pytest.raises(ConfigError, match=r"train\.device: cuda .* needs ray\.num_gpus"):
         gpu.build_task()
-    path = tmp_path / "agents.yaml"
-    path.write_text("task: arithmetic\nagent_llm: {model: simulated}\n")
+    path = tmp_path / "gpu.yaml"
+    path.write_text("task: digits\ntrain: {device: cuda}\n")
     result = cli("run", str(path), "--executor", "ray", "--run-dir", str(tmp_path / "run"))
     assert result.returncode == 2
-    assert "broker" in result.stderr + result.stdout and "Traceback" not in result.stderr
+    assert "ray.num_gpus" in result.stderr + result.stdout and "Traceback" not in result.stderr
+
+
+def agent_task_config(server_url: str) -> RunConfig:
+    return RunConfig.from_dict(
+        {
+            "task": "arithmetic",
+            "executor": "ray",
+            "task_budget": {"examples": 4},
+            "agent_llm": {
+                "model": "openai/agent-model",
+                "api_base": server_url,
+                "api_key_env": "AGENTIC_DESIGN_TEST_KEY",
+            },
+            "sandbox": {"workers": 1, "wall_s": 30},
+        }
+    )
+
+
+def test_an_agents_calls_go_from_its_node_and_come_back_to_the_runs_store(
+    cluster, tmp_path, monkeypatch
+):
+    from agentic_design.archive import Archive
+    from tests.llm_server import ScriptedLLM
+    from tests.test_agents import Scripted, seed
+
+    monkeypatch.setenv("AGENTIC_DESIGN_TEST_KEY", "sk-travels-with-the-actor")
+    voting = seed("self_consistency")
+    with ScriptedLLM() as server, Archive.create(tmp_path / "run") as store:
+        config = agent_task_config(server.url)
+        task = config.build_task()
+        server.answer = Scripted({e.question: e.answer for e in task.examples("validation")})
+        with RayEvaluator(config, task, calls=store) as remote:
+            first = remote.evaluate(voting, seed=0, design_id=7)
+            asked = len(server.requests)
+            # The same design again (a resumed run's design that was in flight): its recorded
+            # calls travel to the node and answer it; the model is not asked again.
+            again = remote.evaluate(voting, seed=0, design_id=7)
+        recorded = store.recorded_llm_calls(7)
+
+    assert first.status is Status.OK, first.error
+    assert first.fitness == 1.0  # five samples, three of them right: the vote is right
+    assert asked == 5 * 4 and len(recorded) == asked  # every call, recorded under its design
+    assert {c["model"] for c in recorded} == {"openai/agent-model"}
+    assert all(c["response"] and c["at"] > 0 for c in recorded)
+    assert set(server.authorizations) == {"Bearer sk-travels-with-the-actor"}
+    assert len(server.requests) == asked
+    assert again.fitness == first.fitness and again.metrics == first.metrics
+
+
+def agent_searches(tmp_path: Path, **settings: Any) -> dict[str, Any]:
+    """An agent search of 8 designs with the simulated model, run with each executor: by
+    executor, every design's code hash, status and fitness, and the best's test score."""
+    from tests.test_agents import agent_config
+
+    runs = {}
+    for executor in ("local", "ray"):
+        config = agent_config(
+            tmp_path / executor, evaluations=8, examples=5, executor=executor, **settings
+        )
+        result = Search(RunConfig.from_dict(config), progress=False).run()
+        assert result.total == 8 and result.test is not None
+        runs[executor] = (
+            {d.id: (d.code_hash, d.status, d.fitness) for d in _designs(result.run_dir)},
+            result.test.fitness,
+        )
+    return runs
+
+
+@pytest.mark.slow
+def test_an_agent_search_on_ray_matches_the_local_executor(cluster, tmp_path):
+    runs = agent_searches(tmp_path, sandbox={"workers": 1, "wall_s": 30})
+    assert runs["ray"] == runs["local"]
+    assert sum(status is Status.OK for _, status, _ in runs["ray"][0].values()) >= 6
 
 
 @pytest.mark.slow

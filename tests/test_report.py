@@ -290,8 +290,10 @@ def test_a_big_run_gives_a_bounded_report(tmp_path):
 def runs(tmp_path_factory) -> dict[str, Path]:
     """A real run of each kind of task (architecture, heuristic, agent) and an imported one."""
     root = tmp_path_factory.mktemp("runs")
+    digits = small_digits_config(root / "digits", evaluations=6)  # 4 seeds, 2 children
+    digits["search"]["report"] = True
     configs = {
-        "digits": small_digits_config(root / "digits", evaluations=6),  # 4 seeds, 2 children
+        "digits": digits,
         "binpack": {
             "task": "binpack",
             "task_params": {"items": 200, "instances": 2},
@@ -311,6 +313,9 @@ def runs(tmp_path_factory) -> dict[str, Path]:
         path.write_text(yaml.safe_dump(config))
         result = cli("run", str(path), "--no-progress")
         assert result.returncode == 0, result.stderr
+        # Every search writes its report when it stops (the command below writes it again).
+        assert f"report: {root / name / 'report.html'}" in result.stdout + result.stderr
+        assert "<html" in (root / name / "report.html").read_text()
     result = cli("import-adas", str(MGSM), "--run-dir", str(root / "adas"))
     assert result.returncode == 0, result.stderr
     return {name: root / name for name in [*configs, "adas"]}
@@ -349,6 +354,24 @@ def test_the_report_command_covers_every_kind_of_run(runs, kind, task, plots, co
     else:
         assert f"task: {task}" in page  # the configuration
         assert protections and all(f"<td>{p['name']}</td>" in page for p in protections)
+
+
+def test_a_report_that_cannot_be_made_at_the_stop_loses_nothing(tmp_path, monkeypatch):
+    from agentic_design import RunConfig, Search, report
+
+    def broken(archive, path):
+        raise RuntimeError("matplotlib is broken here")
+
+    monkeypatch.setattr(report, "write_report", broken)
+    config = small_digits_config(tmp_path / "run", evaluations=5)
+    config["search"]["report"] = True
+    result = Search(RunConfig.from_dict(config), progress=False).run()
+    assert result.total == 5 and result.best is not None and result.test is not None
+    with Archive.open(tmp_path / "run", readonly=True) as archive:
+        assert archive.meta("state") == "finished" and archive.meta("summary")
+        (failed,) = archive.events("report_failed")
+    assert failed["data"]["error"] == "RuntimeError: matplotlib is broken here"
+    assert not (tmp_path / "run" / "report.html").exists()
 
 
 @pytest.mark.slow

@@ -121,6 +121,41 @@ def test_planning_reads_only_the_designs_finished_since_the_last_plan(tmp_path, 
     assert len({d.code_hash for d in archive.designs()}) == 59  # every child new
 
 
+@pytest.mark.parametrize("strategy", ["regularized", "best_k", "map_elites", "islands"])
+def test_warming_from_the_store_keeps_what_feeding_every_design_keeps(tmp_path, strategy):
+    # A resumed run warms its strategy from skeletons (id, status, fitness, first parent,
+    # descriptors); what it keeps must be what a run fed design by design keeps, read whole.
+    archive = Archive.create(tmp_path / strategy)
+    rng = random.Random(0)
+    for i in range(1, 41):
+        parents = (rng.randint(1, i - 1), rng.randint(1, i - 1)) if i > 3 else ()
+        design_id = archive.add(
+            Proposal(f"d{i}", f"thought {i}", cnn(8 + i), parents),
+            eval_seed=0,
+            task_fingerprint="f",
+        )
+        if i % 7 == 0:
+            archive.finish(
+                design_id, replace(ok(0.0, design_id), status=Status.ERROR, fitness=None)
+            )
+        else:
+            archive.finish(design_id, ok(rng.random(), design_id))
+    config = SelectionConfig(strategy=strategy, k=5, migrate_every=6, islands=3)
+    fed_one_by_one = fed(make_strategy(config, 6, 2), archive.designs(upto=37))
+    warmed = make_strategy(config, 6, 2)
+    warmed.warm(archive, upto=37, outline=False)
+    for number in (38, 39, 40):
+        assert [d.id for d in warmed.population(number)] == [
+            d.id for d in fed_one_by_one.population(number)
+        ]
+        assert warmed.population(number) == fed_one_by_one.population(number)  # whole designs
+    outlined = make_strategy(config, 6, 2)
+    outlined.warm(archive, upto=37)
+    assert [d.id for d in outlined.held()] == [d.id for d in fed_one_by_one.held()]
+    assert all(d.name and d.parents == archive.get(d.id).parents for d in outlined.held())
+    assert all(not d.code for d in outlined.held())  # an outline: the code is read on demand
+
+
 def ok(fitness: float, design_id: int):
     from agentic_design.records import Evaluation
 
@@ -166,11 +201,10 @@ def test_the_meta_agent_can_take_its_parents_from_the_strategy(tmp_path):
     assert children
     for child in children:  # best_k with k=1: the parent is the best of its snapshot
         snapshot = [
-            d
-            for d in designs
-            if d.id <= max(child.id - lag, seeds) and d.status is Status.OK
+            d for d in designs if d.id <= max(child.id - lag, seeds) and d.status is Status.OK
         ]
         best = max(snapshot, key=lambda d: d.fitness)
-        assert child.parents == (best.id,) or next(
-            d.fitness for d in snapshot if d.id == child.parents[0]
-        ) == best.fitness
+        assert (
+            child.parents == (best.id,)
+            or next(d.fitness for d in snapshot if d.id == child.parents[0]) == best.fitness
+        )
