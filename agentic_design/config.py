@@ -309,8 +309,9 @@ class RayConfig(_Strict):
     timeout_margin_s: float = Field(
         60.0,
         gt=0,
-        description="how long past the sandbox's wall limit a silent worker is waited for, "
-        "before it is killed and its evaluation recorded as a timeout",
+        description="how long past what an evaluation may take (twice the sandbox's wall "
+        "limit, plus 60 s for an agent's last calls) a silent worker is waited for, before it "
+        "is killed and its evaluation recorded as a timeout",
     )
     start_timeout_s: float = Field(
         600.0,

@@ -28,6 +28,9 @@ if TYPE_CHECKING:
 DESIGN_FILENAME = "<design>"
 
 # The sandbox runs this code; everything else it needs arrives as JSON arguments.
+#: How long an agent evaluation waits, once its design stopped, for the LLM calls still being
+#: answered (their cost counts, though nobody reads them).
+BROKER_FINISH_S = 60.0
 _ENTRY_CODE = "from agentic_design.evaluation import evaluate_in_sandbox as main\n"
 # ...and this to score outputs that are programs (an agent's code against hidden tests).
 _CHECK_CODE = "from agentic_design.program_check import check_programs as main\n"
@@ -121,7 +124,7 @@ class Evaluator:
         )
         usage: dict[str, Any] = {}
         if session is not None:
-            session.finish(timeout=60.0)
+            session.finish(timeout=BROKER_FINISH_S)
             usage = session.metrics()
         if result.ok:
             result = self._run_programs(result, split)

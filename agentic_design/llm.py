@@ -101,6 +101,12 @@ def request_key(model: str, messages: list[Message], params: dict[str, Any], sam
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
+def load_litellm() -> None:
+    """Import litellm now (seconds of work), rather than in the first call: a Ray worker does
+    it while it starts, not inside its first evaluation's wall-clock limit."""
+    _litellm()
+
+
 def _litellm() -> Any:
     # Lazily: importing litellm costs seconds, and without this variable it fetches its cost
     # map from the network at import.

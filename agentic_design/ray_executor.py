@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from agentic_design.config import ConfigError, RunConfig
-from agentic_design.llm import CallBuffer
+from agentic_design.llm import CallBuffer, load_litellm
 from agentic_design.records import Evaluation, Status
 from agentic_design.sandbox import SandboxError
 
@@ -103,6 +103,9 @@ class EvaluationWorker:
         # An agent task's calls, kept here until its evaluation's result goes back.
         self.calls = CallBuffer() if task.uses_broker else None
         self.evaluator = evaluator_for(run_config, task, self.sandbox, store=self.calls)
+        agent_llm = run_config.agent_llm
+        if self.calls is not None and agent_llm is not None and agent_llm.model != "simulated":
+            load_litellm()
         self.checker = PartChecker(
             self.sandbox,
             limits_for(run_config, task),
@@ -190,10 +193,15 @@ class RayEvaluator:
     ) -> None:
         """`calls`: where an agent task's LLM calls are recorded (the run's store), or, with
         `replay`, the recorded run answering them."""
+        from agentic_design.evaluation import BROKER_FINISH_S
+
         self.settings = config.ray
         self.slots = config.sandbox.workers
-        self.wall_s = config.sandbox.wall_s
-        self.check_wall_s = min(self.wall_s, config.search.meta_agent.decompose.check_wall_s)
+        # The longest an evaluation may take on its node: the design's run, then the run of
+        # its answers where they are programs, and for agents the wait for their last calls.
+        wall_s = config.sandbox.wall_s
+        self.wall_s = 2 * wall_s + (BROKER_FINISH_S if task.uses_broker else 0.0)
+        self.check_wall_s = min(wall_s, config.search.meta_agent.decompose.check_wall_s)
         # The meta-agent's model stays with the search; the agents' goes to the nodes.
         self._config = config.model_dump(mode="json", exclude={"llm"})
         self._task_file = task_file(config.task)
@@ -325,7 +333,8 @@ class RayEvaluator:
                 split=split,
                 seed=seed,
                 error=f"the Ray worker evaluating it did not answer within {deadline_s:g} s "
-                f"(the sandbox's wall limit and ray.timeout_margin_s): it was killed and replaced",
+                f"(what an evaluation may take, and ray.timeout_margin_s): it was killed and "
+                "replaced",
                 wall_s=deadline_s,
             )
         return Evaluation(
