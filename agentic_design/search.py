@@ -12,10 +12,11 @@ import importlib.metadata
 import os
 import platform
 import signal
+import sqlite3
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, replace
 from pathlib import Path
 from types import FrameType
@@ -370,7 +371,8 @@ class Search:
             return
         except Exception as exc:
             self.console.print(f"[yellow]warning:[/] the report could not be written: {exc}")
-            archive.event("report_failed", error=f"{type(exc).__name__}: {exc}")
+            with suppress(sqlite3.Error):  # a full disk, say, that the report met first
+                archive.event("report_failed", error=f"{type(exc).__name__}: {exc}")
             return
         failed = "".join(f"; its section {f.title!r} failed" for f in written.failed)
         self.console.print(f"[bold]report:[/] {path}{failed}", highlight=False)
