@@ -63,6 +63,21 @@ class Strategy(ABC):
         ids = [design.id for design in self.held()]
         self._swap(archive.designs_by_id(ids, outline=outline))
 
+    def follow(
+        self, archive: Archive, after: int, upto: int, outline: bool = True
+    ) -> list[Design]:
+        """Catch up with a run's designs finished in (`after`, `upto`], as a proposer plans
+        from growing snapshots: warmed from the store when nothing was read yet (a resumed run;
+        returns []), else fed the new ones, which it returns."""
+        if after == 0:
+            self.warm(archive, upto, outline)
+            return []
+        new = archive.designs(after=after, upto=upto, outline=outline)
+        new = [design for design in new if design.status is not Status.PENDING]
+        for design in new:
+            self.add(design)
+        return new
+
     def _catch_up(self, archive: Archive, upto: int) -> None:
         # Every finished design, as the skeleton choosing reads (id, status, fitness, first
         # parent, descriptors): a Design in full costs ten times as much to read.

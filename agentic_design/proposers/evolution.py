@@ -26,7 +26,7 @@ from agentic_design.proposers.operators import (
     check_weights,
     mutate,
 )
-from agentic_design.records import Design, Proposal, Status, StopReason, code_hash, near_hash
+from agentic_design.records import Design, Proposal, StopReason, code_hash, near_hash
 from agentic_design.selection import Strategy, make_strategy, tournament, works
 
 if TYPE_CHECKING:
@@ -123,16 +123,13 @@ class EvolutionProposer:
         # each complete (every design up to `upto` finished). Read without code (a resumed
         # run reads all of it once); a chosen parent's code is read when it is chosen.
         self._archive = archive
-        if self._read_upto == 0 and upto > 0:  # the first plan (of a resumed run, too)
-            self._strategy.warm(archive, upto)
+        if self._read_upto == 0:  # the first plan (of a resumed run, too): the store's hashes
             self._seen |= archive.code_fingerprints(upto)
             self._count = upto
-        else:
-            for design in archive.designs(after=self._read_upto, upto=upto, outline=True):
-                if design.status is not Status.PENDING:
-                    self._strategy.add(design)
-                    self._seen |= self._hashes(design)
-                    self._count += 1
+        new = self._strategy.follow(archive, self._read_upto, upto)
+        for design in new:
+            self._seen |= self._hashes(design)
+        self._count += len(new)
         self._read_upto = max(self._read_upto, upto)
         rng = random.Random(self.seed * 1_000_003 + number)
         proposal = self._propose(self._strategy, self._seen, self._count, rng, number)

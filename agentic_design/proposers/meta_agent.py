@@ -100,13 +100,8 @@ class MetaAgentProposer:
             s.context_best, s.context_diverse, s.context_failures, upto=upto
         )
         pool = context.best + context.diverse
-        if self.selection is not None:
-            if self._read_upto == 0 and upto > 0:  # the first plan (of a resumed run, too)
-                self.selection.warm(archive, upto, outline=False)
-            else:
-                for design in archive.designs(after=self._read_upto, upto=upto):
-                    if design.status is not Status.PENDING:
-                        self.selection.add(design)
+        if self.selection is not None:  # parents offered whole: their code goes in the prompt
+            self.selection.follow(archive, self._read_upto, upto, outline=False)
             self._read_upto = max(self._read_upto, upto)
             pool = self.selection.population(number)
         modes = {m: w for m, w in s.modes.items() if w > 0 and len(pool) >= _PARENTS[m]}
