@@ -27,10 +27,11 @@ if TYPE_CHECKING:
 
 DESIGN_FILENAME = "<design>"
 
-# The sandbox runs this code; everything else it needs arrives as JSON arguments.
 #: How long an agent evaluation waits, once its design stopped, for the LLM calls still being
 #: answered (their cost counts, though nobody reads them).
 BROKER_FINISH_S = 60.0
+
+# The sandbox runs this code; everything else it needs arrives as JSON arguments.
 _ENTRY_CODE = "from agentic_design.evaluation import evaluate_in_sandbox as main\n"
 # ...and this to score outputs that are programs (an agent's code against hidden tests).
 _CHECK_CODE = "from agentic_design.program_check import check_programs as main\n"
