@@ -15,20 +15,20 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from agentic_design.archive import Archive
     from agentic_design.config import RunConfig
     from agentic_design.graph import Subtask, TaskGraph
     from agentic_design.records import Design, Proposal, Status
-    from agentic_design.search import Search, SearchResult
+    from agentic_design.run.search import Search, SearchResult
+    from agentic_design.store.archive import Archive
     from agentic_design.tasks import Task, TaskBudget
 
 _LAZY = {
-    "Archive": "agentic_design.archive",
+    "Archive": "agentic_design.store.archive",
     "Design": "agentic_design.records",
     "Proposal": "agentic_design.records",
     "RunConfig": "agentic_design.config",
-    "Search": "agentic_design.search",
-    "SearchResult": "agentic_design.search",
+    "Search": "agentic_design.run.search",
+    "SearchResult": "agentic_design.run.search",
     "Status": "agentic_design.records",
     "Subtask": "agentic_design.graph",
     "Task": "agentic_design.tasks",

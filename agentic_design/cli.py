@@ -21,14 +21,14 @@ from rich.console import Console
 from rich.syntax import Syntax
 from rich.table import Table
 
-from agentic_design.adas import INTERVAL_PROBLEM, AdasImportError, import_adas
-from agentic_design.archive import Archive, db_path
 from agentic_design.config import ConfigError, RunConfig
 from agentic_design.entry import interrupted
 from agentic_design.llm import ReplayMiss
-from agentic_design.pareto import pareto_front
 from agentic_design.records import ArchiveError, Design, Status, StopReason
 from agentic_design.sandbox import SandboxError
+from agentic_design.store.archive import Archive, db_path
+from agentic_design.store.import_adas import INTERVAL_PROBLEM, AdasImportError, import_adas
+from agentic_design.store.pareto import pareto_front
 from agentic_design.tasks import BUILTIN_TASKS, TaskLoadError, task_class
 
 app = typer.Typer(
@@ -111,7 +111,7 @@ def _rescore(
             **{"agent_llm.model": agent_llm, "agent_llm.api_base": agent_api_base}
         )
         archive = _open(run_dir, readonly=False)
-        from agentic_design.replay import rescore_design
+        from agentic_design.run.replay import rescore_design
 
         result = rescore_design(archive, design_id, cfg)
     evaluation = result.evaluation
@@ -188,14 +188,14 @@ def resume(
     """Continue a stopped or killed run without repeating finished evaluations."""
     _refuse_imported(run_dir, "resumed")
     with _user_errors():
-        from agentic_design.search import Search
+        from agentic_design.run.search import Search
 
         search = Search.resume(run_dir, console=err, progress=progress)
         _search_and_report(search.config, resume=True, progress=progress, search=search)
 
 
 def _search_and_report(cfg: RunConfig, *, resume: bool, progress: bool, search: Any = None) -> None:
-    from agentic_design.search import Search  # the CLI's other commands stay fast to start
+    from agentic_design.run.search import Search  # the CLI's other commands stay fast to start
 
     search = search or Search(cfg, console=err, progress=progress)
     try:
@@ -512,7 +512,7 @@ def replay(
         if new_run_dir is None:
             _fail("replay --search needs --run-dir NEW for the replayed run")
         with _user_errors():
-            from agentic_design.search import Search
+            from agentic_design.run.search import Search
 
             replayed = Search.replay(run_dir, new_run_dir, console=err, progress=False)
             _search_and_report(replayed.config, resume=False, progress=False, search=replayed)
@@ -565,7 +565,7 @@ def export(
     output: Annotated[Path, typer.Option("-o", "--output", help="the .py file to write")],
 ) -> None:
     """Write a design as a standalone module that runs without this package."""
-    from agentic_design.replay import export_design
+    from agentic_design.run.replay import export_design
 
     _refuse_imported(run_dir, "exported (its agents need the framework they were written for)")
     archive = _open(run_dir)
@@ -657,8 +657,7 @@ def _ranges(numbers: list[int]) -> list[str]:
 @app.command("sandbox-info")
 def sandbox_info() -> None:
     """Which sandbox protections are in force on this machine, and why any is not."""
-    from agentic_design.devices import visible_gpus
-    from agentic_design.sandbox import Sandbox
+    from agentic_design.sandbox import Sandbox, visible_gpus
 
     # Pinned to a GPU where there is one: the device files a GPU evaluation gets.
     with Sandbox(workers=1, preload=[], gpus=visible_gpus()[:1]) as sandbox:

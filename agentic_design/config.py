@@ -7,7 +7,7 @@ file, the field and what is wrong; the CLI prints it and exits 2.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import yaml
 from pydantic import (
@@ -20,10 +20,6 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-
-if TYPE_CHECKING:
-    from agentic_design.devices import DevicePlan
-    from agentic_design.tasks.base import Task
 
 
 class ConfigError(ValueError):
@@ -79,7 +75,7 @@ class SandboxConfig(_Strict):
     @field_validator("disable")
     @classmethod
     def _known_protections(cls, value: list[str]) -> list[str]:
-        from agentic_design.confinement import OPTIONAL
+        from agentic_design.sandbox import OPTIONAL_PROTECTIONS as OPTIONAL
 
         unknown = sorted(set(value) - set(OPTIONAL))
         if unknown:
@@ -255,7 +251,7 @@ class SimulatedConfig(_Strict):
 
 
 class SelectionConfig(_Strict):
-    """How parents are chosen (agentic_design.selection); population and tournament sizes
+    """How parents are chosen (agentic_design.proposers.selection); population and tournament sizes
     come from search.evolution."""
 
     strategy: Literal["regularized", "best_k", "map_elites", "islands"] = "regularized"
@@ -289,7 +285,7 @@ class SearchConfig(_Strict):
     )
 
 
-# -- executor: ray (agentic_design.ray_executor) ----------------------------------------------
+# -- executor: ray (agentic_design.run.ray_executor) ----------------------------------------------
 class RayConfig(_Strict):
     """Where and how evaluations run with `executor: ray`: one Ray actor per evaluation slot
     (`sandbox.workers` of them), each with a sandbox of its own on whichever node Ray picks."""
@@ -371,60 +367,15 @@ class RunConfig(_Strict):
     def resolved_run_dir(self) -> Path:
         return self.run_dir if self.run_dir is not None else Path("runs") / self.name
 
-    def device_plan(self, task: Task, workers: int | None = None) -> DevicePlan:
-        """Where this run's evaluations train, for a task whose budget names a `device`: the
-        GPUs its sandbox workers are pinned to, and a line saying so. ConfigError (exit 2) for
-        device cuda on a machine without a GPU, or a gpu_memory_fraction too large for the
-        workers to share the GPUs. Found from the driver's files, without importing torch."""
-        from agentic_design.devices import DeviceError, plan_devices, requested_device, visible_gpus
+    @property
+    def source(self) -> str:
+        """Where this configuration came from (a file's path), for error messages."""
+        return self._source
 
-        try:
-            return plan_devices(
-                requested_device(task.budget),
-                visible_gpus(),
-                workers or self.sandbox.workers,
-                self.sandbox.gpu_memory_fraction,
-            )
-        except DeviceError as exc:
-            where = "sandbox" if exc.setting == "gpu_memory_fraction" else self._budget_key
-            raise ConfigError(f"{self._source}: {where}.{exc.setting}: {exc}") from None
-
-    def build_task(self) -> Task:
-        """The configured task with this run's budget; ConfigError (exit 2) for a bad name,
-        bad parameters or a budget the task's model rejects."""
-        from agentic_design.tasks import TaskLoadError, load_task
-
-        try:
-            task = load_task(self.task, self.task_params)
-        except TaskLoadError as exc:
-            raise ConfigError(f"{self._source}: task: {exc}") from None
-        try:
-            task.configure(self.task_budget)
-            task.check_budget()
-        except ValidationError as exc:
-            where = f"{self._source}: {self._budget_key}"
-            raise ConfigError(describe_validation_error(exc, where, separator=".")) from None
-        except ValueError as exc:  # a budget this task's data cannot meet
-            raise ConfigError(f"{self._source}: {self._budget_key}.{exc}") from None
-        if self.executor == "ray":
-            self._check_ray(task)
-        if task.uses_broker and self.agent_llm is None:
-            raise ConfigError(
-                f"{self._source}: task {self.task} designs agents that call an LLM: give "
-                "agent_llm (a model, or `model: simulated` for a free dry run; or --agent-llm)"
-            )
-        return task
-
-    def _check_ray(self, task: Task) -> None:  # executor: ray
-        """What executor: ray cannot do with this task; ConfigError (exit 2) saying so."""
-        from agentic_design.devices import requested_device
-
-        if requested_device(task.budget) == "cuda" and not self.ray.num_gpus:
-            raise ConfigError(
-                f"{self._source}: {self._budget_key}.device: cuda with executor: ray needs "
-                "ray.num_gpus, the GPUs Ray reserves for each evaluation slot: without it, a "
-                "slot sees no GPU"
-            )
+    @property
+    def budget_key(self) -> str:
+        """What the task's budget block is called in it (`train` or `task_budget`)."""
+        return self._budget_key
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> RunConfig:

@@ -25,12 +25,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from agentic_design.archive import Archive
 from agentic_design.config import EvolutionConfig, LLMConfig, MetaAgentConfig, SelectionConfig
 from agentic_design.llm import LLM
 from agentic_design.proposers.evolution import EvolutionProposer
 from agentic_design.proposers.meta_agent import MetaAgentProposer
 from agentic_design.records import Evaluation, Origin, Proposal, Status
+from agentic_design.store.archive import Archive
 from agentic_design.tasks import load_task
 
 STRATEGIES = ("regularized", "best_k", "map_elites", "islands")

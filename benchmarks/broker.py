@@ -20,13 +20,14 @@ import tempfile
 import time
 from pathlib import Path
 
-from agentic_design.archive import Archive
-from agentic_design.broker import Broker, BrokerLimits, BrokerReply, llm_answerer
 from agentic_design.config import LLMConfig, RunConfig
-from agentic_design.evaluation import Evaluator, limits_for, sandbox_for
 from agentic_design.llm import LLM
+from agentic_design.run.assemble import sandbox_for, sandbox_limits
+from agentic_design.run.broker import Broker, BrokerLimits, BrokerReply, llm_answerer
+from agentic_design.run.evaluation import Evaluator
 from agentic_design.sandbox import Sandbox, SandboxLimits
-from agentic_design.tasks.agent import AgentTask
+from agentic_design.store.archive import Archive
+from agentic_design.tasks.agent.task import AgentTask
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from tests.llm_server import ScriptedLLM  # the test server, reused
@@ -92,7 +93,7 @@ def evaluation_seconds(server: ScriptedLLM, examples: int, in_flight: int) -> fl
         broker = Broker(llm_answerer(llm), BrokerLimits(), concurrency=16)
         with sandbox_for(config, task, workers=1) as sandbox:
             evaluator = Evaluator(
-                task, "arithmetic", sandbox, limits=limits_for(config, task), broker=broker
+                task, "arithmetic", sandbox, limits=sandbox_limits(config, task), broker=broker
             )
             started = time.perf_counter()
             evaluation = evaluator.evaluate(FIVE_CALLS, seed=0)

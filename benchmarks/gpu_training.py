@@ -32,10 +32,9 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from agentic_design.config import RunConfig
-from agentic_design.devices import visible_gpus
-from agentic_design.evaluation import evaluator_for, sandbox_for
 from agentic_design.records import Evaluation
-from agentic_design.sandbox import Sandbox, SandboxLimits
+from agentic_design.run.assemble import build_task, evaluator_for, sandbox_for
+from agentic_design.sandbox import Sandbox, SandboxLimits, visible_gpus
 
 MLP = """
 from torch import nn
@@ -123,7 +122,7 @@ def config(samples: int, steps: int, device: str, workers: int, threads: int) ->
 
 def throughput(cfg: RunConfig, label: str) -> list[Evaluation]:
     """Evaluate every design twice (seeds 0 and 1) and print evaluations per hour."""
-    task = cfg.build_task()
+    task = build_task(cfg)
     task.prepare()
     jobs = [(code, seed) for seed in (0, 1) for code in DESIGNS]
     with sandbox_for(cfg, task) as sandbox:  # started (warm) before the clock starts
@@ -170,8 +169,8 @@ def probe(gpus: list[Any]) -> None:
 
 def search(evaluations: int) -> None:
     """A short digits search trained on the GPU, and a replay of its best design."""
-    from agentic_design.archive import Archive
-    from agentic_design.search import Search
+    from agentic_design.run.search import Search
+    from agentic_design.store.archive import Archive
 
     with tempfile.TemporaryDirectory() as folder:
         cfg = RunConfig.from_dict(

@@ -18,10 +18,10 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from agentic_design.archive import Archive
 from agentic_design.config import LLMConfig, MetaAgentConfig
 from agentic_design.llm import LLM
 from agentic_design.proposers.meta_agent import MetaAgentProposer
+from agentic_design.store.archive import Archive
 from agentic_design.tasks import load_task
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))

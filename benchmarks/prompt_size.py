@@ -17,11 +17,11 @@ import random
 import tempfile
 from pathlib import Path
 
-from agentic_design.archive import Archive
 from agentic_design.config import LLMConfig, MetaAgentConfig
 from agentic_design.llm import LLM
 from agentic_design.proposers.meta_agent import MetaAgentProposer
 from agentic_design.records import Evaluation, Proposal, Status
+from agentic_design.store.archive import Archive
 from agentic_design.tasks import load_task
 
 TRACEBACK = "Traceback (most recent call last):\n" + '  File "<design>", line 9\n' * 30

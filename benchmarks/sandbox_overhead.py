@@ -12,7 +12,7 @@ Goals: warm-sandbox overhead at most 25 ms (median), at least 50x faster than a 
 
 `--as-user UID` (as root) measures an ordinary user's sandbox instead: the benchmark runs again
 as that user, whose server enters a user namespace and becomes pid 1 of a pid namespace of its
-own (see agentic_design.userns). Run it without and with the flag, one after the other, for
+own (see agentic_design.sandbox.userns). Run it without and with the flag, one after the other, for
 the cost of a user namespace per evaluation; add
 `--disable "user namespace"` for that user's sandbox on a kernel that forbids them.
 """
@@ -26,8 +26,7 @@ import subprocess
 import sys
 import time
 
-from agentic_design import userns
-from agentic_design.sandbox import Sandbox
+from agentic_design.sandbox import Sandbox, userns
 
 CODE = "import torch\n\ndef main():\n    return float(torch.ones(4).sum())\n"
 

@@ -8,15 +8,15 @@ from pathlib import Path
 import pytest
 import yaml
 
-from agentic_design.adas import (
+from agentic_design.records import Origin, Status
+from agentic_design.store.archive import Archive
+from agentic_design.store.import_adas import (
     AdasImportError,
     ScoreFormatError,
     guess_domain,
     import_adas,
     parse_score,
 )
-from agentic_design.archive import Archive
-from agentic_design.records import Origin, Status
 
 from .conftest import REPO, cli, small_digits_config
 

@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from agentic_design.tasks.agent_data import (
+from agentic_design.tasks.agent.data import (
     SPLITS,
     TEMPLATES,
     Example,

@@ -11,13 +11,13 @@ import pytest
 from agentic_design import RunConfig, Status
 from agentic_design.agents.toolkit import FIELDS_LINE
 from agentic_design.config import ConfigError
-from agentic_design.evaluation import evaluator_for, sandbox_for
-from agentic_design.program_check import check_programs
 from agentic_design.resources import shipped_dir
+from agentic_design.run.assemble import build_task, evaluator_for, sandbox_for
+from agentic_design.run.program_check import check_programs
 from agentic_design.sandbox import Sandbox, SandboxLimits
-from agentic_design.simulated import SimulatedModel
 from agentic_design.tasks import load_task
-from agentic_design.tasks.agent_datasets import ARC, HumanEval, extract_code, parse_grid
+from agentic_design.tasks.agent.datasets import ARC, HumanEval, extract_code, parse_grid
+from agentic_design.tasks.agent.simulated import SimulatedModel
 
 from .conftest import cli
 
@@ -40,7 +40,7 @@ def config(task: str, examples: int = 6, **budget) -> RunConfig:
 def evaluate(task_name: str, codes: dict[str, str], p_correct: float = 1.0, examples: int = 6):
     run = config(task_name, examples)
     run.simulated.p_correct = p_correct
-    task = run.build_task()
+    task = build_task(run)
     task.prepare()
     with sandbox_for(run, task) as sandbox:
         evaluator = evaluator_for(run, task, sandbox)
@@ -83,7 +83,7 @@ def test_humaneval_has_all_164_problems_and_arc_keeps_small_grids():
 
 def test_a_budget_larger_than_a_split_is_a_config_error_with_exit_2(tmp_path):
     with pytest.raises(ConfigError, match=r"task_budget\.test_examples: 120 is more than the 100"):
-        config("humaneval", test_examples=120).build_task()
+        build_task(config("humaneval", test_examples=120))
     path = tmp_path / "he.yaml"
     path.write_text(
         "name: he\ntask: humaneval\nagent_llm: {model: simulated}\ntask_budget: {examples: 80}\n"
@@ -137,7 +137,7 @@ def test_every_canonical_humaneval_solution_passes_its_tests_in_the_sandbox():
     programs |= {f"stub-{k}": p for k, p in data.programs(stubs, "test").items()}
     with Sandbox(workers=1) as sandbox:
         result = sandbox.run(
-            "from agentic_design.program_check import check_programs as main\n",
+            "from agentic_design.run.program_check import check_programs as main\n",
             entry="main",
             args={"programs": programs, "timeout_s": 10.0},
             limits=SandboxLimits(wall_s=240),

@@ -22,10 +22,11 @@ import pytest
 from agentic_design.agents import decompose
 from agentic_design.agents import toolkit as toolkit_module
 from agentic_design.agents.channel import current_example
-from agentic_design.proposers.crossover import function_crossover
-from agentic_design.proposers.operators import Operators, check_weights, generic_operators, mutate
+from agentic_design.mutations.crossover import function_crossover
+from agentic_design.mutations.generic import generic_operators
+from agentic_design.mutations.operators import Operators, check_weights, mutate
 from agentic_design.resources import shipped_dir
-from agentic_design.tasks.agent_mutations import (
+from agentic_design.tasks.agent.mutations import (
     TEMPERATURE_RANGE,
     add_critique_round,
     agent_operators,

@@ -13,12 +13,13 @@ import threading
 import pytest
 
 from agentic_design import Archive, RunConfig, Search, Status
-from agentic_design.broker import Broker, BrokerLimits, BrokerReply, simulated_answerer
-from agentic_design.evaluation import Evaluator, limits_for, sandbox_for
 from agentic_design.records import Origin
 from agentic_design.resources import shipped_dir
-from agentic_design.simulated import SimulatedModel
-from agentic_design.tasks.agent import AgentTask
+from agentic_design.run.assemble import sandbox_for, sandbox_limits
+from agentic_design.run.broker import Broker, BrokerLimits, BrokerReply, simulated_answerer
+from agentic_design.run.evaluation import Evaluator
+from agentic_design.tasks.agent.simulated import SimulatedModel
+from agentic_design.tasks.agent.task import AgentTask
 
 from .conftest import REPO, cli
 from .llm_server import ScriptedLLM
@@ -79,7 +80,7 @@ def evaluate_with(task: AgentTask, answer, codes: dict[str, str], **limits) -> d
     broker = Broker(answer, BrokerLimits(**limits))
     with sandbox_for(config, task, workers=2) as sandbox:
         evaluator = Evaluator(
-            task, "arithmetic", sandbox, limits=limits_for(config, task), broker=broker
+            task, "arithmetic", sandbox, limits=sandbox_limits(config, task), broker=broker
         )
         return {name: evaluator.evaluate(code, seed=0) for name, code in codes.items()}
 
@@ -347,9 +348,9 @@ ADAS_FIXTURES = REPO.parent / "shared" / "fixtures" / "adas"  # beside the check
 
 @pytest.mark.slow
 def test_agents_written_for_adas_run_unmodified_through_our_broker():
-    from agentic_design.broker import llm_answerer
     from agentic_design.config import LLMConfig
     from agentic_design.llm import LLM
+    from agentic_design.run.broker import llm_answerer
 
     entries = json.loads((ADAS_FIXTURES / "mgsm_gpt3.5_results.json").read_text())
     codes = {e["name"]: e["code"] for e in entries[:4]}
@@ -366,7 +367,7 @@ def test_agents_written_for_adas_run_unmodified_through_our_broker():
 
 @pytest.mark.slow
 def test_an_imported_adas_agent_is_scored_under_a_config_of_ours(tmp_path):
-    from agentic_design.adas import import_adas
+    from agentic_design.store.import_adas import import_adas
 
     run_dir = tmp_path / "mgsm"
     import_adas(ADAS_FIXTURES / "mgsm_gpt3.5_results.json", run_dir)

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import torch
 
-from agentic_design.tasks.architecture_mutations import (
+from agentic_design.tasks.architecture.mutations import (
     Mutation,
     MutationError,
     crossover,

@@ -4,8 +4,8 @@ import sqlite3
 
 import pytest
 
-from agentic_design.archive import Archive, ArchiveError, farthest_points
 from agentic_design.records import Evaluation, Proposal, Status
+from agentic_design.store.archive import Archive, ArchiveError, farthest_points
 
 
 def proposal(i: int, parents: tuple[int, ...] = ()) -> Proposal:

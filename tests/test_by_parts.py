@@ -11,6 +11,7 @@ import pytest
 
 from agentic_design import Archive, RunConfig, Search, Status
 from agentic_design.graph.model import loads
+from agentic_design.run.assemble import build_task
 
 from .conftest import cli, small_digits_config
 from .llm_server import ScriptedLLM
@@ -90,7 +91,7 @@ def config(server: ScriptedLLM, tmp_path, evaluations: int) -> RunConfig:
 def test_a_digits_design_is_written_part_by_part_and_its_graph_is_stored(tmp_path):
     script = PartByPart()
     with ScriptedLLM(answer=script) as server:
-        n_seeds = len(RunConfig.from_dict(small_digits_config(tmp_path)).build_task().seeds())
+        n_seeds = len(build_task(RunConfig.from_dict(small_digits_config(tmp_path))).seeds())
         Search(config(server, tmp_path, n_seeds + 1), progress=False).run()
     archive = Archive.open(tmp_path / "run")
     (design,) = [d for d in archive.designs() if d.operator == "llm decompose"]
@@ -123,7 +124,7 @@ def test_a_digits_design_is_written_part_by_part_and_its_graph_is_stored(tmp_pat
 def test_malformed_plans_are_retried_then_the_proposal_fails_cleanly(tmp_path):
     script = PartByPart(malformed_plans=10)
     with ScriptedLLM(answer=script) as server:
-        n_seeds = len(RunConfig.from_dict(small_digits_config(tmp_path)).build_task().seeds())
+        n_seeds = len(build_task(RunConfig.from_dict(small_digits_config(tmp_path))).seeds())
         Search(config(server, tmp_path, n_seeds + 1), progress=False).run()
     archive = Archive.open(tmp_path / "run")
     (design,) = [d for d in archive.designs() if d.operator == "llm decompose"]

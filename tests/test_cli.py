@@ -194,7 +194,7 @@ def _sandbox_processes_of(pid: int) -> list[int]:
             state = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[0]
         except OSError:
             continue
-        if b"agentic_design.sandbox_server" in argv and str(pid).encode() in argv and state != "Z":
+        if b"agentic_design.sandbox.server" in argv and str(pid).encode() in argv and state != "Z":
             found.append(int(entry))
     return found
 

@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 
 from agentic_design.config import ConfigError, RunConfig
+from agentic_design.run.assemble import build_task
 
 from .conftest import REPO
 
@@ -90,23 +91,23 @@ def test_paths_in_a_config_file_are_relative_to_its_folder(tmp_path):
 
 def test_the_task_budget_is_validated_by_the_tasks_own_model(tmp_path):
     # `train:` is the architecture tasks' name for it, and still works.
-    task = RunConfig.from_dict({"task": "digits", "train": {"max_epochs": 7}}).build_task()
+    task = build_task(RunConfig.from_dict({"task": "digits", "train": {"max_epochs": 7}}))
     assert task.budget.max_epochs == 7 and task.budget.threads == 1
     path = write(tmp_path, "task: digits\ntrain:\n  max_epochs: 0\n  speed: fast\n")
     with pytest.raises(ConfigError) as error:
-        RunConfig.from_yaml(path).build_task()
+        build_task(RunConfig.from_yaml(path))
     message = str(error.value)
     assert f"{path}: train.max_epochs: Input should be greater than or equal to 1" in message
     assert f"{path}: train.speed: unknown setting" in message
     unknown = r"binpack\.yaml: task_budget\.max_params: unknown setting"
     with pytest.raises(ConfigError, match=unknown):
-        RunConfig.from_dict(
+        build_task(RunConfig.from_dict(
             {"task": "binpack", "task_budget": {"max_params": 5}}, source="binpack.yaml"
-        ).build_task()
+        ))
 
 
 @pytest.mark.parametrize("path", sorted((REPO / "examples").glob("*.yaml")), ids=lambda p: p.name)
 def test_every_example_config_is_valid_and_builds_its_task(path):
     config = RunConfig.from_yaml(path)
-    task = config.build_task()
+    task = build_task(config)
     assert task.budget is not None and config.budget.evaluations >= 1

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from agentic_design import cgroups, userns
+from agentic_design.sandbox import cgroups, userns
 
 # This machine's (hybrid: v1 controllers, a v2 hierarchy with none).
 HYBRID_CGROUP = """9:name=systemd:/

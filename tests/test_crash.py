@@ -25,8 +25,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from agentic_design.archive import SCHEMA_VERSION, Archive
 from agentic_design.records import ArchiveError, Proposal, Status
+from agentic_design.store.archive import SCHEMA_VERSION, Archive
 
 from .conftest import REPO
 
@@ -312,7 +312,7 @@ def test_a_store_of_a_newer_schema_is_refused_not_misread(tmp_path, readonly):
 # writes too narrow for a random stop to find often.
 _STOPS_BEFORE = """
 import os, runpy, signal
-from agentic_design.archive import Archive
+from agentic_design.store.archive import Archive
 write, fired = Archive.{method}, []
 def stop_before(self, *args, **kwargs):
     if not fired and {condition}:

@@ -14,7 +14,12 @@ import pytest
 import yaml
 
 from agentic_design.config import ConfigError, RunConfig
-from agentic_design.devices import (
+from agentic_design.records import Design, Evaluation, Status
+from agentic_design.run.assemble import build_task, device_plan, evaluator_for, sandbox_for
+from agentic_design.run.evaluation import load_design_module
+from agentic_design.run.replay import judge_replay
+from agentic_design.sandbox import Sandbox
+from agentic_design.sandbox.devices import (
     DeviceError,
     Gpu,
     Pin,
@@ -24,12 +29,8 @@ from agentic_design.devices import (
     plan_devices,
     visible_gpus,
 )
-from agentic_design.evaluation import evaluator_for, load_design_module, sandbox_for
-from agentic_design.records import Design, Evaluation, Status
-from agentic_design.replay import judge_replay
-from agentic_design.sandbox import Sandbox
 from agentic_design.tasks import InvalidOutputs, load_task
-from agentic_design.tasks.architecture import AUTO_CPU, BUDGET_ASKS
+from agentic_design.tasks.architecture.budget import AUTO_CPU, BUDGET_ASKS
 
 from .conftest import cli, small_digits_config
 
@@ -200,22 +201,22 @@ def test_the_plan_says_where_evaluations_train():
 
 
 def test_config_errors_name_the_file_and_the_field(monkeypatch):
-    monkeypatch.setattr("agentic_design.devices.visible_gpus", lambda: [])
+    monkeypatch.setattr("agentic_design.run.assemble.visible_gpus", lambda: [])
     config = RunConfig.from_dict({"task": "digits", "train": {"device": "cuda"}}, "my.yaml")
     with pytest.raises(ConfigError, match=r"^my\.yaml: train\.device: cuda is asked for"):
-        config.device_plan(config.build_task())
-    monkeypatch.setattr("agentic_design.devices.visible_gpus", lambda: [ONE])
+        device_plan(config, build_task(config))
+    monkeypatch.setattr("agentic_design.run.assemble.visible_gpus", lambda: [ONE])
     config = RunConfig.from_dict(
         {"task": "digits", "sandbox": {"workers": 2, "gpu_memory_fraction": 0.7}}, "my.yaml"
     )
     with pytest.raises(ConfigError, match=r"^my\.yaml: sandbox\.gpu_memory_fraction: 2 workers"):
-        config.device_plan(config.build_task())
+        device_plan(config, build_task(config))
 
 
 def test_an_unknown_device_is_a_config_error():
     config = RunConfig.from_dict({"task": "digits", "train": {"device": "tpu"}}, "my.yaml")
     with pytest.raises(ConfigError, match=r"my\.yaml: train\.device: Input should be 'auto'"):
-        config.build_task()
+        build_task(config)
 
 
 @pytest.mark.parametrize(
@@ -227,7 +228,7 @@ def test_an_unknown_device_is_a_config_error():
     ],
 )
 def test_the_prompt_says_where_training_runs(device, where):
-    task = RunConfig.from_dict({"task": "digits", "train": {"device": device}}).build_task()
+    task = build_task(RunConfig.from_dict({"task": "digits", "train": {"device": device}}))
     assert where in task.describe()
 
 
@@ -236,7 +237,7 @@ def test_the_prompt_says_where_training_runs(device, where):
 
 def train(budget: dict, code: str | None = None):
     """The trainer in this process, on the digits task, for a few steps."""
-    from agentic_design.tasks.training import train_and_predict
+    from agentic_design.tasks.architecture.training import train_and_predict
 
     task = load_task("digits")
     task.configure({"max_epochs": 1, **budget})
@@ -264,7 +265,7 @@ def test_device_cuda_without_one_in_the_sandbox_fails_rather_than_train_on_the_c
 ):
     import torch
 
-    from agentic_design.tasks.training import DeviceUnavailable
+    from agentic_design.tasks.architecture.training import DeviceUnavailable
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     with pytest.raises(DeviceUnavailable, match="no CUDA device is visible in the sandbox"):
@@ -418,7 +419,7 @@ def test_an_evaluation_in_the_real_sandbox_records_where_it_trained(monkeypatch)
     config = RunConfig.from_dict(
         {"task": "digits", "train": {"max_epochs": 1}, "sandbox": {"workers": 1}}
     )
-    task = config.build_task()
+    task = build_task(config)
     task.prepare()
     with sandbox_for(config, task) as sandbox:
         evaluation = evaluator_for(config, task, sandbox).evaluate(task.seeds()[0].code, seed=0)

@@ -5,8 +5,8 @@ from dataclasses import replace
 import pytest
 
 from agentic_design.config import RunConfig
-from agentic_design.evaluation import evaluator_for, sandbox_for
 from agentic_design.records import Status
+from agentic_design.run.assemble import build_task, evaluator_for, sandbox_for
 
 LINEAR = """
 from torch import nn
@@ -22,7 +22,7 @@ def evaluator():
     config = RunConfig.from_dict(
         {"task": "digits", "train": {"max_epochs": 5, "max_seconds": 5, "max_params": 10_000}}
     )
-    task = config.build_task()
+    task = build_task(config)
     task.prepare()
     with sandbox_for(config, task, workers=1) as sandbox:
         yield evaluator_for(config, task, sandbox)
@@ -123,9 +123,9 @@ def test_a_sandboxed_evaluation_does_not_load_the_orchestrator():
         "def main(names):\n"
         "    return [name for name in names if name in sys.modules]\n"
     )
-    names = ["rich", "jinja2", "litellm", "openai", "typer", "yaml", "agentic_design.search"]
-    names += ["agentic_design.archive", "agentic_design.llm", "agentic_design.config"]
-    with Sandbox(workers=1, preload=["agentic_design.evaluation"]) as sandbox:
+    names = ["rich", "jinja2", "litellm", "openai", "typer", "yaml", "agentic_design.run.search"]
+    names += ["agentic_design.store.archive", "agentic_design.llm", "agentic_design.config"]
+    with Sandbox(workers=1, preload=["agentic_design.run.evaluation"]) as sandbox:
         result = sandbox.run(code, entry="main", args={"names": names})
     assert result.status == "ok", result.error
     assert result.value == []

@@ -17,7 +17,7 @@ from agentic_design.proposers.evolution import (
     tournament,
 )
 from agentic_design.records import Design, Status, code_hash
-from agentic_design.tasks.architecture_mutations import torch_operators
+from agentic_design.tasks.architecture.mutations import torch_operators
 
 CNN = (Path(__file__).resolve().parents[1] / "archive/architecture/mnist1d/cnn.py").read_text()
 
@@ -168,7 +168,7 @@ def test_settings_reject_nonsense():
 
 
 def test_a_parent_no_configured_operator_can_change_is_passed_over_not_a_crash():
-    from agentic_design.proposers.operators import generic_operators
+    from agentic_design.mutations.generic import generic_operators
 
     only_constants = EvolutionProposer(
         EvolutionConfig(operator_weights={"constant": 1.0}, crossover_rate=0.0),

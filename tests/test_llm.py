@@ -5,9 +5,9 @@ import time
 
 import pytest
 
-from agentic_design.archive import Archive
 from agentic_design.config import LLMConfig
 from agentic_design.llm import LLM, LLMConfigurationError, LLMError, ReplayMiss
+from agentic_design.store.archive import Archive
 
 from .llm_server import Fault, ScriptedLLM
 

@@ -6,10 +6,10 @@ from collections import Counter
 
 import pytest
 
-from agentic_design.archive import Archive
 from agentic_design.config import ConfigError, RunConfig
 from agentic_design.proposers.model_choice import UCB1, FixedWeights, model_choice
 from agentic_design.records import Evaluation, Origin, Proposal, Status
+from agentic_design.store.archive import Archive
 
 
 def add(archive: Archive, model: str, fitness: float | None, parents=(), usd=0.01) -> int:

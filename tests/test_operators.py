@@ -11,17 +11,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from agentic_design.proposers.crossover import function_crossover
-from agentic_design.proposers.operators import (
+from agentic_design.mutations.crossover import function_crossover
+from agentic_design.mutations.generic import generic_operators
+from agentic_design.mutations.operators import (
     Mutation,
     MutationError,
     Operators,
     check_weights,
-    generic_operators,
     mutate,
 )
-from agentic_design.proposers.point_mutations import mutate_constant, swap_call, swap_operator
-from agentic_design.proposers.term_mutations import drop_term, insert_term
+from agentic_design.mutations.point import mutate_constant, swap_call, swap_operator
+from agentic_design.mutations.term import drop_term, insert_term
 
 ARCHIVE = Path(__file__).resolve().parents[1] / "archive"
 

@@ -13,12 +13,12 @@ from typing import Any
 
 import pytest
 
-from agentic_design.archive import Archive
 from agentic_design.config import Budget
 from agentic_design.llm import ReplayMiss
-from agentic_design.pipeline import Pipeline
 from agentic_design.proposers.base import ProposerExhausted
 from agentic_design.records import Evaluation, Origin, Proposal, Status, StopReason
+from agentic_design.run.pipeline import Pipeline
+from agentic_design.store.archive import Archive
 
 
 def fitness_of(code: str) -> float:

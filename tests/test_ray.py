@@ -23,10 +23,10 @@ import pytest
 ray = pytest.importorskip("ray")
 
 from agentic_design.config import ConfigError, RunConfig  # noqa: E402
-from agentic_design.evaluation import evaluator_for, sandbox_for  # noqa: E402
-from agentic_design.ray_executor import RayEvaluator  # noqa: E402
 from agentic_design.records import Status  # noqa: E402
-from agentic_design.search import Search  # noqa: E402
+from agentic_design.run.assemble import build_task, evaluator_for, sandbox_for  # noqa: E402
+from agentic_design.run.ray_executor import RayEvaluator  # noqa: E402
+from agentic_design.run.search import Search  # noqa: E402
 from tests.conftest import cli, small_digits_config  # noqa: E402
 
 CURVE_TASK = Path(__file__).parent / "data" / "curve_task.py"
@@ -120,7 +120,7 @@ def test_a_users_task_file_travels_as_text_and_scores_as_it_does_locally(cluster
     task_path.parent.mkdir()
     shutil.copy(CURVE_TASK, task_path)
     config = curve_config(task_path)
-    task = config.build_task()
+    task = build_task(config)
     with sandbox_for(config, task) as sandbox:
         local = evaluator_for(config, task, sandbox).evaluate(LINE, seed=0)
 
@@ -138,7 +138,7 @@ def test_a_users_task_file_travels_as_text_and_scores_as_it_does_locally(cluster
 
 def test_a_worker_killed_mid_evaluation_is_replaced_and_the_evaluation_retried(cluster):
     slow = "import time\ntime.sleep(4)\n\n" + LINE
-    with RayEvaluator(curve_config(CURVE_TASK), curve_config(CURVE_TASK).build_task()) as remote:
+    with RayEvaluator(curve_config(CURVE_TASK), build_task(curve_config(CURVE_TASK))) as remote:
         first_pid = remote.workers[0]["pid"]
         results: list[Any] = []
         running = threading.Thread(target=lambda: results.append(remote.evaluate(slow, seed=0)))
@@ -157,7 +157,7 @@ def test_a_worker_killed_mid_evaluation_is_replaced_and_the_evaluation_retried(c
 
 def test_a_worker_that_stops_answering_is_killed_and_its_evaluation_is_a_timeout(cluster):
     config = curve_config(CURVE_TASK, wall_s=5)
-    with RayEvaluator(config, config.build_task()) as remote:
+    with RayEvaluator(config, build_task(config)) as remote:
         stuck = remote.workers[0]["pid"]
         os.kill(stuck, signal.SIGSTOP)  # alive to Ray, but never answers
         evaluation = remote.evaluate(LINE, seed=0)
@@ -171,7 +171,7 @@ def test_a_worker_that_stops_answering_is_killed_and_its_evaluation_is_a_timeout
 
 def test_a_design_past_the_wall_limit_is_a_timeout_on_its_node(cluster):
     config = curve_config(CURVE_TASK, wall_s=3)
-    with RayEvaluator(config, config.build_task()) as remote:
+    with RayEvaluator(config, build_task(config)) as remote:
         evaluation = remote.evaluate("import time\ntime.sleep(600)\n" + LINE, seed=0)
         after = remote.evaluate(LINE, seed=0)
     assert evaluation.status is Status.TIMEOUT
@@ -182,7 +182,7 @@ def test_a_design_past_the_wall_limit_is_a_timeout_on_its_node(cluster):
 def test_what_ray_cannot_do_is_a_configuration_error(tmp_path):
     gpu = RunConfig.from_dict({"task": "digits", "executor": "ray", "train": {"device": "cuda"}})
     with pytest.raises(ConfigError, match=r"train\.device: cuda .* needs ray\.num_gpus"):
-        gpu.build_task()
+        build_task(gpu)
     path = tmp_path / "gpu.yaml"
     path.write_text("task: digits\ntrain: {device: cuda}\n")
     result = cli("run", str(path), "--executor", "ray", "--run-dir", str(tmp_path / "run"))
@@ -209,7 +209,7 @@ def agent_task_config(server_url: str) -> RunConfig:
 def test_an_agents_calls_go_from_its_node_and_come_back_to_the_runs_store(
     cluster, tmp_path, monkeypatch
 ):
-    from agentic_design.archive import Archive
+    from agentic_design.store.archive import Archive
     from tests.llm_server import ScriptedLLM
     from tests.test_agents import Scripted, seed
 
@@ -217,7 +217,7 @@ def test_an_agents_calls_go_from_its_node_and_come_back_to_the_runs_store(
     voting = seed("self_consistency")
     with ScriptedLLM() as server, Archive.create(tmp_path / "run") as store:
         config = agent_task_config(server.url)
-        task = config.build_task()
+        task = build_task(config)
         server.answer = Scripted({e.question: e.answer for e in task.examples("validation")})
         with RayEvaluator(config, task, calls=store) as remote:
             first = remote.evaluate(voting, seed=0, design_id=7)
@@ -287,7 +287,7 @@ def test_a_digits_search_on_ray_matches_the_local_executor(cluster, tmp_path):
 
 
 def _designs(run_dir: Path) -> list[Any]:
-    from agentic_design.archive import Archive
+    from agentic_design.store.archive import Archive
 
     with Archive.open(run_dir, readonly=True) as archive:
         return archive.designs()

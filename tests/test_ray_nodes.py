@@ -14,9 +14,9 @@ ray = pytest.importorskip("ray")
 from ray.cluster_utils import Cluster  # noqa: E402
 
 from agentic_design.config import RunConfig  # noqa: E402
-from agentic_design.evaluation import evaluator_for, sandbox_for  # noqa: E402
-from agentic_design.ray_executor import RayEvaluator  # noqa: E402
 from agentic_design.records import Status  # noqa: E402
+from agentic_design.run.assemble import build_task, evaluator_for, sandbox_for  # noqa: E402
+from agentic_design.run.ray_executor import RayEvaluator  # noqa: E402
 from tests.test_ray import CURVE_TASK, LINE, agent_searches, loopback_only  # noqa: E402
 
 
@@ -49,7 +49,7 @@ def test_each_node_writes_the_users_task_file_in_its_own_folder(nodes, tmp_path)
             "ray": {"num_cpus": 1},
         }
     )
-    task = config.build_task()
+    task = build_task(config)
     with sandbox_for(config, task, workers=1) as sandbox:
         local = evaluator_for(config, task, sandbox).evaluate(LINE, seed=0)
     with RayEvaluator(config, task) as remote:

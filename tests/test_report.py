@@ -15,9 +15,9 @@ import pytest
 import yaml
 from PIL import Image
 
-from agentic_design.archive import Archive
 from agentic_design.records import Evaluation, Origin, Proposal, Status
 from agentic_design.report import build_report, plots, sections, write_report
+from agentic_design.store.archive import Archive
 
 from .conftest import REPO, cli, small_digits_config
 

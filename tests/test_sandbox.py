@@ -140,7 +140,7 @@ def test_a_server_that_dies_mid_call_is_reported_and_replaced():
 
 
 def test_with_protections_turned_off_it_still_works_and_says_so(tmp_path):
-    from agentic_design.confinement import OPTIONAL
+    from agentic_design.sandbox import OPTIONAL_PROTECTIONS as OPTIONAL
 
     with Sandbox(workers=1, preload=[], disable=list(OPTIONAL)) as degraded:
         report = {p["name"]: p for p in degraded.protections}

@@ -200,7 +200,7 @@ def test_a_search_runs_from_a_thread_other_than_the_main_one(tmp_path):
 
 @pytest.mark.slow
 def test_the_pareto_front_keeps_every_design_no_other_beats_on_fitness_and_cost(finished):
-    from agentic_design.pareto import cost_of, pareto_front
+    from agentic_design.store.pareto import cost_of, pareto_front
 
     _, archive = finished
     assert archive.meta("cost_metric") == "params"

@@ -13,7 +13,7 @@ import threading
 
 import pytest
 
-from agentic_design import seccomp
+from agentic_design.sandbox import seccomp
 
 pytestmark = pytest.mark.skipif(seccomp.supported() is not None, reason=str(seccomp.supported()))
 

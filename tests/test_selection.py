@@ -11,9 +11,9 @@ import pytest
 from agentic_design import Archive, RunConfig, Search, Status
 from agentic_design.config import ConfigError, EvolutionConfig, SelectionConfig
 from agentic_design.proposers.evolution import EvolutionProposer, select_population
+from agentic_design.proposers.selection import BestK, Islands, MapElites, Regularized, make_strategy
 from agentic_design.records import Proposal
-from agentic_design.selection import BestK, Islands, MapElites, Regularized, make_strategy
-from agentic_design.tasks.architecture_mutations import torch_operators
+from agentic_design.tasks.architecture.mutations import torch_operators
 
 from .conftest import small_digits_config
 from .test_evolution import cnn, design

@@ -10,8 +10,8 @@ from collections import Counter
 import pytest
 
 from agentic_design.agents.toolkit import FIELDS_LINE, Agent, parse_fields
-from agentic_design.simulated import SimulatedModel, describe
-from agentic_design.tasks.agent_data import arithmetic_examples
+from agentic_design.tasks.agent.data import arithmetic_examples
+from agentic_design.tasks.agent.simulated import SimulatedModel, describe
 
 SOLVER = {"thinking": "your step-by-step reasoning", "answer": "the final answer only"}
 CRITIC = {"feedback": "what is wrong, or why it is right", "correct": "yes or no"}

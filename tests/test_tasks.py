@@ -3,8 +3,9 @@
 import numpy as np
 import pytest
 
+from agentic_design.run.assemble import build_task
 from agentic_design.tasks import InvalidOutputs, TaskLoadError, load_task
-from agentic_design.tasks.architecture import bootstrap_interval
+from agentic_design.tasks.common import bootstrap_interval
 
 
 def all_arrays(task):
@@ -158,7 +159,7 @@ def test_the_prompt_and_checklist_state_this_runs_limits_as_numbers():
     config = RunConfig.from_dict(
         {"task": "digits", "train": {"max_params": 12345, "max_epochs": 17, "max_seconds": 3.5}}
     )
-    task = config.build_task()
+    task = build_task(config)
     text = task.describe()
     assert "at most 12,345 trainable parameters" in text
     assert "at most 17 epochs" in text and "after 3.5 seconds" in text

@@ -28,9 +28,9 @@ from agentic_design.graph.model import (
     report_call,
     sibling_order,
 )
+from agentic_design.lenient_json import decode_at
 from agentic_design.llm import LLM
 from agentic_design.prompts import render
-from agentic_design.proposers.lenient_json import decode_at
 
 
 class MalformedReply(GraphError):

@@ -30,7 +30,8 @@ from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from agentic_design.proposers.code_ast import defined_names
+from agentic_design.lenient_json import decode_at
+from agentic_design.mutations.code_ast import defined_names
 from agentic_design.proposers.edits import (
     Edit,
     EditError,
@@ -39,7 +40,6 @@ from agentic_design.proposers.edits import (
     unified_diff,
     without_edits,
 )
-from agentic_design.proposers.lenient_json import decode_at
 
 UNTITLED = "untitled"
 

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from agentic_design.records import Proposal, StopReason
 
 if TYPE_CHECKING:
-    from agentic_design.archive import Archive
+    from agentic_design.store.archive import Archive
 
 
 class ProposerExhausted(RuntimeError):

@@ -4,7 +4,7 @@ The population is the most recent working designs, so every design eventually ag
 good it was: the search keeps re-earning its best results instead of clinging to a lucky one.
 A parent is the fittest of a small random tournament; its child is one or more code mutations
 of it, or now and then a crossover of two parents. `search.selection` swaps the way parents
-are chosen (best-k, MAP-Elites, islands: `agentic_design.selection`).
+are chosen (best-k, MAP-Elites, islands: `agentic_design.proposers.selection`).
 
 Planning is incremental: each plan reads only the designs finished since the last one, so it
 costs the same at design 100,000 as at design 100.
@@ -18,19 +18,19 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from agentic_design.config import EvolutionConfig, SelectionConfig
-from agentic_design.proposers.base import ProposerExhausted
-from agentic_design.proposers.operators import (
+from agentic_design.mutations.operators import (
     Mutation,
     MutationError,
     Operators,
     check_weights,
     mutate,
 )
+from agentic_design.proposers.base import ProposerExhausted
+from agentic_design.proposers.selection import Strategy, make_strategy, tournament, works
 from agentic_design.records import Design, Proposal, StopReason, code_hash, near_hash
-from agentic_design.selection import Strategy, make_strategy, tournament, works
 
 if TYPE_CHECKING:
-    from agentic_design.archive import Archive
+    from agentic_design.store.archive import Archive
 
 # How often to draw a fresh child before giving up on finding code the run has not seen yet.
 MAX_ATTEMPTS = 12

@@ -20,7 +20,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from agentic_design.archive import Archive
 from agentic_design.config import MetaAgentConfig
 from agentic_design.llm import LLM, LLMError, Message, ReplayMiss, structured_output
 from agentic_design.prompts import render
@@ -28,8 +27,9 @@ from agentic_design.proposers.answers import Answer, MalformedAnswer, parse_answ
 from agentic_design.proposers.by_parts import Checker, write_by_parts
 from agentic_design.proposers.edits import unified_diff
 from agentic_design.proposers.model_choice import FixedWeights, ModelChoice
+from agentic_design.proposers.selection import Strategy
 from agentic_design.records import Design, Proposal, Status
-from agentic_design.selection import Strategy
+from agentic_design.store.archive import Archive
 from agentic_design.tasks import Task
 
 __all__ = ["MalformedAnswer", "MetaAgentProposer", "Plan", "parse_answer"]

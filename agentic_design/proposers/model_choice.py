@@ -21,8 +21,8 @@ import random
 from dataclasses import dataclass
 from typing import Protocol
 
-from agentic_design.archive import Archive
 from agentic_design.records import Design, Status
+from agentic_design.store.archive import Archive
 
 
 class ModelChoice(Protocol):

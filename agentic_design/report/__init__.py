@@ -26,9 +26,9 @@ from typing import Any
 import jinja2
 from markupsafe import Markup
 
-from agentic_design.archive import Archive
 from agentic_design.report.sections import SECTIONS, RunView
 from agentic_design.resources import shipped_dir
+from agentic_design.store.archive import Archive
 
 __all__ = ["Report", "SectionFailure", "build_report", "write_report"]
 

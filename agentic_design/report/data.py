@@ -8,9 +8,9 @@ import math
 from collections import deque
 from dataclasses import dataclass
 
-from agentic_design.archive import Archive
-from agentic_design.pareto import pareto_front
 from agentic_design.records import Design, Status
+from agentic_design.store.archive import Archive
+from agentic_design.store.pareto import pareto_front
 
 
 @dataclass(frozen=True)

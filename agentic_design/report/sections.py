@@ -16,10 +16,10 @@ from typing import Any
 
 import yaml
 
-from agentic_design.archive import Archive
-from agentic_design.pareto import cost_of
 from agentic_design.records import Design, Status
 from agentic_design.report import data, plots
+from agentic_design.store.archive import Archive
+from agentic_design.store.pareto import cost_of
 
 TOP_DESIGNS = 5  # shown in full: code, thought, metrics
 ANCESTRY_ROWS = 40  # designs listed in the lineage table

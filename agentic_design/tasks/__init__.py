@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from agentic_design.tasks import architecture  # noqa: F401 - resolves its data cache at import
+from agentic_design.tasks.architecture import task as architecture  # noqa: F401 - resolves its data cache at import
 from agentic_design.tasks.base import InvalidDesign, InvalidOutputs, Score, Task, TaskBudget
 
 BUILTIN_TASKS: dict[str, str] = {

@@ -29,7 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from agentic_design.records import Proposal
 
 if TYPE_CHECKING:
-    from agentic_design.proposers.operators import Operators
+    from agentic_design.mutations.operators import Operators
 
 Split = Literal["validation", "test"]
 SPLITS: tuple[str, ...] = ("validation", "test")
@@ -190,7 +190,7 @@ class Task(ABC):
     def evolution_operators(self) -> Operators:
         """The mutation operators (with weights) and the crossover of offline evolution.
         The default works on any Python code; tasks add their own (torch layers, recipes)."""
-        from agentic_design.proposers.operators import generic_operators
+        from agentic_design.mutations.generic import generic_operators
 
         return generic_operators()
 

@@ -23,10 +23,10 @@ from typing import Any, ClassVar
 import numpy as np
 from pydantic import Field
 
-from agentic_design.proposers.operators import Operators, generic_operators
+from agentic_design.mutations.generic import generic_operators
+from agentic_design.mutations.operators import Operators
 from agentic_design.records import Proposal
 from agentic_design.resources import shipped_dir
-from agentic_design.tasks.architecture import load_seed_designs
 from agentic_design.tasks.base import (
     InvalidDesign,
     InvalidOutputs,
@@ -35,6 +35,7 @@ from agentic_design.tasks.base import (
     Task,
     TaskBudget,
 )
+from agentic_design.tasks.common import load_seed_designs
 
 BOOTSTRAP_RESAMPLES = 1000
 BOOTSTRAP_SEED = 0

@@ -45,7 +45,7 @@ DISABLED = [p for p in os.environ.get("AGENTIC_DESIGN_HOSTILE_DISABLE", "").spli
 
 @pytest.fixture(scope="module")
 def sandbox():
-    preload = ["torch", "numpy", "agentic_design.evaluation"]
+    preload = ["torch", "numpy", "agentic_design.run.evaluation"]
     with Sandbox(workers=1, preload=preload, disable=DISABLED) as sb:
         yield sb
 

@@ -23,8 +23,8 @@ from pathlib import Path
 
 import pytest
 
-from agentic_design import userns
-from agentic_design.confinement import world_readable
+from agentic_design.sandbox import userns
+from agentic_design.sandbox.confinement import world_readable
 
 from .conftest import DISABLED
 

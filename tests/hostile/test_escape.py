@@ -126,7 +126,7 @@ return "connected"
 
 
 def test_the_packages_own_source_cannot_be_opened_for_writing(hostile):
-    source = Path(agentic_design.__file__).parent / "evaluation.py"
+    source = Path(agentic_design.__file__).parent / "run" / "evaluation.py"
     digest = hashlib.sha256(source.read_bytes()).hexdigest()
     result = hostile.run(f"open({str(source)!r}, 'a').write('# pwned')")
     assert result.status == "error"

@@ -68,8 +68,8 @@ os._exit(0)
 
 def test_a_design_cannot_change_how_it_is_scored(tmp_path):
     from agentic_design.config import RunConfig
-    from agentic_design.evaluation import evaluator_for, sandbox_for
     from agentic_design.records import Status
+    from agentic_design.run.assemble import build_task, evaluator_for, sandbox_for
 
     # It patches the scorer inside the sandbox and returns a useless model.
     code = """
@@ -84,7 +84,7 @@ def train_recipe():
     return {"lr": 1e-5, "epochs": 1}
 """
     config = RunConfig.from_dict({"task": "digits"})
-    task = config.build_task()
+    task = build_task(config)
     task.prepare()
     with sandbox_for(config, task, workers=1) as sandbox:
         result = evaluator_for(config, task, sandbox).evaluate(code, seed=0)

@@ -1,9 +1,9 @@
 """A fork-server worker pool that runs untrusted design code in throw-away, confined processes.
 
-Each worker is a server process (`agentic_design.sandbox_server`) that imports the heavy modules
+Each worker is a server process (`agentic_design.sandbox.server`) that imports the heavy modules
 once (`preload`), then forks a fresh child for every call. The child is confined before the code
 runs — namespaces, Landlock, a pids cgroup, resource limits, no capabilities, a scrubbed
-environment, a private temporary directory (see `sandbox_server` and `confinement`) — and sends
+environment, a private temporary directory (see `server` and `confinement`) — and sends
 back JSON over a pipe. The server enforces the wall-clock limit by killing the child's whole
 process group, and nothing a child started outlives it. Nothing a child sends is ever
 unpickled, and the code never runs in the caller. `Sandbox.protections` says which protections
@@ -30,8 +30,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from agentic_design.devices import Gpu, Pin, assign, pinned_environment, visible_gpus
-from agentic_design.framing import NoFrame, encode, read_frame, write_frame
+from agentic_design.sandbox.devices import Gpu, Pin, assign, pinned_environment, visible_gpus
+from agentic_design.sandbox.framing import NoFrame, encode, read_frame, write_frame
 
 # Status classes a sandboxed call can end in.
 OK, INVALID, ERROR, TIMEOUT, MEMORY, KILLED, OUTPUT_LIMIT = (
@@ -148,7 +148,7 @@ class _Worker:
             [
                 sys.executable,
                 "-m",
-                "agentic_design.sandbox_server",
+                "agentic_design.sandbox.server",
                 str(os.getpid()),
                 ",".join(preload),
                 ",".join(disable),
@@ -179,7 +179,7 @@ class _Worker:
         if reply is None or reply.get("ready") is not True:
             self.kill()
             raise SandboxError(
-                "a sandbox worker failed to start; run `python -m agentic_design.sandbox_server "
+                "a sandbox worker failed to start; run `python -m agentic_design.sandbox.server "
                 "0 torch` to see why"
             )
         self.info = reply
@@ -245,7 +245,7 @@ class Sandbox:
         channel: bool = False,
         gpus: Sequence[Gpu] | None = None,
     ) -> None:
-        from agentic_design.confinement import OPTIONAL
+        from agentic_design.sandbox.confinement import OPTIONAL
 
         unknown = set(disable) - set(OPTIONAL)
         if unknown:

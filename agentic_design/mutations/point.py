@@ -9,7 +9,7 @@ import math
 import random
 from typing import cast
 
-from agentic_design.proposers.code_ast import (
+from agentic_design.mutations.code_ast import (
     emit,
     enclosing_function,
     import_aliases,
@@ -19,7 +19,7 @@ from agentic_design.proposers.code_ast import (
     parse_code,
     snippet,
 )
-from agentic_design.proposers.operators import Mutation
+from agentic_design.mutations.operators import Mutation
 
 # --- constants ---------------------------------------------------------------------------------
 

@@ -1,22 +1,22 @@
 """Evolution operators: how offline evolution changes a design's code.
 
 A task hands evolution an `Operators` bundle (`Task.evolution_operators`): mutation operators
-by name, the weights they are drawn with, and a crossover. `generic_operators()` works on any
-Python code; tasks add operators that know their own kind of design (torch layers, recipes).
+by name, the weights they are drawn with, and a crossover. `generic.generic_operators()` works
+on any Python code; tasks add operators that know their own kind of design (torch layers, recipes).
 
 An operator parses the code with `ast`, changes one thing and emits the result with
 `ast.unparse` (comments are lost; docstrings kept). It returns None when it has nothing to act
 on, never raises on code it cannot handle, and is deterministic given its `random.Random`: nodes
 are visited in `ast.walk` order, never through a set. A change may still break the design (the
 square root of a negative number): the evaluator records such a child as invalid, and evolution
-moves on. The generic operators live in `point_mutations` (constants, operators, functions),
-`term_mutations` (terms of arithmetic expressions) and `crossover` (functions of two parents).
+moves on. The generic operators live in `point` (constants, operators, functions), `term`
+(terms of arithmetic expressions) and `crossover` (functions of two parents); `generic` bundles
+them. This module is the contract they all build on, and imports none of them.
 """
 
 from __future__ import annotations
 
 import ast
-import functools
 import math
 import random
 from collections.abc import Callable, Collection, Mapping
@@ -102,36 +102,3 @@ def mutate(code: str, rng: random.Random, operators: Operators) -> Mutation:
         if result is not None and _normalized(result.code) not in (None, before):
             return replace(result, operator=name)
     raise MutationError("no mutation operator applies to this design")
-
-
-#: The generic operators' weights: tuned by offline evolution on online bin packing, where new
-#: terms are what finds better heuristics and constants tune them.
-GENERIC_WEIGHTS: Mapping[str, float] = {
-    "constant": 2.0,
-    "swap_operator": 1.0,
-    "swap_call": 0.5,
-    "insert_term": 4.0,
-    "drop_term": 1.0,
-}
-
-
-def generic_operators(scale: float = 1.0) -> Operators:
-    """The operators for any Python code (`GENERIC_WEIGHTS`) and function-level crossover.
-    `scale` is the typical magnitude of the design's numbers (a bin's capacity), where the task
-    knows it: new terms' coefficients and thresholds are drawn around it."""
-    # Imported here: those modules build on this one's Mutation.
-    from agentic_design.proposers.crossover import function_crossover
-    from agentic_design.proposers.point_mutations import mutate_constant, swap_call, swap_operator
-    from agentic_design.proposers.term_mutations import drop_term, insert_term
-
-    return Operators(
-        mutations={
-            "constant": mutate_constant,
-            "swap_operator": swap_operator,
-            "swap_call": swap_call,
-            "insert_term": functools.partial(insert_term, scale=scale),
-            "drop_term": drop_term,
-        },
-        weights=dict(GENERIC_WEIGHTS),  # a copy: the bundle's weights are its own
-        crossover=function_crossover,
-    )

@@ -32,7 +32,7 @@ from agentic_design.records import (
 )
 
 if TYPE_CHECKING:
-    from agentic_design.replay import Replay
+    from agentic_design.run.replay import Replay
 
 SCHEMA_VERSION = 5
 
@@ -723,7 +723,7 @@ class Archive:
         """Re-evaluate one design with its recorded seed; say whether its fitness came back.
 
         The store itself never evaluates: this hands the design to `replay.replay_design`."""
-        from agentic_design.replay import replay_design
+        from agentic_design.run.replay import replay_design
 
         return replay_design(self, design_id)
 

@@ -7,7 +7,7 @@ silent wrong answer — and the other examples go on. Outside, `score` compares 
 the labels (exact match after normalising) and bootstraps a seeded 95% interval; the broker's
 metering of the evaluation's calls becomes calls, tokens and USD per example.
 
-Datasets (`tasks/agent_datasets.py`): generated arithmetic word problems (`arithmetic`),
+Datasets (`tasks/agent/datasets.py`): generated arithmetic word problems (`arithmetic`),
 ARC-AGI grid puzzles (`arc`) and HumanEval functions (`humaneval`), whose code answers are
 scored by running the problem's tests in the sandbox (`scoring_programs`). The simulated model
 (`agent_llm: simulated`) answers any of them with a documented noise model.
@@ -27,12 +27,11 @@ from typing import Any, ClassVar
 
 from pydantic import Field
 
-from agentic_design.proposers.operators import Operators
+from agentic_design.mutations.operators import Operators
 from agentic_design.records import Proposal
 from agentic_design.resources import shipped_dir
-from agentic_design.tasks.agent_data import Example
-from agentic_design.tasks.agent_datasets import DATASETS, Dataset
-from agentic_design.tasks.architecture import CACHE_DIR, installed_paths, load_seed_designs
+from agentic_design.tasks.agent.data import Example
+from agentic_design.tasks.agent.datasets import DATASETS, Dataset
 from agentic_design.tasks.base import (
     InvalidDesign,
     InvalidOutputs,
@@ -42,6 +41,7 @@ from agentic_design.tasks.base import (
     Task,
     TaskBudget,
 )
+from agentic_design.tasks.common import CACHE_DIR, installed_paths, load_seed_designs
 
 
 class AgentBudget(TaskBudget):
@@ -328,7 +328,7 @@ class AgentTask(Task):
         return {"calls_per_example": float(metrics.get("calls_per_example", 0.0))}
 
     def evolution_operators(self) -> Operators:
-        from agentic_design.tasks.agent_mutations import agent_operators
+        from agentic_design.tasks.agent.mutations import agent_operators
 
         return agent_operators()
 

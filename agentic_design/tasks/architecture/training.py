@@ -25,7 +25,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from agentic_design.tasks.architecture import AUTO_CPU, AUTO_GPU, BUDGET_ASKS, TrainBudget
+from agentic_design.tasks.architecture.budget import AUTO_CPU, AUTO_GPU, BUDGET_ASKS, TrainBudget
 from agentic_design.tasks.base import InvalidDesign
 
 OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop")
@@ -87,8 +87,9 @@ class DeviceUnavailable(RuntimeError):
 
 def prepare_process() -> None:
     """Process-wide determinism. The first call costs about a second, so the sandbox server
-    makes it once (preload `agentic_design.tasks.training:prepare_process`) for all children.
-    It never touches CUDA itself: a CUDA driver initialised before the fork is unusable after."""
+    makes it once (preload `agentic_design.tasks.architecture.training:prepare_process`) for all
+    children. It never touches CUDA itself: a CUDA driver initialised before the fork is
+    unusable after."""
     if not torch.are_deterministic_algorithms_enabled():
         # warn_only: a kernel with no deterministic version still runs, and the trainer notes
         # it (the `deterministic` metric) rather than failing the design for it.

@@ -19,8 +19,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from agentic_design.archive import Archive, db_path
 from agentic_design.records import Evaluation, Origin, Proposal, Status
+from agentic_design.store.archive import Archive, db_path
 
 IMPORTED_FROM = "ADAS"
 

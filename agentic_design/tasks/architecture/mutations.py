@@ -20,16 +20,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TypeVar
 
-from agentic_design.proposers.code_ast import defined_names, emit, parent_map, parse_code
-from agentic_design.proposers.operators import (
+from agentic_design.mutations.code_ast import defined_names, emit, parent_map, parse_code
+from agentic_design.mutations.operators import (
     Mutation,
     MutationError,
     Operator,
     Operators,
     check_weights,
 )
-from agentic_design.proposers.operators import mutate as mutate_with
-from agentic_design.tasks.architecture_ast import (
+from agentic_design.mutations.operators import mutate as mutate_with
+from agentic_design.tasks.architecture.torch_ast import (
     ACTIVATIONS,
     DEFAULT_RECIPE,
     FROZEN_LAYERS,

@@ -1,4 +1,4 @@
-"""The fork server behind `agentic_design.sandbox`: `python -m agentic_design.sandbox_server`.
+"""The fork server behind `agentic_design.sandbox`: `python -m agentic_design.sandbox.server`.
 
 The server imports the heavy modules once, probes which kernel protections it can apply, then
 serves one request at a time: it forks a child, confines it, waits for its one reply frame (or
@@ -38,11 +38,11 @@ from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
-from agentic_design import cgroups, confinement, landlock, seccomp, userns
-from agentic_design.confinement import ConfinementError, Plan
-from agentic_design.devices import Pin, device_files
-from agentic_design.framing import NoFrame, encode, read_frame, write_frame
-from agentic_design.sandbox import (
+from agentic_design.sandbox import cgroups, confinement, landlock, seccomp, userns
+from agentic_design.sandbox.confinement import ConfinementError, Plan
+from agentic_design.sandbox.devices import Pin, device_files
+from agentic_design.sandbox.framing import NoFrame, encode, read_frame, write_frame
+from agentic_design.sandbox.pool import (
     ERROR,
     INVALID,
     KILLED,
@@ -517,7 +517,9 @@ def _failure(status: str, exc: BaseException, summary: str | None) -> dict[str, 
     }
 
 
-_FRAMEWORK = os.path.dirname(os.path.abspath(__file__)) + os.sep
+# The package this sandbox ships in (agentic_design: the evaluation entry, the tasks), as its
+# modules' code objects name it.
+_FRAMEWORK = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
 # Call plumbing that appears twice per layer in every torch traceback and says nothing.
 _PLUMBING = (os.path.join("torch", "nn", "modules", "module.py"),)
 

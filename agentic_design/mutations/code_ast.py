@@ -5,7 +5,7 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterator, Sequence
 
-from agentic_design.proposers.operators import Mutation
+from agentic_design.mutations.operators import Mutation
 
 # Nodes that open a scope of their own: names bound outside are not simply visible inside.
 SCOPES: tuple[type[ast.AST], ...] = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)

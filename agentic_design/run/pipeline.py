@@ -25,12 +25,12 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import replace
 from typing import Any, Protocol
 
-from agentic_design.archive import Archive
 from agentic_design.config import Budget
 from agentic_design.llm import ReplayMiss
 from agentic_design.proposers.base import Proposer, ProposerExhausted
 from agentic_design.records import ArchiveError, Design, Evaluation, Proposal, Status
 from agentic_design.records import StopReason as Stop
+from agentic_design.store.archive import Archive
 
 
 class Evaluates(Protocol):

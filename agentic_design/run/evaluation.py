@@ -9,21 +9,18 @@ and, for status ok, the score computed against labels the sandbox never saw.
 from __future__ import annotations
 
 import dataclasses
-import inspect
 import linecache
 import time
 import types
 from typing import TYPE_CHECKING, Any
 
-from agentic_design import program_check  # noqa: F401 - preloaded with this module
 from agentic_design.records import Evaluation, Status
+from agentic_design.run import program_check  # noqa: F401 - preloaded with this module
 from agentic_design.sandbox import Sandbox, SandboxLimits, SandboxResult
 from agentic_design.tasks import InvalidDesign, InvalidOutputs, Task, TaskBudget, load_task
 
 if TYPE_CHECKING:
-    from agentic_design.broker import Broker
-    from agentic_design.config import RunConfig
-    from agentic_design.llm import CallStore
+    from agentic_design.run.broker import Broker
 
 DESIGN_FILENAME = "<design>"
 
@@ -32,11 +29,11 @@ DESIGN_FILENAME = "<design>"
 BROKER_FINISH_S = 60.0
 
 # The sandbox runs this code; everything else it needs arrives as JSON arguments.
-_ENTRY_CODE = "from agentic_design.evaluation import evaluate_in_sandbox as main\n"
+_ENTRY_CODE = "from agentic_design.run.evaluation import evaluate_in_sandbox as main\n"
 # ...and this to score outputs that are programs (an agent's code against hidden tests).
-_CHECK_CODE = "from agentic_design.program_check import check_programs as main\n"
+_CHECK_CODE = "from agentic_design.run.program_check import check_programs as main\n"
 # ...and this to check one part of a design written part by part (the meta-agent's decompose).
-_PART_CODE = "from agentic_design.program_check import check_module as main\n"
+_PART_CODE = "from agentic_design.run.program_check import check_module as main\n"
 
 
 def load_design_module(code: str) -> types.ModuleType:
@@ -223,78 +220,3 @@ def _error_text(result: SandboxResult) -> str:
     if result.traceback:
         text = f"{text}\n{result.traceback}"
     return text
-
-
-def sandbox_for(config: RunConfig, task: Task, workers: int | None = None) -> Sandbox:
-    """An (unstarted) sandbox pool for a run's evaluations: its servers preload the task's
-    modules (and the evaluation entry point) once, for every forked evaluation to inherit, and
-    are pinned to the GPUs the run may use (ConfigError where the machine lacks them)."""
-    return Sandbox(
-        workers=workers or config.sandbox.workers,
-        preload=[*task.preload, *config.sandbox.preload, "agentic_design.evaluation"],
-        channel=task.uses_broker,
-        limits=limits_for(config, task),
-        disable=config.sandbox.disable,
-        gpus=config.device_plan(task, workers).gpus,
-    )
-
-
-def limits_for(config: RunConfig, task: Task) -> SandboxLimits:
-    limits = SandboxLimits(
-        wall_s=config.sandbox.wall_s,
-        memory_mb=config.sandbox.memory_mb,
-        gpu_memory_fraction=config.sandbox.gpu_memory_fraction,
-        threads=task.budget.threads,
-        readable=sandbox_readable(task),
-        hidden=tuple(task.sandbox_hidden()),
-    )
-    cap = task.process_cap()
-    return limits if cap is None else dataclasses.replace(limits, max_processes=cap)
-
-
-def evaluator_for(
-    config: RunConfig,
-    task: Task,
-    sandbox: Sandbox,
-    *,
-    store: CallStore | None = None,
-    replay: bool = False,
-) -> Evaluator:
-    """The run's evaluator; for an agent task, with a broker serving the agents' model
-    (recorded in `store`, or answered from its recording when `replay`)."""
-    broker = broker_for(config, task, store, replay) if task.uses_broker else None
-    return Evaluator(task, config.task, sandbox, limits=limits_for(config, task), broker=broker)
-
-
-def broker_for(
-    config: RunConfig, task: Task, store: CallStore | None, replay: bool
-) -> Broker | None:
-    """The broker for `agent_llm`: the simulated model, or the configured LLM."""
-    from agentic_design.broker import Broker, BrokerLimits, llm_answerer, simulated_answerer
-    from agentic_design.llm import LLM
-    from agentic_design.simulated import SimulatedModel
-
-    agent_llm = config.agent_llm
-    if agent_llm is None:
-        return None
-    if agent_llm.model == "simulated":
-        seed = config.simulated.seed if config.simulated.seed is not None else config.seed
-        model = SimulatedModel(
-            task.simulation_answers(), config.simulated.p_correct, seed, same=task.same_answer
-        )
-        return Broker(
-            simulated_answerer(model),
-            BrokerLimits(),
-            concurrency=16,
-            fresh=lambda: simulated_answerer(model.fresh()),
-        )
-    endpoint = agent_llm.endpoints()[0]
-    llm = LLM(endpoint, store=store, replay=replay and store is not None)
-    return Broker(llm_answerer(llm), BrokerLimits(), concurrency=max(16, endpoint.concurrency))
-
-
-def sandbox_readable(task: Task) -> tuple[str, ...]:
-    """What the sandbox may read for this task: its data, and the file that defines it (a
-    user's task lives outside the package and its import path)."""
-    source = inspect.getsourcefile(type(task))
-    return (*task.sandbox_readable(), *([source] if source else []))

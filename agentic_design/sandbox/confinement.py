@@ -4,10 +4,10 @@ Each protection is probed once per sandbox server (`probe`) and then applied to 
 What the kernel or the privileges at hand do not allow is reported, never silently skipped:
 `Protection.enabled` is False with the reason in `detail`, and `agentic-design sandbox-info`
 prints the whole report. A server that is not root first enters a user namespace of its own
-(`agentic_design.userns`); the cgroups are in `agentic_design.cgroups`.
+(`agentic_design.sandbox.userns`); the cgroups are in `agentic_design.sandbox.cgroups`.
 
 Everything here talks to Linux through ctypes: unshare(2), setns(2), mount(2), prctl(2) and
-capset(2); Landlock is in `agentic_design.landlock`.
+capset(2); Landlock is in `agentic_design.sandbox.landlock`.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from agentic_design import cgroups, landlock, userns
+from agentic_design.sandbox import cgroups, landlock, userns
 
 _libc = ctypes.CDLL(None, use_errno=True)
 
@@ -53,7 +53,7 @@ class Protection:
 class Plan:
     """The protections a server applies to each child (from `probe`)."""
 
-    user_namespace: bool = False  # the server is in one of its own (agentic_design.userns)
+    user_namespace: bool = False  # the server is in one of its own (agentic_design.sandbox.userns)
     network_namespace: bool = False
     mount_namespace: bool = False
     pid_namespace: bool = False
@@ -65,7 +65,7 @@ class Plan:
     # "user namespace", or all of the "uid"'s processes; None where it is not used.
     process_rlimit: str | None = None
     drop_capabilities: bool = False
-    socket_filter: bool = False  # seccomp: no socket but AF_UNIX (agentic_design.seccomp)
+    socket_filter: bool = False  # seccomp: no socket but AF_UNIX (agentic_design.sandbox.seccomp)
     devices: tuple[str, ...] = ()  # GPU device nodes the child may open (its pinned GPU's)
     report: tuple[Protection, ...] = ()
 
@@ -112,7 +112,7 @@ def _probe_unshare(flag: int) -> str:
 
 
 def _probe_socket_filter() -> str:
-    from agentic_design import seccomp
+    from agentic_design.sandbox import seccomp
 
     seccomp.install()
     try:

@@ -73,6 +73,11 @@ def _fs_rights(abi: int) -> int:
     return rights
 
 
+#: The package this sandbox ships in (agentic_design): its children import the task and the
+#: evaluation entry from it. Only its location is known here; nothing of it is imported.
+PACKAGE_DIR = str(Path(__file__).resolve().parent.parent)
+
+
 def readable_paths(extra: tuple[str, ...] = (), hidden: tuple[str, ...] = ()) -> list[str]:
     """What a child may read: `readable_roots(extra)` less everything beneath `hidden`.
 
@@ -97,7 +102,7 @@ def readable_roots(extra: tuple[str, ...] = ()) -> list[str]:
     candidates = [
         *prefixes,
         os.path.dirname(os.path.realpath(sys.executable)),
-        str(Path(__file__).resolve().parent),  # this package, wherever it is installed from
+        PACKAGE_DIR,  # the package, wherever it is installed from
         *(p for p in sys.path if p and _beneath(os.path.realpath(p), prefixes)),
         *_SYSTEM_READABLE,
         *_ETC_READABLE,

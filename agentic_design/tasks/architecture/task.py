@@ -8,93 +8,29 @@ downloaded) and cached on disk so that each sandboxed evaluation loads it in mil
 from __future__ import annotations
 
 import ast
-import glob
 import hashlib
 import math
 import os
-import site
-import sys
 from abc import abstractmethod
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING, Any, ClassVar, Literal, cast
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 import numpy as np
-from pydantic import Field
 
-from agentic_design.records import Origin, Proposal
+from agentic_design.records import Proposal
 from agentic_design.resources import shipped_dir
+from agentic_design.tasks.architecture.budget import DEVICE_REASONS, TrainBudget
 from agentic_design.tasks.base import InvalidOutputs, Score, Split, Task, TaskBudget
+from agentic_design.tasks.common import (
+    CACHE_DIR,
+    bootstrap_interval,
+    installed_paths,
+    load_seed_designs,
+)
 
 if TYPE_CHECKING:
-    from agentic_design.proposers.operators import Operators
-
-BOOTSTRAP_RESAMPLES = 1000
-BOOTSTRAP_SEED = 0
-
-
-def cache_dir() -> Path:
-    """The dataset cache: `$AGENTIC_DESIGN_CACHE`, else ~/.cache/agentic-design."""
-    root = os.environ.get("AGENTIC_DESIGN_CACHE") or Path.home() / ".cache" / "agentic-design"
-    return Path(root)
-
-
-# Resolved once, at import: the sandbox server imports this module with the caller's environment,
-# while each sandboxed child runs with a scrubbed one whose HOME is a throw-away directory.
-CACHE_DIR = cache_dir()
-
-
-def bootstrap_interval(correct: np.ndarray, seed: int = BOOTSTRAP_SEED) -> tuple[float, float]:
-    """A seeded percentile-bootstrap 95% interval for the mean of a 0/1 vector."""
-    rng = np.random.default_rng(seed)
-    index = rng.integers(0, len(correct), size=(BOOTSTRAP_RESAMPLES, len(correct)))
-    means = correct[index].mean(axis=1)
-    low, high = np.percentile(means, [2.5, 97.5])
-    return float(low), float(high)
-
-
-def load_seed_designs(folder: Path) -> list[Proposal]:
-    """Seeds are .py files; the module docstring's first line is the name, the rest the thought."""
-    seeds = []
-    for path in sorted(folder.glob("*.py")):
-        code = path.read_text()
-        doc = ast.get_docstring(ast.parse(code)) or path.stem
-        name, _, thought = doc.partition("\n")
-        seeds.append(
-            Proposal(
-                name=name.strip(),
-                thought=" ".join(thought.split()),
-                code=code,
-                operator="seed",
-                proposer="seed",
-                origin=Origin.SEED,
-            )
-        )
-    return seeds
-
-
-# Why an evaluation trained where it did: fixed texts, so that the trainer's untrusted report
-# of them can be checked against this list.
-BUDGET_ASKS = "the budget asks for it"
-AUTO_GPU = "auto: the sandbox sees a CUDA device"
-AUTO_CPU = "auto: the sandbox sees no CUDA device, so the CPU"
-DEVICE_REASONS = (BUDGET_ASKS, AUTO_GPU, AUTO_CPU)
-
-
-class TrainBudget(TaskBudget):
-    """The trainer's budget for one architecture design (the config's `train:` block), enforced
-    inside the sandbox; `max_steps` is set on replays only and overrides the time limit."""
-
-    max_epochs: int = Field(30, ge=1, le=1000, description="upper clamp for a recipe's epochs")
-    max_seconds: float = Field(10.0, gt=0, description="training stops after this many seconds")
-    max_params: int = Field(500_000, ge=1, description="designs with more parameters are invalid")
-    max_steps: int | None = Field(None, ge=0, description="set by replays: repeat these steps")
-    device: Literal["auto", "cpu", "cuda"] = Field(
-        "auto",
-        description="where to train: a GPU when the sandbox sees one (auto), or always the CPU "
-        "or a GPU (cuda: a configuration error on a machine without one)",
-    )
-
+    from agentic_design.mutations.operators import Operators
 
 class ArchitectureTask(Task):
     """Classification of fixed-size inputs by a model the design builds and the trainer trains."""
@@ -106,7 +42,7 @@ class ArchitectureTask(Task):
     preload: ClassVar[tuple[str, ...]] = (
         "torch",
         "numpy",
-        "agentic_design.tasks.training:prepare_process",
+        "agentic_design.tasks.architecture.training:prepare_process",
     )
     fitness_name: ClassVar[str] = "accuracy"
     interface: ClassVar[tuple[str, ...]] = ("build_model",)
@@ -220,7 +156,7 @@ class ArchitectureTask(Task):
         self, design: ModuleType, split: Split, *, seed: int, budget: TaskBudget
     ) -> dict[str, Any]:
         # Imported here: torch is heavy, and the search process only needs it inside the sandbox.
-        from agentic_design.tasks.training import train_and_predict
+        from agentic_design.tasks.architecture.training import train_and_predict
 
         data = self.inputs()
         return train_and_predict(
@@ -271,7 +207,7 @@ class ArchitectureTask(Task):
         ]
 
     def evolution_operators(self) -> Operators:
-        from agentic_design.tasks.architecture_mutations import torch_operators
+        from agentic_design.tasks.architecture.mutations import torch_operators
 
         return torch_operators()
 
@@ -410,17 +346,6 @@ def standardise(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
 
 
 HELD_OUT = ("y_validation", "y_test")
-
-
-def installed_paths(relative: tuple[str, ...]) -> list[str]:
-    """Every copy of `relative` in the site-packages of this interpreter and its base."""
-    roots = {sys.prefix, sys.base_prefix, *site.getsitepackages(), site.getusersitepackages()}
-    found: set[str] = set()
-    for root in roots:
-        for part in relative:
-            found.update(glob.glob(os.path.join(root, "lib", "python*", "site-packages", part)))
-            found.update(glob.glob(os.path.join(root, part)))
-    return sorted(found)
 
 
 def _write_cache(path: Path, arrays: dict[str, np.ndarray], mode: int) -> None:

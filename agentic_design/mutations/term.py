@@ -18,7 +18,7 @@ import random
 from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
 
-from agentic_design.proposers.code_ast import (
+from agentic_design.mutations.code_ast import (
     FUNCTIONS,
     emit,
     enclosing_function,
@@ -31,7 +31,7 @@ from agentic_design.proposers.code_ast import (
     replace_child,
     snippet,
 )
-from agentic_design.proposers.operators import Mutation
+from agentic_design.mutations.operators import Mutation
 
 
 @dataclass(frozen=True)

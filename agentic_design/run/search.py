@@ -25,28 +25,27 @@ from typing import TYPE_CHECKING, Any
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from agentic_design.archive import Archive
-from agentic_design.config import ConfigError, LLMConfig, RunConfig
-from agentic_design.evaluation import (
-    Evaluator,
-    PartChecker,
-    evaluator_for,
-    limits_for,
-    sandbox_for,
-)
-from agentic_design.llm import LLM, LLMConfigurationError
-from agentic_design.pipeline import Evaluates, Pipeline
+from agentic_design.config import ConfigError, RunConfig
 from agentic_design.proposers.base import Proposer
-from agentic_design.proposers.evolution import EvolutionProposer
 from agentic_design.proposers.meta_agent import MetaAgentProposer
-from agentic_design.proposers.model_choice import model_choice
 from agentic_design.records import ArchiveError, Design, Evaluation, Origin, Status, StopReason
-from agentic_design.selection import make_strategy
+from agentic_design.run.assemble import (
+    build_task,
+    device_plan,
+    evaluation_parts,
+    preflight,
+    proposer_for,
+)
+from agentic_design.run.evaluation import (
+    Evaluator,
+)
+from agentic_design.run.pipeline import Evaluates, Pipeline
+from agentic_design.store.archive import Archive
 from agentic_design.tasks import Task
 
 if TYPE_CHECKING:
     from agentic_design.proposers.by_parts import Checker
-    from agentic_design.ray_executor import RayEvaluator
+    from agentic_design.run.ray_executor import RayEvaluator
 
 
 @dataclass(frozen=True)
@@ -154,66 +153,20 @@ class Search:
         return search
 
     # -- set-up ---------------------------------------------------------------------------------
-    def _proposer(self, task: Task, archive: Archive) -> tuple[Proposer, str]:
-        """The meta-agent when an LLM is configured, else offline evolution; and a note saying
-        which, for the run's record and the console."""
-        llm_config = self.config.llm
-        if self.config.search.proposer == "meta_agent" and llm_config is None:
-            raise ConfigError("search.proposer is meta_agent, but no llm block (or --llm) is given")
-        if llm_config is not None and self.config.search.proposer != "evolution":
-            # Its own connection: LLM calls are recorded from the proposal threads.
-            store = self._replay_store or Archive.open(self.run_dir)
-            self._stores.append(store)
-            replaying = self._replay_store is not None
-            llms = {
-                endpoint.model or "": LLM(endpoint, store=store, replay=replaying)
-                for endpoint in llm_config.endpoints()
-            }
-            choice = model_choice(
-                llm_config.weights(), llm_config.choice, self.config.seed, llm_config.exploration
-            )
-            evolution_settings = self.config.search.evolution
-            proposer = MetaAgentProposer(
-                llms,
-                task,
-                self.config.search.meta_agent,
-                self.config.seed,
-                choice,
-                selection=make_strategy(
-                    self.config.search.selection,
-                    evolution_settings.population,
-                    evolution_settings.tournament,
-                ),
-            )
-            mode = " (replaying its recorded answers, no network)" if replaying else ""
-            return proposer, f"LLM meta-agent {_models_note(llm_config)}{mode}"
-        try:
-            evolution = EvolutionProposer(
-                self.config.search.evolution,
-                task.evolution_operators(),
-                seed=self.config.seed,
-                selection=self.config.search.selection,
-            )
-        except ValueError as exc:  # operator weights naming operators the task does not have
-            raise ConfigError(f"search.evolution.operator_weights: {exc}") from None
-        strategy = self.config.search.selection.strategy
-        note = f"offline evolution ({strategy} selection over code; no LLM configured)"
-        return evolution, note
-
     def preflight(self) -> None:
         """With an LLM configured (the meta-agent's or the agents'), one cheap call before
-        anything starts (exit 2 on failure)."""
+        anything starts (exit 2 on failure); none when replaying a recording."""
+        if self._replay_store is None:
+            preflight(self.config)
+
+    def _llm_store(self) -> Archive:
+        """The meta-agent's call store: the recording it replays, or a connection of its own
+        (LLM calls are recorded from the proposal threads)."""
         if self._replay_store is not None:
-            return
-        checks = [("llm", e) for e in (self.config.llm.endpoints() if self.config.llm else [])]
-        agent_llm = self.config.agent_llm
-        if agent_llm is not None and agent_llm.model != "simulated":
-            checks += [("agent_llm", e) for e in agent_llm.endpoints()]
-        for block, endpoint in checks:
-            try:
-                LLM(endpoint).preflight()
-            except LLMConfigurationError as exc:
-                raise ConfigError(f"{block}: {exc}") from None
+            return self._replay_store
+        store = Archive.open(self.run_dir)
+        self._stores.append(store)
+        return store
 
     def _open_archive(self, task: Task) -> Archive:
         if self._resuming:
@@ -271,9 +224,9 @@ class Search:
             return self._run()
 
     def _run(self) -> SearchResult:
-        task = self.config.build_task()
+        task = build_task(self.config)
         if self.config.executor == "local":  # Ray's workers check their own nodes' devices
-            devices = self.config.device_plan(task)  # a GPU the machine lacks: before anything
+            devices = device_plan(self.config, task)  # a GPU the machine lacks: before anything
             if devices.note:
                 self.console.print(f"[bold]devices:[/] {devices.note}", highlight=False)
         self.preflight()
@@ -292,7 +245,9 @@ class Search:
     def _search(self, archive: Archive, task: Task) -> SearchResult:
         note, test, reason = "", None, ""
         try:
-            proposer, note = self._proposer(task, archive)
+            proposer, note = proposer_for(
+                self.config, task, self._llm_store, replay=self._replay_store is not None
+            )
             archive.set_meta("proposer", note)
             self.console.print(f"[bold]proposer:[/] {note}")
             if archive.total() == 0:  # the seeds go in together, or not at all
@@ -334,29 +289,16 @@ class Search:
     def _evaluators(
         self, task: Task
     ) -> Iterator[tuple[Evaluator | RayEvaluator, Checker, list[dict[str, Any]]]]:
-        """The run's evaluator, the meta-agent's part checker and the sandbox's protections:
-        over this machine's sandbox pool, or (executor: ray) over Ray actors, each with a
-        sandbox of its own on its node."""
+        """The run's evaluator, the meta-agent's part checker and the sandbox's protections
+        (`assemble.evaluation_parts`); an agent task's calls get a store connection of their
+        own (the broker's threads record them)."""
         calls = None
-        if task.uses_broker:  # agents' calls: a connection of their own (broker threads)
+        if task.uses_broker:
             calls = self._replay_store or Archive.open(self.run_dir)
             self._stores.append(calls)
         replay = self._replay_store is not None
-        if self.config.executor == "ray":  # executor: ray
-            from agentic_design.ray_executor import RayEvaluator
-
-            # Each node's broker calls the agents' model; the calls come back to `calls`.
-            with RayEvaluator(self.config, task, calls=calls, replay=replay) as remote:
-                yield remote, remote.check_part, remote.protections
-            return
-        with sandbox_for(self.config, task) as sandbox:
-            evaluator = evaluator_for(self.config, task, sandbox, store=calls, replay=replay)
-            checker = PartChecker(
-                sandbox,
-                limits_for(self.config, task),
-                self.config.search.meta_agent.decompose.check_wall_s,
-            )
-            yield evaluator, checker, sandbox.protections
+        with evaluation_parts(self.config, task, calls=calls, replay=replay) as parts:
+            yield parts
 
     def _write_report(self, archive: Archive) -> None:
         """RUN_DIR/report.html, from what the run recorded: a report that cannot be made is a
@@ -593,13 +535,3 @@ def _sigterm_interrupts() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
-
-
-def _models_note(config: LLMConfig) -> str:
-    """`openai/gpt-4o-mini at http://...`, or the models and how one is chosen."""
-    endpoints = config.endpoints()
-    notes = [f"{e.model} at {e.api_base}" if e.api_base else f"{e.model}" for e in endpoints]
-    if len(notes) == 1:
-        return notes[0]
-    how = "a UCB1 bandit" if config.choice == "bandit" else "fixed weights"
-    return f"{', '.join(notes)} (chosen by {how})"

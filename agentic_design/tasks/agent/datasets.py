@@ -28,7 +28,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, ClassVar
 
-from agentic_design.tasks.agent_data import (
+from agentic_design.tasks.agent.data import (
     MAX_EXAMPLES,
     Example,
     arithmetic_examples,

@@ -40,7 +40,7 @@ from agentic_design.records import Evaluation, Status
 from agentic_design.sandbox import SandboxError
 
 if TYPE_CHECKING:
-    from agentic_design.archive import Archive
+    from agentic_design.store.archive import Archive
     from agentic_design.tasks import Task
 
 
@@ -84,7 +84,12 @@ class EvaluationWorker:
     def __init__(self, config: dict[str, Any], shipped: TaskFile | None) -> None:
         import ray
 
-        from agentic_design.evaluation import PartChecker, evaluator_for, limits_for, sandbox_for
+        from agentic_design.run.assemble import (
+            build_task,
+            evaluator_for,
+            part_checker,
+            sandbox_for,
+        )
 
         if not ray.get_gpu_ids():
             # Ray leaves a slot without GPUs the node's whole CUDA_VISIBLE_DEVICES: its sandbox
@@ -96,7 +101,7 @@ class EvaluationWorker:
             _, _, cls = run_config.task.rpartition(":")
             self.task_path = str(shipped.materialize())
             run_config = run_config.with_overrides(task=f"{self.task_path}:{cls}")
-        task = run_config.build_task()
+        task = build_task(run_config)
         task.prepare()  # the task's data, generated and cached on this node
         self.sandbox = sandbox_for(run_config, task, workers=1).start()
         self.config, self.task = run_config, task
@@ -106,11 +111,7 @@ class EvaluationWorker:
         agent_llm = run_config.agent_llm
         if self.calls is not None and agent_llm is not None and agent_llm.model != "simulated":
             load_litellm()
-        self.checker = PartChecker(
-            self.sandbox,
-            limits_for(run_config, task),
-            run_config.search.meta_agent.decompose.check_wall_s,
-        )
+        self.checker = part_checker(run_config, task, self.sandbox)
 
     def ready(self) -> dict[str, Any]:
         """Where this worker runs, and its sandbox's protections there."""
@@ -136,7 +137,7 @@ class EvaluationWorker:
         """The evaluation, and the LLM calls its agent made (for the run's store). With the
         calls recorded `earlier` for this design, or `replay`, a broker of its own answers
         from them."""
-        from agentic_design.evaluation import evaluator_for
+        from agentic_design.run.assemble import evaluator_for
 
         evaluator, calls = self.evaluator, self.calls
         if calls is not None and (earlier or replay):
@@ -193,7 +194,7 @@ class RayEvaluator:
     ) -> None:
         """`calls`: where an agent task's LLM calls are recorded (the run's store), or, with
         `replay`, the recorded run answering them."""
-        from agentic_design.evaluation import BROKER_FINISH_S
+        from agentic_design.run.evaluation import BROKER_FINISH_S
 
         self.settings = config.ray
         self.slots = config.sandbox.workers

@@ -22,13 +22,9 @@ from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from string import Template
 
-from agentic_design.proposers.code_ast import FUNCTIONS, enclosing_function, parse_code
-from agentic_design.proposers.operators import (
-    GENERIC_WEIGHTS,
-    Mutation,
-    Operators,
-    generic_operators,
-)
+from agentic_design.mutations.code_ast import FUNCTIONS, enclosing_function, parse_code
+from agentic_design.mutations.generic import GENERIC_WEIGHTS, generic_operators
+from agentic_design.mutations.operators import Mutation, Operators
 
 TOOLKIT = "agentic_design.agents"
 _TOOLKIT_MODULES = (TOOLKIT, f"{TOOLKIT}.toolkit")

@@ -14,12 +14,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from agentic_design.evaluation import evaluator_for, sandbox_for
 from agentic_design.records import ArchiveError, Design, Evaluation, Status
+from agentic_design.run.assemble import build_task, local_evaluation
 
 if TYPE_CHECKING:
-    from agentic_design.archive import Archive
     from agentic_design.config import RunConfig
+    from agentic_design.store.archive import Archive
 
 
 @dataclass(frozen=True)
@@ -48,16 +48,16 @@ def replay_design(archive: Archive, design_id: int) -> Replay:
     if design.status is Status.PENDING:
         raise ArchiveError(f"design {design_id} was never evaluated (status pending)")
     config = archive.run_config()
-    task = config.build_task()
+    task = build_task(config)
     if design.task_fingerprint and task.fingerprint() != design.task_fingerprint:
         raise ArchiveError(
             f"the task's data or parameters differ from when design {design_id} was scored "
             "(fingerprint mismatch): a replay could not be compared"
         )
     task.prepare()
-    with sandbox_for(config, task, workers=1) as sandbox:
-        # An agent's calls are answered from the run's own recording: no network, no cost.
-        evaluator = evaluator_for(config, task, sandbox, store=archive, replay=True)
+    # An agent's calls are answered from the run's own recording: no network, no cost.
+    with local_evaluation(config, task, workers=1, store=archive, replay=True) as parts:
+        evaluator = parts[0]
         evaluation = evaluator.evaluate(
             design.code, seed=design.eval_seed or 0, recorded=design.metrics, design_id=design_id
         )
@@ -88,10 +88,10 @@ def rescore_design(archive: Archive, design_id: int, config: RunConfig) -> Repla
     recorded fitness is the one the original tool reported, on its own data, so the two are
     set side by side, not expected to match."""
     design = archive.get(design_id)
-    task = config.build_task()
+    task = build_task(config)
     task.prepare()
-    with sandbox_for(config, task, workers=1) as sandbox:
-        evaluator = evaluator_for(config, task, sandbox, store=archive)
+    with local_evaluation(config, task, workers=1, store=archive) as parts:
+        evaluator = parts[0]
         evaluation = evaluator.evaluate(design.code, seed=config.seed, design_id=design_id)
     archive.record_evaluation(design_id, "rescore", evaluation)
     matches = evaluation.status is design.status and evaluation.fitness == design.fitness
@@ -101,7 +101,7 @@ def rescore_design(archive: Archive, design_id: int, config: RunConfig) -> Repla
 def export_design(archive: Archive, design_id: int, output: str | Path) -> Path:
     """Write design `design_id` as a standalone module; return its path."""
     design = archive.get(design_id)
-    task = archive.run_config().build_task()
+    task = build_task(archive.run_config())
     path = Path(output)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(task.export_module(design.code, design.name))

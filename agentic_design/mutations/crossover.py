@@ -8,8 +8,8 @@ import builtins
 import copy
 import random
 
-from agentic_design.proposers.code_ast import emit, parse_code
-from agentic_design.proposers.operators import Mutation
+from agentic_design.mutations.code_ast import emit, parse_code
+from agentic_design.mutations.operators import Mutation
 
 _DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
 _IMPORTS = (ast.Import, ast.ImportFrom)

@@ -28,8 +28,8 @@ from typing import TYPE_CHECKING, ClassVar
 from agentic_design.records import Design, Status
 
 if TYPE_CHECKING:
-    from agentic_design.archive import Archive
     from agentic_design.config import SelectionConfig
+    from agentic_design.store.archive import Archive
 
 
 def works(design: Design) -> bool:

@@ -1,0 +1,304 @@
+"""The one place a `RunConfig` becomes working parts.
+
+A search, a Ray worker on its node, a replay and a rescore all build their task, sandbox,
+evaluator (with the agents' broker), part checker, LLMs and proposer here, so that a setting
+means the same thing wherever a design is evaluated. `config.py` only describes and validates
+the settings; what they turn into is decided in this module.
+
+Every function raises `ConfigError` (exit 2) for a setting that cannot be honoured — a task
+that does not load, a budget its data cannot meet, a GPU the machine lacks, an LLM that does
+not answer — and nothing else for a user's mistake.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+from pydantic import ValidationError
+
+from agentic_design.config import ConfigError, LLMConfig, RunConfig, describe_validation_error
+from agentic_design.run.evaluation import Evaluator, PartChecker
+from agentic_design.sandbox import (
+    DeviceError,
+    DevicePlan,
+    Sandbox,
+    SandboxLimits,
+    plan_devices,
+    requested_device,
+    visible_gpus,
+)
+from agentic_design.tasks import Task, TaskLoadError, load_task
+
+if TYPE_CHECKING:
+    from agentic_design.llm import LLM, CallStore
+    from agentic_design.proposers.base import Proposer
+    from agentic_design.proposers.by_parts import Checker
+    from agentic_design.run.broker import Broker
+    from agentic_design.run.ray_executor import RayEvaluator
+    from agentic_design.store import Archive
+
+
+# -- the task -------------------------------------------------------------------------------------
+def build_task(config: RunConfig) -> Task:
+    """The configured task with this run's budget; ConfigError (exit 2) for a bad name, bad
+    parameters, a budget the task's model rejects, or a task the configured executor or agents'
+    model cannot serve."""
+    try:
+        task = load_task(config.task, config.task_params)
+    except TaskLoadError as exc:
+        raise ConfigError(f"{config.source}: task: {exc}") from None
+    try:
+        task.configure(config.task_budget)
+        task.check_budget()
+    except ValidationError as exc:
+        where = f"{config.source}: {config.budget_key}"
+        raise ConfigError(describe_validation_error(exc, where, separator=".")) from None
+    except ValueError as exc:  # a budget this task's data cannot meet
+        raise ConfigError(f"{config.source}: {config.budget_key}.{exc}") from None
+    if config.executor == "ray":
+        _check_ray(config, task)
+    if task.uses_broker and config.agent_llm is None:
+        raise ConfigError(
+            f"{config.source}: task {config.task} designs agents that call an LLM: give "
+            "agent_llm (a model, or `model: simulated` for a free dry run; or --agent-llm)"
+        )
+    return task
+
+
+def _check_ray(config: RunConfig, task: Task) -> None:  # executor: ray
+    """What executor: ray cannot do with this task; ConfigError (exit 2) saying so."""
+    if requested_device(task.budget) == "cuda" and not config.ray.num_gpus:
+        raise ConfigError(
+            f"{config.source}: {config.budget_key}.device: cuda with executor: ray needs "
+            "ray.num_gpus, the GPUs Ray reserves for each evaluation slot: without it, a "
+            "slot sees no GPU"
+        )
+
+
+def device_plan(config: RunConfig, task: Task, workers: int | None = None) -> DevicePlan:
+    """Where this run's evaluations train, for a task whose budget names a `device`: the GPUs
+    its sandbox workers are pinned to, and a line saying so. ConfigError (exit 2) for device
+    cuda on a machine without a GPU, or a gpu_memory_fraction too large for the workers to
+    share the GPUs. Found from the driver's files, without importing torch."""
+    try:
+        return plan_devices(
+            requested_device(task.budget),
+            visible_gpus(),
+            workers or config.sandbox.workers,
+            config.sandbox.gpu_memory_fraction,
+        )
+    except DeviceError as exc:
+        where = "sandbox" if exc.setting == "gpu_memory_fraction" else config.budget_key
+        raise ConfigError(f"{config.source}: {where}.{exc.setting}: {exc}") from None
+
+
+# -- the sandbox and the evaluator ----------------------------------------------------------------
+def sandbox_limits(config: RunConfig, task: Task) -> SandboxLimits:
+    """The limits every evaluation of this run runs under."""
+    limits = SandboxLimits(
+        wall_s=config.sandbox.wall_s,
+        memory_mb=config.sandbox.memory_mb,
+        gpu_memory_fraction=config.sandbox.gpu_memory_fraction,
+        threads=task.budget.threads,
+        readable=sandbox_readable(task),
+        hidden=tuple(task.sandbox_hidden()),
+    )
+    cap = task.process_cap()
+    return limits if cap is None else dataclasses.replace(limits, max_processes=cap)
+
+
+def sandbox_readable(task: Task) -> tuple[str, ...]:
+    """What the sandbox may read for this task: its data, and the file that defines it (a
+    user's task lives outside the package and its import path)."""
+    source = inspect.getsourcefile(type(task))
+    return (*task.sandbox_readable(), *([source] if source else []))
+
+
+def sandbox_for(config: RunConfig, task: Task, workers: int | None = None) -> Sandbox:
+    """An (unstarted) sandbox pool for a run's evaluations: its servers preload the task's
+    modules (and the evaluation entry point) once, for every forked evaluation to inherit, and
+    are pinned to the GPUs the run may use (ConfigError where the machine lacks them)."""
+    return Sandbox(
+        workers=workers or config.sandbox.workers,
+        preload=[*task.preload, *config.sandbox.preload, "agentic_design.run.evaluation"],
+        channel=task.uses_broker,
+        limits=sandbox_limits(config, task),
+        disable=config.sandbox.disable,
+        gpus=device_plan(config, task, workers).gpus,
+    )
+
+
+def broker_for(
+    config: RunConfig, task: Task, store: CallStore | None, replay: bool
+) -> Broker | None:
+    """The broker for `agent_llm`: the simulated model, or the configured LLM."""
+    from agentic_design.llm import LLM
+    from agentic_design.run.broker import Broker, BrokerLimits, llm_answerer, simulated_answerer
+    from agentic_design.tasks.agent.simulated import SimulatedModel
+
+    agent_llm = config.agent_llm
+    if agent_llm is None:
+        return None
+    if agent_llm.model == "simulated":
+        seed = config.simulated.seed if config.simulated.seed is not None else config.seed
+        model = SimulatedModel(
+            task.simulation_answers(), config.simulated.p_correct, seed, same=task.same_answer
+        )
+        return Broker(
+            simulated_answerer(model),
+            BrokerLimits(),
+            concurrency=16,
+            fresh=lambda: simulated_answerer(model.fresh()),
+        )
+    endpoint = agent_llm.endpoints()[0]
+    llm = LLM(endpoint, store=store, replay=replay and store is not None)
+    return Broker(llm_answerer(llm), BrokerLimits(), concurrency=max(16, endpoint.concurrency))
+
+
+def evaluator_for(
+    config: RunConfig,
+    task: Task,
+    sandbox: Sandbox,
+    *,
+    store: CallStore | None = None,
+    replay: bool = False,
+) -> Evaluator:
+    """The run's evaluator; for an agent task, with a broker serving the agents' model
+    (recorded in `store`, or answered from its recording when `replay`)."""
+    broker = broker_for(config, task, store, replay) if task.uses_broker else None
+    return Evaluator(
+        task, config.task, sandbox, limits=sandbox_limits(config, task), broker=broker
+    )
+
+
+def part_checker(config: RunConfig, task: Task, sandbox: Sandbox) -> PartChecker:
+    """The meta-agent's check of one part of a design written part by part."""
+    return PartChecker(
+        sandbox,
+        sandbox_limits(config, task),
+        config.search.meta_agent.decompose.check_wall_s,
+    )
+
+
+@contextmanager
+def local_evaluation(
+    config: RunConfig,
+    task: Task,
+    *,
+    workers: int | None = None,
+    store: CallStore | None = None,
+    replay: bool = False,
+) -> Iterator[tuple[Evaluator, PartChecker, Sandbox]]:
+    """A started sandbox pool on this machine with the run's evaluator and part checker; the
+    pool stops on exit."""
+    with sandbox_for(config, task, workers) as sandbox:
+        evaluator = evaluator_for(config, task, sandbox, store=store, replay=replay)
+        yield evaluator, part_checker(config, task, sandbox), sandbox
+
+
+@contextmanager
+def evaluation_parts(
+    config: RunConfig, task: Task, *, calls: Archive | None, replay: bool
+) -> Iterator[tuple[Evaluator | RayEvaluator, Checker, list[dict[str, Any]]]]:
+    """The run's evaluator, the meta-agent's part checker and the sandbox's protections: over
+    this machine's sandbox pool, or (executor: ray) over Ray actors, each with a sandbox of its
+    own on its node. An agent task's calls are recorded in `calls` (or answered from it, when
+    `replay`)."""
+    if config.executor == "ray":
+        from agentic_design.run.ray_executor import RayEvaluator
+
+        # Each node's broker calls the agents' model; the calls come back to `calls`.
+        with RayEvaluator(config, task, calls=calls, replay=replay) as remote:
+            yield remote, remote.check_part, remote.protections
+        return
+    with local_evaluation(config, task, store=calls, replay=replay) as (evaluator, checker, pool):
+        yield evaluator, checker, pool.protections
+
+
+# -- LLMs and the proposer ------------------------------------------------------------------------
+def llms_for(config: LLMConfig, store: CallStore | None, replay: bool) -> dict[str, LLM]:
+    """One client per configured model, recording its calls in `store` (or answering them from
+    it, when `replay`)."""
+    from agentic_design.llm import LLM
+
+    return {
+        endpoint.model or "": LLM(endpoint, store=store, replay=replay)
+        for endpoint in config.endpoints()
+    }
+
+
+def preflight(config: RunConfig) -> None:
+    """With an LLM configured (the meta-agent's or the agents'), one cheap call to each model
+    before anything starts; ConfigError (exit 2) naming the block whose model failed."""
+    from agentic_design.llm import LLM, LLMConfigurationError
+
+    checks = [("llm", e) for e in (config.llm.endpoints() if config.llm else [])]
+    agent_llm = config.agent_llm
+    if agent_llm is not None and agent_llm.model != "simulated":
+        checks += [("agent_llm", e) for e in agent_llm.endpoints()]
+    for block, endpoint in checks:
+        try:
+            LLM(endpoint).preflight()
+        except LLMConfigurationError as exc:
+            raise ConfigError(f"{block}: {exc}") from None
+
+
+def proposer_for(
+    config: RunConfig, task: Task, llm_store: Callable[[], CallStore], replay: bool
+) -> tuple[Proposer, str]:
+    """The meta-agent when an LLM is configured, else offline evolution; and a note saying
+    which, for the run's record and the console. `llm_store` gives the store the meta-agent's
+    calls are recorded in (or, when `replay`, answered from): asked only when it is needed."""
+    from agentic_design.proposers.evolution import EvolutionProposer
+    from agentic_design.proposers.meta_agent import MetaAgentProposer
+    from agentic_design.proposers.model_choice import model_choice
+    from agentic_design.proposers.selection import make_strategy
+
+    llm_config = config.llm
+    if config.search.proposer == "meta_agent" and llm_config is None:
+        raise ConfigError("search.proposer is meta_agent, but no llm block (or --llm) is given")
+    if llm_config is not None and config.search.proposer != "evolution":
+        choice = model_choice(
+            llm_config.weights(), llm_config.choice, config.seed, llm_config.exploration
+        )
+        evolution_settings = config.search.evolution
+        proposer = MetaAgentProposer(
+            llms_for(llm_config, llm_store(), replay),
+            task,
+            config.search.meta_agent,
+            config.seed,
+            choice,
+            selection=make_strategy(
+                config.search.selection,
+                evolution_settings.population,
+                evolution_settings.tournament,
+            ),
+        )
+        mode = " (replaying its recorded answers, no network)" if replay else ""
+        return proposer, f"LLM meta-agent {models_note(llm_config)}{mode}"
+    try:
+        evolution = EvolutionProposer(
+            config.search.evolution,
+            task.evolution_operators(),
+            seed=config.seed,
+            selection=config.search.selection,
+        )
+    except ValueError as exc:  # operator weights naming operators the task does not have
+        raise ConfigError(f"search.evolution.operator_weights: {exc}") from None
+    strategy = config.search.selection.strategy
+    note = f"offline evolution ({strategy} selection over code; no LLM configured)"
+    return evolution, note
+
+
+def models_note(config: LLMConfig) -> str:
+    """`openai/gpt-4o-mini at http://...`, or the models and how one is chosen."""
+    endpoints = config.endpoints()
+    notes = [f"{e.model} at {e.api_base}" if e.api_base else f"{e.model}" for e in endpoints]
+    if len(notes) == 1:
+        return notes[0]
+    how = "a UCB1 bandit" if config.choice == "bandit" else "fixed weights"
+    return f"{', '.join(notes)} (chosen by {how})"

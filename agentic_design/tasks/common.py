@@ -1,0 +1,69 @@
+"""What the built-in tasks share: the data cache, seed designs from files, the data installed
+packages ship, and bootstrap intervals."""
+
+from __future__ import annotations
+
+import ast
+import glob
+import os
+import site
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from agentic_design.records import Origin, Proposal
+
+BOOTSTRAP_RESAMPLES = 1000
+BOOTSTRAP_SEED = 0
+
+
+def cache_dir() -> Path:
+    """The dataset cache: `$AGENTIC_DESIGN_CACHE`, else ~/.cache/agentic-design."""
+    root = os.environ.get("AGENTIC_DESIGN_CACHE") or Path.home() / ".cache" / "agentic-design"
+    return Path(root)
+
+
+# Resolved once, at import: the sandbox server imports this module with the caller's environment,
+# while each sandboxed child runs with a scrubbed one whose HOME is a throw-away directory.
+CACHE_DIR = cache_dir()
+
+
+def bootstrap_interval(correct: np.ndarray, seed: int = BOOTSTRAP_SEED) -> tuple[float, float]:
+    """A seeded percentile-bootstrap 95% interval for the mean of a 0/1 vector."""
+    rng = np.random.default_rng(seed)
+    index = rng.integers(0, len(correct), size=(BOOTSTRAP_RESAMPLES, len(correct)))
+    means = correct[index].mean(axis=1)
+    low, high = np.percentile(means, [2.5, 97.5])
+    return float(low), float(high)
+
+
+def load_seed_designs(folder: Path) -> list[Proposal]:
+    """Seeds are .py files; the module docstring's first line is the name, the rest the thought."""
+    seeds = []
+    for path in sorted(folder.glob("*.py")):
+        code = path.read_text()
+        doc = ast.get_docstring(ast.parse(code)) or path.stem
+        name, _, thought = doc.partition("\n")
+        seeds.append(
+            Proposal(
+                name=name.strip(),
+                thought=" ".join(thought.split()),
+                code=code,
+                operator="seed",
+                proposer="seed",
+                origin=Origin.SEED,
+            )
+        )
+    return seeds
+
+
+def installed_paths(relative: tuple[str, ...]) -> list[str]:
+    """Every copy of `relative` in the site-packages of this interpreter and its base."""
+    roots = {sys.prefix, sys.base_prefix, *site.getsitepackages(), site.getusersitepackages()}
+    found: set[str] = set()
+    for root in roots:
+        for part in relative:
+            found.update(glob.glob(os.path.join(root, "lib", "python*", "site-packages", part)))
+            found.update(glob.glob(os.path.join(root, part)))
+    return sorted(found)
