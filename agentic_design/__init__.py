@@ -14,6 +14,10 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from agentic_design import moved
+
+moved.install()  # module paths from before the package's folders (run directories name them)
+
 if TYPE_CHECKING:
     from agentic_design.config import RunConfig
     from agentic_design.graph import Subtask, TaskGraph

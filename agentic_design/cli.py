@@ -22,7 +22,7 @@ from rich.syntax import Syntax
 from rich.table import Table
 
 from agentic_design.config import ConfigError, RunConfig
-from agentic_design.entry import interrupted
+from agentic_design.entry import interrupted  # a circle on purpose: see entry.main
 from agentic_design.llm import ReplayMiss
 from agentic_design.records import ArchiveError, Design, Status, StopReason
 from agentic_design.sandbox import SandboxError

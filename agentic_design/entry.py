@@ -22,6 +22,8 @@ def interrupted() -> None:
 
 def main() -> None:
     try:
+        # An import circle, on purpose: this module imports cli only here, once it can answer
+        # a Ctrl-C pressed while cli loads, and cli leaves through this module's `interrupted`.
         from agentic_design.cli import run_app
     except KeyboardInterrupt:
         interrupted()

@@ -6,6 +6,10 @@ repair: the decoder is built with `strict=False`.
   backslash and the letter.
 - `\\'`: a quote escaped out of habit (`d[\\'key\\']`).
 - a trailing comma: `{"a": 1,}`.
+
+The one reader of JSON in model text, on both sides of the sandbox: the meta-agent's answers,
+the graph's LLM steps, agents' fields and plans, and answers read for scoring. It imports
+nothing but the standard library.
 """
 
 from __future__ import annotations
@@ -49,6 +53,17 @@ def decode_at(decoder: json.JSONDecoder, text: str, start: int) -> tuple[Any, in
                 end -= added
         return value, start + max(1, end)
     raise error
+
+
+def loads(text: str) -> Any:
+    """The JSON value that is the whole of `text` (surrounding white space aside), read as
+    leniently as `decode_at` reads; json.JSONDecodeError (a ValueError) where it is none."""
+    decoder = json.JSONDecoder(strict=False)
+    start = len(text) - len(text.lstrip())
+    value, end = decode_at(decoder, text, start)
+    if text[end:].strip():
+        raise json.JSONDecodeError("extra data after the value", text, end)
+    return value
 
 
 def _trailing_comma(source: str, where: int) -> int | None:

@@ -8,12 +8,12 @@ import re
 
 import pytest
 
+from agentic_design.normalise import normalise_answer
 from agentic_design.tasks.agent.data import (
     SPLITS,
     TEMPLATES,
     Example,
     arithmetic_examples,
-    normalise_answer,
 )
 
 N = 2000

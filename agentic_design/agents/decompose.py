@@ -10,11 +10,11 @@ through the broker like any other.
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
 from agentic_design.agents.toolkit import Agent, AgentError
+from agentic_design.lenient_json import loads
 
 PLAN_FIELD = (
     'a JSON list of sub-questions, each {"question": "...", "uses": [indices of earlier '
@@ -87,8 +87,8 @@ def _read_plan(text: str, max_parts: int) -> list[tuple[str, list[int]]]:
     """The sub-questions of a plan, with the earlier ones each uses; [] when unreadable."""
     match = re.search(r"\[.*\]", text, re.DOTALL)
     try:
-        items = json.loads(match.group()) if match else []
-    except json.JSONDecodeError:
+        items = loads(match.group()) if match else []
+    except ValueError:
         return []
     parts: list[tuple[str, list[int]]] = []
     for item in items[:max_parts] if isinstance(items, list) else []:

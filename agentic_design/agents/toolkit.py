@@ -24,6 +24,8 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from agentic_design.agents.channel import CallFailed, Pending, client
+from agentic_design.lenient_json import decode_at
+from agentic_design.normalise import normalise_answer
 
 DEFAULT_OUTPUTS = {
     "thinking": "your step-by-step reasoning",
@@ -120,9 +122,10 @@ class Agent:
 def parse_fields(text: str, fields: list[str]) -> dict[str, str]:
     """The output fields from an answer: the JSON object holding them (fenced, after prose, or
     with the raw control characters models write); a one-field agent also takes plain text."""
+    decoder = json.JSONDecoder(strict=False)
     for start in [m.start() for m in re.finditer(r"\{", text)][:20]:
         try:
-            value, _ = json.JSONDecoder(strict=False).raw_decode(text, start)
+            value, _ = decode_at(decoder, text, start)
         except ValueError:
             continue
         if isinstance(value, dict):
@@ -175,10 +178,11 @@ def sample(agent: Agent, question: str, n: int, **kwargs: Any) -> list[dict[str,
 
 
 def vote(answers: Iterable[Any]) -> str:
-    """The most common answer (compared normalised: spaces, case, a trailing period, `$`,
-    commas in numbers); ties go to the one given first. Empty answers do not vote."""
+    """The most common answer, compared in the normal form scoring uses (`normalise`: "42",
+    "42.0" and "$42." are one answer; text is compared without case, spacing or a trailing
+    period); ties go to the one given first. Empty answers do not vote."""
     given = [_as_text(a).strip() for a in answers]
-    keys = [_normal(a) for a in given]
+    keys = [normalise_answer(a) for a in given]
     counts = Counter(k for k in keys if k)
     if not counts:
         raise AgentError("no answers to vote on")
@@ -203,13 +207,6 @@ def critique(
         temperature=temperature,
     )
     return critic(f"{question}\n\nAnswer to check: {answer}")
-
-
-def _normal(text: str) -> str:
-    text = text.strip().lower().rstrip(".").replace("$", "")
-    if re.fullmatch(r"[\d,]+(\.\d+)?", text):
-        text = text.replace(",", "")
-    return " ".join(text.split())
 
 
 def _as_text(value: Any) -> str:

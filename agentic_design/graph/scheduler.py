@@ -27,7 +27,7 @@ import time
 from collections import Counter, defaultdict, deque
 from concurrent.futures import ThreadPoolExecutor
 from contextvars import copy_context
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import networkx as nx
 
@@ -50,8 +50,24 @@ from agentic_design.graph.model import (
     waits_on,
 )
 
-if TYPE_CHECKING:
-    from agentic_design.graph.taskgraph import TaskGraph
+
+class Owner(Protocol):
+    """What a run reads of the `TaskGraph` it runs: its graph, steps and limits (a protocol, so
+    that the scheduler need not import the class that drives it)."""
+
+    graph: nx.DiGraph
+    decompose: Any
+    solve: Any
+    aggregate: Any
+    max_depth: int
+    max_nodes: int
+    concurrency: int
+    retries: int
+    redecompositions: int
+    max_tokens: int | None
+    max_usd: float | None
+
+    def is_async(self, fn: Any) -> bool: ...
 
 # (node, step, value, exception, seconds), as a step's asyncio task reports it.
 Completion = tuple[int, str, Any, "Exception | None", float]
@@ -61,7 +77,7 @@ class Run:
     """The state of one run over `owner.graph`: what is ready, what is running, who waits on
     whom. The graph itself holds everything worth keeping; this is rebuilt on resume."""
 
-    def __init__(self, owner: TaskGraph):
+    def __init__(self, owner: Owner):
         self.tg = owner
         self.graph: nx.DiGraph = owner.graph
         self.heap: list[tuple[int, int, int]] = []  # (-remaining path, order, node)

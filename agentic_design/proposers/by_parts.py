@@ -20,7 +20,7 @@ import json
 import re
 import threading
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field, field_validator
@@ -30,12 +30,29 @@ from agentic_design.proposers.answers import MalformedAnswer, parse_answer
 from agentic_design.records import Proposal
 
 if TYPE_CHECKING:
-    from agentic_design.proposers.meta_agent import MetaAgentProposer, Plan
+    from agentic_design.config import MetaAgentConfig
+    from agentic_design.llm import LLM
+    from agentic_design.tasks import Task
 
 #: (code, names it must define, statements exercising it) -> None, or what went wrong
 Checker = Callable[[str, list[str], str], "str | None"]
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+@dataclass(frozen=True)
+class PartsRequest:
+    """What writing one design part by part takes from the meta-agent: the model that writes
+    it (and its name, which the design records), the settings, the task and its description,
+    the proposal's number (its calls are recorded under it) and the archive shown in prompts."""
+
+    llm: LLM
+    model: str
+    settings: MetaAgentConfig
+    task: Task
+    description: str
+    number: int
+    archive: list[Any] = field(default_factory=list)
 
 
 class _Part(BaseModel):
@@ -156,32 +173,32 @@ class _Composer(LLMStep):
 class _Writer:
     """What the three steps share: the model, the task's texts, the checker, the limits."""
 
-    def __init__(self, agent: MetaAgentProposer, plan: Plan, checker: Checker) -> None:
-        self.llm = agent.llms[plan.model]
-        self.prompts_dir = agent.settings.prompts_dir
-        self.max_parts = agent.settings.decompose.max_parts
-        self.interface = agent.task.interface
+    def __init__(self, request: PartsRequest, checker: Checker) -> None:
+        self.llm = request.llm
+        self.prompts_dir = request.settings.prompts_dir
+        self.max_parts = request.settings.decompose.max_parts
+        self.interface = request.task.interface
         self.checker = checker
         self.common = {
-            "task_description": agent._description,
-            "parts_hint": agent.task.design_parts(),
+            "task_description": request.description,
+            "parts_hint": request.task.design_parts(),
             "max_parts": self.max_parts,
-            "interface": list(agent.task.interface),
+            "interface": list(request.task.interface),
             "structured": False,
             "edits": False,
-            "archive": plan.context.get("archive", []),
+            "archive": request.archive,
         }
 
     def variables(self, task: dict[str, Any]) -> dict[str, Any]:
         return {**self.common, "task": task, "is_root": "part" not in task}
 
 
-def write_by_parts(agent: MetaAgentProposer, plan: Plan, checker: Checker) -> Proposal:
+def write_by_parts(request: PartsRequest, checker: Checker) -> Proposal:
     """Write one design part by part (see the module's docstring); the graph goes with it."""
-    settings = agent.settings.decompose
-    writer = _Writer(agent, plan, checker)
+    settings = request.settings.decompose
+    writer = _Writer(request, checker)
     # Calls are recorded under the design-to-be; distinct sample numbers per proposal.
-    ids = {"design_id": plan.number, "sample_base": plan.number * 100}
+    ids = {"design_id": request.number, "sample_base": request.number * 100}
     graph = TaskGraph(
         decompose=_Decomposer(writer, **ids),
         solve=_PartWriter(writer, **ids),
@@ -198,7 +215,7 @@ def write_by_parts(agent: MetaAgentProposer, plan: Plan, checker: Checker) -> Pr
         thought="",
         code="# (no design: it was written part by part and a part failed)",
         operator="llm decompose",
-        proposer=plan.model,
+        proposer=request.model,
         generation=1,
     )
     try:

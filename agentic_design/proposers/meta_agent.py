@@ -24,7 +24,7 @@ from agentic_design.config import MetaAgentConfig
 from agentic_design.llm import LLM, LLMError, Message, ReplayMiss, structured_output
 from agentic_design.prompts import render
 from agentic_design.proposers.answers import Answer, MalformedAnswer, parse_answer
-from agentic_design.proposers.by_parts import Checker, write_by_parts
+from agentic_design.proposers.by_parts import Checker, PartsRequest, write_by_parts
 from agentic_design.proposers.edits import unified_diff
 from agentic_design.proposers.model_choice import FixedWeights, ModelChoice
 from agentic_design.proposers.selection import Strategy
@@ -161,7 +161,16 @@ class MetaAgentProposer:
         if plan.mode == "decompose":
             if self.checker is None:
                 raise RuntimeError("the decompose mode needs a sandbox to check parts in")
-            return write_by_parts(self, plan, self.checker)
+            request = PartsRequest(
+                llm=self.llms[plan.model],
+                model=plan.model,
+                settings=self.settings,
+                task=self.task,
+                description=self._description,
+                number=plan.number,
+                archive=plan.context.get("archive", []),
+            )
+            return write_by_parts(request, self.checker)
         base = plan.parents[0].code if len(plan.parents) == 1 else None
         dialogue = _Dialogue(self, plan, base)
         answer = dialogue.ask(self.propose_prompt(plan))

@@ -209,6 +209,9 @@ def evaluation_parts(
     own on its node. An agent task's calls are recorded in `calls` (or answered from it, when
     `replay`)."""
     if config.executor == "ray":
+        # An import circle, on purpose: each Ray worker assembles its node's parts with this
+        # module, and only this module decides that a run evaluates on Ray. Both imports wait
+        # until called, so neither module loads the other at import.
         from agentic_design.run.ray_executor import RayEvaluator
 
         # Each node's broker calls the agents' model; the calls come back to `calls`.

@@ -84,6 +84,7 @@ class EvaluationWorker:
     def __init__(self, config: dict[str, Any], shipped: TaskFile | None) -> None:
         import ray
 
+        # Lazy, and a circle with assemble on purpose (see `assemble.evaluation_parts`).
         from agentic_design.run.assemble import (
             build_task,
             evaluator_for,

@@ -32,6 +32,7 @@ from agentic_design.records import (
 )
 
 if TYPE_CHECKING:
+    # An import circle, on purpose (see `Archive.replay`): the store's one upward reference.
     from agentic_design.run.replay import Replay
 
 SCHEMA_VERSION = 5
@@ -722,7 +723,10 @@ class Archive:
     def replay(self, design_id: int) -> Replay:
         """Re-evaluate one design with its recorded seed; say whether its fitness came back.
 
-        The store itself never evaluates: this hands the design to `replay.replay_design`."""
+        The store itself never evaluates: this hands the design to `replay.replay_design`.
+        That import runs up to `run/` and back (an import circle, named here and allowed by
+        tests/test_layout.py): `archive.replay(id)` is the Python API's promise, and the
+        import waits until it is called, so opening a store never loads the evaluator."""
         from agentic_design.run.replay import replay_design
 
         return replay_design(self, design_id)

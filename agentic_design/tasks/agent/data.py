@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import hashlib
 import random
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -76,34 +75,6 @@ def arithmetic_examples(split: str, n: int) -> list[Example]:
 def _owner(question: str) -> str:
     digest = hashlib.sha256(question.encode()).digest()
     return SPLITS[digest[0] % len(SPLITS)]
-
-
-# A number as written in an answer: 1,234 / 1234 / 12.50 / .5 / -3, but the "-" of "2-3" is no sign.
-_NUMBER = re.compile(
-    r"(?:(?<![\w.-])-)?(?<![\d.])(?:\d{1,3}(?:,\d{3})+(?!\d)|\d+)(?:\.\d+)?|(?<![\d.])\.\d+"
-)
-
-
-def normalise_answer(text: object) -> str:
-    """The canonical form of an answer, for comparing it with the truth.
-
-    The last number in the text wins, written plainly: "The answer is $1,234.50." -> "1234.5";
-    "42.0" -> "42"; "007" -> "7"; "-3" -> "-3" (a hyphen between digits, as in "2-3", is no
-    sign). Commas only count as thousands separators in groups of three ("1,2" is 1 then 2).
-    Text with no number is stripped of spaces and a trailing ".", and lowercased: "Yes." -> "yes".
-    Anything not a string (an int, a float, None) is first written with `str`.
-    """
-    text = str(text).strip()
-    numbers = _NUMBER.findall(text)
-    if not numbers:
-        return text.rstrip(".").strip().lower()
-    number = numbers[-1].replace(",", "")
-    sign = "-" if number.startswith("-") else ""
-    whole, _, fraction = number.lstrip("-").partition(".")
-    whole = whole.lstrip("0") or "0"
-    fraction = fraction.rstrip("0")
-    plain = f"{whole}.{fraction}" if fraction else whole
-    return plain if plain == "0" else sign + plain
 
 
 # --- templates: each draws its numbers and returns (question, answer) --------------------------

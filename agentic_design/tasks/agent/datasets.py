@@ -28,11 +28,12 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, ClassVar
 
+from agentic_design import lenient_json
+from agentic_design.normalise import normalise_answer
 from agentic_design.tasks.agent.data import (
     MAX_EXAMPLES,
     Example,
     arithmetic_examples,
-    normalise_answer,
 )
 
 SPLITS: tuple[str, ...] = ("train", "validation", "test")
@@ -265,8 +266,8 @@ def parse_grid(answer: str) -> list[list[int]] | None:
     grid: Any = None
     for match in _GRID.finditer(answer):
         try:
-            grid = json.loads(match.group())
-        except json.JSONDecodeError:
+            grid = lenient_json.loads(match.group())
+        except ValueError:
             continue
     if grid is None:
         rows = [line.split() for line in answer.strip().splitlines() if line.strip()]

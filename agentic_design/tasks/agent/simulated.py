@@ -58,7 +58,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
 from agentic_design.agents.toolkit import FIELDS_LINE
-from agentic_design.tasks.agent.data import normalise_answer
+from agentic_design.normalise import normalise_answer
 
 ANSWER_TO_CHECK = re.compile(r"^Answer to check:[ \t]*", re.MULTILINE)
 UNKNOWN = "unknown"

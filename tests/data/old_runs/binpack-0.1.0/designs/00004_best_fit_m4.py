@@ -1,0 +1,14 @@
+# design 4: Best fit ·m4
+# insert_term: insert + 11.0 * (item > 5.3) after bins - item in priority; insert_term: insert - 2.1 * ((bins > 3.3) & (bins < 3.5)) after item in priority
+"""Best fit
+
+Put each item into the bin it fills most tightly: the one with the least room left after it.
+Tight fits keep large gaps free for large items later. A strong classic, about 4.2% more bins
+than the L1 bound on the Weibull instances; FunSearch started from it.
+"""
+import numpy as np
+
+def priority(item: float, bins: np.ndarray) -> np.ndarray:
+    remaining = bins - (item - 2.1 * ((bins > 3.3) & (bins < 3.5))) + 11.0 * (item > 5.3)
+    score = -remaining
+    return score
