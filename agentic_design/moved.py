@@ -27,7 +27,7 @@ MOVED: dict[str, tuple[str, ...]] = {
     for old, news in {
         "sandbox_server": ("sandbox.server",),
         "framing": ("sandbox.framing",),
-        "confinement": ("sandbox.confinement",),
+        "confinement": ("sandbox.confinement", "sandbox.probe"),
         "cgroups": ("sandbox.cgroups",),
         "landlock": ("sandbox.landlock",),
         "userns": ("sandbox.userns",),

@@ -8,9 +8,6 @@ a finished one.
 
 from __future__ import annotations
 
-import importlib.metadata
-import os
-import platform
 import signal
 import sqlite3
 import threading
@@ -39,6 +36,7 @@ from agentic_design.run.assemble import (
 from agentic_design.run.evaluation import (
     Evaluator,
 )
+from agentic_design.run.lifecycle import final_test, open_run, record_stop
 from agentic_design.run.pipeline import Evaluates, Pipeline
 from agentic_design.store.archive import Archive
 from agentic_design.tasks import Task
@@ -63,49 +61,12 @@ class SearchResult:
     reason: str = ""  # what stopped the search early, in words
 
 
-def _summary(
-    archive: Archive,
-    best: Design | None,
-    stopped_by: StopReason,
-    reason: str,
-    test: Evaluation | None,
-) -> dict[str, Any]:
-    """What a stop leaves in the run's metadata, for whoever reads the run next."""
-    return {
-        "stopped_by": stopped_by.value,
-        "reason": reason,
-        "at": time.time(),
-        "designs": archive.total(),
-        "counts": archive.counts(),
-        "spend": archive.spend(),
-        "searched_s": archive.meta("searched_s", 0.0),
-        "best": None
-        if best is None
-        else {"id": best.id, "name": best.name, "fitness": best.fitness, "ci": best.ci},
-        "test": None if test is None else {"fitness": test.fitness, "status": test.status.value},
-    }
-
-
 def resolve_task_ref(ref: str) -> str:
     """Make a `path/file.py:Class` reference absolute: sandboxed children run elsewhere."""
     path, sep, cls = ref.rpartition(":")
     if sep and path.endswith(".py"):
         return f"{Path(path).resolve()}:{cls}"
     return ref
-
-
-def versions(task: Task) -> dict[str, str]:
-    """Python's version, this package's, and those of the packages the task preloads."""
-    found = {"python": platform.python_version()}
-    preloaded = [name.split(":")[0].split(".")[0] for name in task.preload]
-    for package in dict.fromkeys(["agentic-design", *preloaded]):
-        if package == "agentic_design":
-            continue
-        try:
-            found[package] = importlib.metadata.version(package)
-        except importlib.metadata.PackageNotFoundError:
-            found[package] = "not installed"
-    return found
 
 
 class Search:
@@ -168,54 +129,6 @@ class Search:
         self._stores.append(store)
         return store
 
-    def _open_archive(self, task: Task) -> Archive:
-        if self._resuming:
-            archive = Archive.open(self.run_dir)
-            if archive.meta("config") is None:
-                raise ConfigError(f"{self.run_dir}: the run never got started; start it anew")
-            if archive.meta("task_fingerprint") != task.fingerprint():
-                raise ConfigError(
-                    f"{self.run_dir}: the task's data or parameters changed since the run "
-                    "started (fingerprint mismatch); resuming would mix incomparable scores"
-                )
-            restored = archive.restore_code_files()  # killed between a commit and its file
-            archive.event("resumed", pid=os.getpid(), restored_code_files=restored)
-        else:
-            taken = _run_already_in(self.run_dir)
-            if taken is not None:
-                raise ConfigError(taken)
-            try:
-                self.run_dir.mkdir(parents=True, exist_ok=True)
-                (self.run_dir / "run.db").unlink(missing_ok=True)  # one killed before it started
-                _write_atomically(self.run_dir / "config.yaml", self.config.to_yaml())
-            except OSError as exc:
-                raise ConfigError(
-                    f"cannot create the run directory {self.run_dir}: {exc.strerror or exc}"
-                ) from None
-            archive = Archive.create(
-                self.run_dir,
-                meta={
-                    "name": self.config.name,
-                    "config": self.config.model_dump(mode="json"),
-                    "task": self.config.task,
-                    "task_kind": task.kind,
-                    "fitness_name": task.fitness_name,
-                    "fitness_meaning": task.fitness_meaning,
-                    "cost_metric": task.cost_metric,
-                    "task_fingerprint": task.fingerprint(),
-                    "seed": self.config.seed,
-                    "versions": versions(task),
-                    "started_at": time.time(),
-                    "searched_s": 0.0,
-                },
-            )
-            archive.event("started", pid=os.getpid())
-        # One transaction: once the store names this process, it is this process's to stop.
-        archive.set_meta_many(
-            {"state": "running", "pid": os.getpid(), "budget": self.config.budget.model_dump()}
-        )
-        return archive
-
     # -- the loop -------------------------------------------------------------------------------
     def run(self) -> SearchResult:
         # SIGTERM stops the whole search as Ctrl-C does, not only its loop: while the sandbox
@@ -234,7 +147,7 @@ class Search:
             task.prepare()
         except OSError as exc:  # the data cache cannot be written: the user's setting to fix
             raise ConfigError(str(exc)) from None
-        archive = self._open_archive(task)
+        archive = open_run(self.config, task, self.run_dir, resuming=self._resuming)
         try:
             return self._search(archive, task)
         finally:
@@ -261,16 +174,16 @@ class Search:
                     proposer.checker = checker
                 stopped_by, reason = self._loop(archive, evaluator, proposer, task)
                 if stopped_by not in (StopReason.INTERRUPTED, StopReason.DIVERGED):
-                    test = self._final_test(archive, evaluator, task)
+                    test = final_test(archive, evaluator, task)
         except KeyboardInterrupt:  # outside the loop: while the sandbox starts, say
             stopped_by = StopReason.INTERRUPTED
             self._say_interrupted()
         try:
-            best = self._record_stop(archive, stopped_by, reason, test)
+            best = record_stop(archive, stopped_by, reason, test)
         except KeyboardInterrupt:  # a stop while the end is being recorded stops it there
             stopped_by = StopReason.INTERRUPTED
             self._say_interrupted()
-            best = self._record_stop(archive, stopped_by, reason, test)
+            best = record_stop(archive, stopped_by, reason, test)
         if self.config.search.report:
             self._write_report(archive)
         return SearchResult(
@@ -318,24 +231,6 @@ class Search:
             return
         failed = "".join(f"; its section {f.title!r} failed" for f in written.failed)
         self.console.print(f"[bold]report:[/] {path}{failed}", highlight=False)
-
-    @staticmethod
-    def _record_stop(
-        archive: Archive, stopped_by: StopReason, reason: str, test: Evaluation | None
-    ) -> Design | None:
-        """Record how the search ended; return the best design. The state and the summary go
-        in one transaction: a run is never finished without its summary."""
-        interrupted = stopped_by is StopReason.INTERRUPTED
-        best = archive.best()
-        archive.set_meta_many(
-            {
-                "state": "interrupted" if interrupted else "finished",
-                "stopped_by": stopped_by.value,
-                "summary": _summary(archive, best, stopped_by, reason, test),
-            }
-        )
-        archive.event("stopped", reason=stopped_by.value, detail=reason)
-        return best
 
     def _loop(
         self, archive: Archive, evaluator: Evaluates, proposer: Proposer, task: Task
@@ -417,42 +312,6 @@ class Search:
             highlight=False,
         )
 
-    def _final_test(
-        self, archive: Archive, evaluator: Evaluator | RayEvaluator, task: Task
-    ) -> Evaluation | None:
-        """Score the best design once on the test split, under the budget that repeats its
-        recorded evaluation (`Task.replay_budget`)."""
-        best = archive.best()
-        if best is None:
-            return None
-        recorded = archive.meta("test")
-        if recorded and recorded.get("design_id") == best.id:
-            return None
-        scored = [e for e in archive.evaluations(best.id) if e["purpose"] == "test"]
-        if scored:  # a run stopped after scoring it, before its meta: one look at the test split
-            evaluation = _recorded_test(scored[-1], task)
-        else:
-            evaluation = evaluator.evaluate(
-                best.code,
-                seed=best.eval_seed or 0,
-                split="test",
-                recorded=best.metrics,
-                design_id=best.id,
-            )
-            archive.record_evaluation(best.id, "test", evaluation)
-        archive.set_meta(
-            "test",
-            {
-                "design_id": best.id,
-                "status": evaluation.status.value,
-                "fitness": evaluation.fitness,
-                "summary": evaluation.summary,
-                "ci_low": evaluation.ci_low,
-                "ci_high": evaluation.ci_high,
-            },
-        )
-        return evaluation
-
     # -- progress -------------------------------------------------------------------------------
     def _progress(self) -> Progress:
         return Progress(
@@ -472,50 +331,6 @@ class Search:
         best = archive.best()
         label = f"best {best.fitness:.4f} (#{best.id})" if best and best.fitness else "no best yet"
         progress.update(bar, completed=finished, description=label)
-
-
-def _recorded_test(row: dict[str, Any], task: Task) -> Evaluation:
-    """A test evaluation as the `evaluations` table holds it (which keeps no summary)."""
-    status = Status(row["status"])
-    return Evaluation(
-        status=status,
-        split=row["split"],
-        seed=row["seed"],
-        fitness=row["fitness"],
-        ci_low=row["ci_low"],
-        ci_high=row["ci_high"],
-        metrics=row["metrics"],
-        summary=task.summarize(row["metrics"]) if status is Status.OK else "",
-        error=row["error"],
-        wall_s=row["wall_s"] or 0.0,
-    )
-
-
-def _run_already_in(run_dir: Path) -> str | None:
-    """Why `run_dir` cannot take a new run (it holds a started or an imported one), or None."""
-    try:
-        with Archive.open(run_dir, readonly=True) as archive:
-            config, imported = archive.meta("config"), archive.meta("imported_from")
-            source = archive.meta("source")
-    except ArchiveError:
-        return None
-    if imported is not None:  # an imported archive (ADAS's) has no config, and is a run too
-        return (
-            f"{run_dir} holds a run imported from {imported} ({source}): a new search would "
-            "take it over; pass another --run-dir"
-        )
-    if config is not None:
-        return (
-            f"{run_dir} already holds a run: continue it with "
-            f"`agentic-design resume {run_dir}`, or pass another --run-dir"
-        )
-    return None
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 def _raise_interrupt(signum: int, frame: FrameType | None) -> None:

@@ -9,12 +9,11 @@ modules behind it:
         r = sb.run(code, entry="main", args={"x": 1}, limits=SandboxLimits(wall_s=10))
 
 Inside: `pool` (the `Sandbox` and its workers), `server` (the fork server each worker runs),
-`framing` (length-prefixed JSON frames), `confinement` (what a child goes through before the
-code runs, and the probe that reports it), `cgroups`, `landlock`, `userns`, `seccomp`, and
-`devices` (which GPUs a worker may see).
+`framing` (length-prefixed JSON frames), `probe` (what this machine allows, found once per
+server, and the report of it), `confinement` (what a child goes through before the code runs),
+`cgroups`, `landlock`, `userns`, `seccomp`, and `devices` (which GPUs a worker may see).
 """
 
-from agentic_design.sandbox.confinement import OPTIONAL as OPTIONAL_PROTECTIONS
 from agentic_design.sandbox.devices import (
     DeviceError,
     DevicePlan,
@@ -36,6 +35,7 @@ from agentic_design.sandbox.pool import (
     SandboxLimits,
     SandboxResult,
 )
+from agentic_design.sandbox.probe import OPTIONAL as OPTIONAL_PROTECTIONS
 
 __all__ = [
     "ERROR",

@@ -226,7 +226,7 @@ class Sandbox:
 
     `preload` names modules each server imports once (`"torch"`), or `"module:function"` to
     import and call a function, for process-wide set-up every forked child then inherits.
-    `disable` turns protections off by name (see `confinement.OPTIONAL`): for debugging, and to
+    `disable` turns protections off by name (see `probe.OPTIONAL`): for debugging, and to
     see how the sandbox behaves on a machine without them. `channel=True` gives every child a
     message channel back to the caller (fd 4), served during a `run` by its `on_channel`.
 
@@ -245,7 +245,7 @@ class Sandbox:
         channel: bool = False,
         gpus: Sequence[Gpu] | None = None,
     ) -> None:
-        from agentic_design.sandbox.confinement import OPTIONAL
+        from agentic_design.sandbox.probe import OPTIONAL
 
         unknown = set(disable) - set(OPTIONAL)
         if unknown:

@@ -1,10 +1,11 @@
 """The fork server behind `agentic_design.sandbox`: `python -m agentic_design.sandbox.server`.
 
 The server imports the heavy modules once, probes which kernel protections it can apply, then
-serves one request at a time: it forks a child, confines it, waits for its one reply frame (or
-for the wall clock, or the child's death), kills what is left and answers the caller.
+serves one request at a time: it forks a child (which confines itself and runs the code, see
+`child`), waits for its one reply frame (or for the wall clock, or the child's death), kills
+what is left and answers the caller.
 
-A child's life, with every protection the kernel allows (see `confinement.probe`):
+A child's life, with every protection the kernel allows (see `probe.probe`):
 
     server (as root, or in a user namespace of its own) ── fork ──► child:
         in the server's cgroups, which cap its processes and threads and its memory;
@@ -19,32 +20,25 @@ A child's life, with every protection the kernel allows (see `confinement.probe`
 from __future__ import annotations
 
 import contextlib
-import errno
-import fcntl
 import importlib
 import json
 import os
-import resource
 import select
 import shutil
 import signal
 import sys
 import tempfile
 import time
-import traceback
-import types
-from collections.abc import Iterator
 from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
-from agentic_design.sandbox import cgroups, confinement, landlock, seccomp, userns
-from agentic_design.sandbox.confinement import ConfinementError, Plan
+from agentic_design.sandbox import cgroups, child, confinement, probe, userns
+from agentic_design.sandbox.confinement import Plan
 from agentic_design.sandbox.devices import Pin, device_files
-from agentic_design.sandbox.framing import NoFrame, encode, read_frame, write_frame
+from agentic_design.sandbox.framing import NoFrame, read_frame, write_frame
 from agentic_design.sandbox.pool import (
     ERROR,
-    INVALID,
     KILLED,
     MEMORY,
     OK,
@@ -55,13 +49,7 @@ from agentic_design.sandbox.pool import (
     SandboxResult,
 )
 
-_RESULT_FD = 3
-_CHANNEL_FD = 4  # agentic_design.agents.channel.CHANNEL_FD: the broker, for sandbox=channel
-_CHILD_PID = [0]  # the child's own pid, set first thing after fork
 _TEXT = ("error", "error_type", "traceback")
-# Kept in the child's scrubbed environment: CUDA reads them when the child first uses it, and
-# the server's were set by its caller to pin it to one GPU (or to none, with an empty list).
-_CUDA_ENVIRONMENT = ("CUDA_VISIBLE_DEVICES", "CUDA_DEVICE_ORDER", "CUBLAS_WORKSPACE_CONFIG")
 
 
 def serve(
@@ -88,7 +76,7 @@ def serve(
     gpu = pin.gpu if pin is not None else None
     # Before the preload: entering a user namespace takes a process with one thread. (Named
     # by this pid: a user's server goes on in a child, but this process waits for it.)
-    plan = confinement.probe(
+    plan = probe.probe(
         cgroup_name=str(os.getpid()),
         disabled=disabled,
         devices=device_files(gpu),
@@ -106,7 +94,7 @@ def serve(
                 "pid": userns.host_pid(),  # not 1, where it is its own namespace's
                 "cgroup": plan.cgroup,
                 "pin": (pin or Pin()).to_dict(),
-                "protections": confinement.report_dicts(plan),
+                "protections": probe.report_dicts(plan),
             },
         )
         while True:
@@ -217,7 +205,7 @@ def _serve_one(
     if pid == 0:  # the child: never returns
         try:
             os.close(read_end)
-            _child(request, limits, plan, workdir, write_end, out, err, channel, nproc)
+            child.run_child(request, limits, plan, workdir, write_end, out, err, channel, nproc)
         finally:
             os._exit(70)
     for fd in (write_end, out, err):
@@ -289,7 +277,7 @@ def _classify_death(
             name = str(sig)
         # As pid 1 of its namespace the child ignores SIGXCPU at the soft limit, and the
         # kernel's SIGKILL at the hard one ends it: tell that apart by the CPU time it used.
-        if sig == signal.SIGXCPU or (sig == signal.SIGKILL and cpu_s >= _cpu_limit(limits)):
+        if sig == signal.SIGXCPU or (sig == signal.SIGKILL and cpu_s >= child.cpu_limit(limits)):
             return TIMEOUT, f"exceeded its CPU-time limit ({cpu_s:.1f} s of CPU)"
         if sig == signal.SIGXFSZ:
             return OUTPUT_LIMIT, f"wrote a file (or its output) over the {limits.file_mb} MB limit"
@@ -350,192 +338,6 @@ def _tail(path: str, limit: int) -> str:
         return ""
     text = data.decode(errors="replace")
     return f"[... {size - limit:,} bytes cut ...]\n{text}" if size > limit else text
-
-
-# -- the child -----------------------------------------------------------------------------------
-
-
-def _child(
-    request: dict[str, Any],
-    limits: SandboxLimits,
-    plan: Plan,
-    workdir: str,
-    result_fd: int,
-    out: int,
-    err: int,
-    channel: int | None,
-    nproc: int | None,
-) -> None:
-    """Confine this freshly forked process, run the entry point, send one reply frame."""
-    _CHILD_PID[0] = os.getpid()
-    os.setsid()
-    confinement.die_with_parent()
-    if channel is not None:  # out of the way of the fds set below, then to its own number
-        channel = fcntl.fcntl(channel, fcntl.F_DUPFD, 64)
-    os.dup2(result_fd, _RESULT_FD)
-    if channel is not None:
-        os.dup2(channel, _CHANNEL_FD)
-    os.dup2(out, 1)
-    os.dup2(err, 2)
-    devnull = os.open(os.devnull, os.O_RDONLY)
-    os.dup2(devnull, 0)
-    os.closerange((_RESULT_FD if channel is None else _CHANNEL_FD) + 1, 1 << 16)
-    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGPIPE):
-        signal.signal(sig, signal.SIG_DFL)
-    try:
-        for cgroup in dict.fromkeys(c for c in (plan.cgroup, plan.memory_cgroup) if c):
-            cgroups.join(cgroup)
-        confinement.unshare(plan)
-        if plan.mount_namespace:
-            # From here on the child sees its own /tmp; what it prints still goes to the files
-            # the server opened in the host's /tmp.
-            keep = tuple(landlock.readable_roots(limits.readable))
-            workdir = confinement.mount_private_tmp(limits.disk_mb, workdir, keep)
-            if plan.own_proc:
-                confinement.mount_proc()
-        _apply_limits(limits, nproc)
-        os.chdir(workdir)
-        _scrub_environment(workdir)
-        if plan.landlock_abi:
-            readable = landlock.readable_paths(limits.readable, limits.hidden)
-            landlock.restrict_filesystem(plan.landlock_abi, workdir, readable, plan.devices)
-        if plan.drop_capabilities:
-            confinement.drop_capabilities()
-        if plan.socket_filter:  # last: nothing above may need a socket, and the channel is open
-            seccomp.install()
-    except (ConfinementError, OSError) as exc:
-        _send(
-            {
-                "status": ERROR,
-                "error": f"the sandbox could not be set up: {exc}",
-                "error_type": type(exc).__name__,
-            }
-        )
-    _set_threads(limits)
-    sys.stdout = open(1, "w", buffering=1, closefd=False)  # noqa: SIM115 - lives until exit
-    sys.stderr = open(2, "w", buffering=1, closefd=False)  # noqa: SIM115
-    reply = _call(request)
-    with contextlib.suppress(OSError, ValueError):
-        sys.stdout.flush()
-        sys.stderr.flush()
-    _send(reply)
-
-
-def _send(reply: dict[str, Any]) -> None:
-    """Send the one reply frame and exit. Only the child itself answers: a process the design
-    forked that returns through here just exits."""
-    if os.getpid() != _CHILD_PID[0]:
-        os._exit(0)
-    try:
-        frame = encode(reply)
-    except (TypeError, ValueError) as exc:  # not JSON data, or NaN / infinity in it
-        failure = _failure(ERROR, exc, None)
-        failure["error"] = f"the result is not JSON data: {failure['error']}"
-        frame = encode(failure)
-    with contextlib.suppress(OSError):
-        write_frame(_RESULT_FD, frame)
-    os._exit(0)
-
-
-def _cpu_limit(limits: SandboxLimits) -> int:
-    """CPU seconds: by default the wall limit times the thread count, plus slack."""
-    return int(limits.cpu_s or limits.wall_s * max(1, limits.threads) + 5) + 1
-
-
-def _apply_limits(limits: SandboxLimits, nproc: int | None) -> None:
-    cpu = _cpu_limit(limits)
-    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
-    settings = [
-        (resource.RLIMIT_FSIZE, limits.file_mb * 1024 * 1024),
-        (resource.RLIMIT_NOFILE, limits.open_files),
-        (resource.RLIMIT_CORE, 0),
-    ]
-    if nproc is not None:  # the process cap where there is no pids cgroup (not root)
-        settings.append((resource.RLIMIT_NPROC, nproc))
-    # Not with CUDA (gpu_memory_fraction set): it reserves far more address space than it uses;
-    # the memory cgroup still bounds host memory, torch's allocator the GPU's.
-    if limits.memory_mb is not None and limits.gpu_memory_fraction is None:
-        settings.append((resource.RLIMIT_AS, limits.memory_mb * 1024 * 1024))
-    for which, value in settings:
-        resource.setrlimit(which, (value, value))
-
-
-def _scrub_environment(workdir: str) -> None:
-    # The server's environment is already free of secrets; the child keeps even less.
-    cuda = {k: os.environ[k] for k in _CUDA_ENVIRONMENT if k in os.environ}
-    os.environ.clear()
-    os.environ.update(
-        {"HOME": workdir, "TMPDIR": workdir, "PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", **cuda}
-    )
-
-
-def _set_threads(limits: SandboxLimits) -> None:
-    torch = sys.modules.get("torch")
-    if torch is None:
-        return
-    torch.set_num_threads(limits.threads)
-    if limits.gpu_memory_fraction is not None and torch.cuda.is_available():
-        # RLIMIT_AS cannot bound GPU memory (and must be off with CUDA): torch's allocator can.
-        torch.cuda.set_per_process_memory_fraction(limits.gpu_memory_fraction)
-
-
-def _call(request: dict[str, Any]) -> dict[str, Any]:
-    module = types.ModuleType("sandboxed")
-    try:
-        exec(compile(request["code"], "<sandboxed>", "exec"), module.__dict__)
-        entry = module.__dict__.get(request["entry"])
-        if not callable(entry):
-            return {
-                "status": INVALID,
-                "error": f"the code defines no function {request['entry']!r}",
-            }
-        value = entry(**request["args"])
-    except MemoryError as exc:
-        return _failure(MEMORY, exc, "ran out of its memory limit")
-    except OSError as exc:
-        # EFBIG: a file (stdout and stderr included) reached the file-size limit.
-        status = OUTPUT_LIMIT if exc.errno == errno.EFBIG else ERROR
-        return _failure(status, exc, None)
-    except RecursionError as exc:
-        return _failure(ERROR, exc, "maximum recursion depth exceeded")
-    except BaseException as exc:  # the design's own failure, whatever it is, is the result
-        status = getattr(type(exc), "sandbox_status", ERROR)
-        return _failure(status if status in STATUSES else ERROR, exc, None)
-    return {"status": OK, "value": value}
-
-
-def _failure(status: str, exc: BaseException, summary: str | None) -> dict[str, Any]:
-    message = str(exc) or summary or type(exc).__name__
-    lines = list(_without_framework_frames(traceback.TracebackException.from_exception(exc)))
-    # Keep the frames nearest the error: those are the ones a person or an LLM can act on.
-    trimmed = "".join(lines[:1] + lines[-12:]) if len(lines) > 13 else "".join(lines)
-    return {
-        "status": status,
-        "error": f"{type(exc).__name__}: {message}"[:2000],
-        "error_type": type(exc).__name__,
-        "traceback": trimmed[-4000:],
-    }
-
-
-# The package this sandbox ships in (agentic_design: the evaluation entry, the tasks), as its
-# modules' code objects name it.
-_FRAMEWORK = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
-# Call plumbing that appears twice per layer in every torch traceback and says nothing.
-_PLUMBING = (os.path.join("torch", "nn", "modules", "module.py"),)
-
-
-def _without_framework_frames(te: traceback.TracebackException) -> Iterator[str]:
-    """Format a traceback without this package's own frames: what is left is the code that
-    ran and the libraries it called, which is what a person or an LLM can act on."""
-    for link in (te, te.__cause__, te.__context__):
-        if link is not None:
-            kept = [
-                f
-                for f in link.stack
-                if not f.filename.startswith(_FRAMEWORK) and not f.filename.endswith(_PLUMBING)
-            ]
-            link.stack = traceback.StackSummary.from_list(kept)
-    return te.format()
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 from agentic_design.sandbox import userns
-from agentic_design.sandbox.confinement import world_readable
+from agentic_design.sandbox.probe import world_readable
 
 from .conftest import DISABLED
 
