@@ -20,18 +20,23 @@ the meta-agent quotes it back when it asks again.
 
 from __future__ import annotations
 
-import ast
-import functools
 import json
 import re
-import textwrap
-import warnings
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from agentic_design.lenient_json import decode_at
-from agentic_design.mutations.code_ast import defined_names
+from agentic_design.proposers.answer_code import (
+    MalformedAnswer,
+    check_interface,
+    choose,
+    dedented,
+    defined,
+    fallback_code,
+    parses,
+    with_separate_imports,
+)
 from agentic_design.proposers.edits import (
     Edit,
     EditError,
@@ -42,10 +47,6 @@ from agentic_design.proposers.edits import (
 )
 
 UNTITLED = "untitled"
-
-
-class MalformedAnswer(ValueError):
-    """The answer holds no usable design; the message says why, for the model to read."""
 
 
 @dataclass(frozen=True)
@@ -89,7 +90,6 @@ _OTHER_LABEL = re.compile(
     r"(?:[:：](?:\*\*|__)|(?:\*\*|__)[ \t]*[:：])"
 )
 _QUOTED_NAME = re.compile(r"""[ \t]*(?:\*\*|__)?[ \t]*(?P<q>[`"'])(?P<name>[^`"'\n]+)(?P=q)""")
-_GLUED_CLOSE = re.compile(r"(?<=\S)[ \t]*(?:`{3,}|~{3,})[ \t]*$", re.MULTILINE)
 _FILE_NAME = re.compile(r"[ \t]*`?[\w./-]+\.py`?[ \t]*$")
 _JSON_START = re.compile(r'\s*\{\s*"')
 _KEYS = {
@@ -132,7 +132,7 @@ def _parse_body(body: str, interface: Collection[str], parent: str | None) -> An
     # The bare module (no fence at all) may hold dict literals with "name" or "code" keys:
     # they are code, not the answer's metadata. A JSON answer parses as Python too, but as an
     # expression that defines nothing.
-    bare = not fences and opened is None and _parses(body) and bool(_defined(body))
+    bare = not fences and opened is None and parses(body) and bool(defined(body))
     objects, cut_off = ([], False) if bare else _json_objects(_blank_code(body, fences, opened))
     fields = _fields(objects, without_edits(_outside_fences(body, fences, opened), "\n\x00\n"))
     name = _clean_name(fields.get("name", "")) or UNTITLED
@@ -149,7 +149,7 @@ def _parse_body(body: str, interface: Collection[str], parent: str | None) -> An
             code = apply_edits(parent, edits)
         except EditError as exc:
             raise MalformedAnswer(str(exc)) from None
-        _check(code, interface)
+        check_interface(code, interface)
         return Answer(name, thought, code, "edits", diff=unified_diff(parent, code))
 
     code_fences = [m for m in fences if _is_code_fence(m)]
@@ -161,14 +161,14 @@ def _parse_body(body: str, interface: Collection[str], parent: str | None) -> An
                 "the JSON object is not closed: the answer may have been cut off at "
                 "max_tokens (answer with the code in a ```python block instead)"
             )
-        candidates = _fallback_code(body, opened, bare)
-    candidates = [(form, _dedented(code)) for form, code in candidates]
-    chosen = _choose(candidates, interface)
+        candidates = fallback_code(body, opened, bare)
+    candidates = [(form, dedented(code)) for form, code in candidates]
+    chosen = choose(candidates, interface)
     form, code = candidates[chosen]
     if form == "fence":  # candidates[:chosen] are the fences before it (after any JSON code)
         before = [c for f, c in candidates[:chosen] if f == "fence"]
-        code = _with_separate_imports(code, before)
-    _check(code, interface)
+        code = with_separate_imports(code, before)
+    check_interface(code, interface)
     return Answer(name, thought, code, form)
 
 
@@ -386,117 +386,3 @@ def _edits(body: str, objects: list[dict[str, Any]]) -> list[Edit]:
         return next((edits for edits in map(find_edits, texts) if edits), [])
     except EditError as exc:
         raise MalformedAnswer(str(exc)) from None
-
-
-def _fallback_code(body: str, opened: re.Match[str] | None, bare: bool) -> list[tuple[str, str]]:
-    """No fence and no JSON code: a fence left open at the end, or the bare module."""
-    if opened is not None:
-        code = opened["body"]
-        if _parses(textwrap.dedent(code)):
-            return [("unclosed fence", code)]
-        # The closing mark written at the end of the last line (`    return x````), perhaps
-        # with chatter after it: the fence is closed there.
-        glued = _GLUED_CLOSE.search(code)
-        if glued and _parses(textwrap.dedent(code[: glued.start()])):
-            return [("fence", code[: glued.start()] + "\n")]
-        raise MalformedAnswer(
-            "the ```python block is never closed and its code does not parse: the answer may "
-            "have been cut off at max_tokens"
-        )
-    if bare:
-        return [("bare code", body.strip("\n") + "\n")]
-    raise MalformedAnswer("no code was found: put the complete module in a ```python block")
-
-
-def _dedented(code: str) -> str:
-    """Code from a fence indented under a list item (`1. Code:` then an indented fence) is
-    indented as a whole; a module that parses as it is is left alone."""
-    if _parses(code):
-        return code
-    dedented = textwrap.dedent(code)
-    return dedented if _parses(dedented) else code
-
-
-def _with_separate_imports(code: str, before: list[str]) -> str:
-    """`code` (a fence's module) with the imports that the answer put in fences of their own
-    before it (`First, the imports:`), which the module needs and would otherwise lose."""
-    imports: list[str] = []
-    defined = _defined(code)
-    for other in before:
-        if _only_imports(other) and not _defined(other) <= defined:
-            imports.append(other.strip("\n") + "\n")
-            defined |= _defined(other)
-    if not imports:
-        return code
-    first = code.lstrip().split(maxsplit=1)[0] if code.strip() else ""
-    return "".join(imports) + ("" if first in ("import", "from") else "\n\n") + code
-
-
-def _only_imports(code: str) -> bool:
-    try:
-        tree = _syntax(code)
-    except (SyntaxError, ValueError):
-        return False
-    return bool(tree.body) and all(isinstance(n, ast.Import | ast.ImportFrom) for n in tree.body)
-
-
-def _choose(candidates: list[tuple[str, str]], interface: Collection[str]) -> int:
-    """The candidate defining most of the interface; then one that parses; then the last."""
-    wanted = set(interface)
-
-    def rank(index: int) -> tuple[int, bool, int]:
-        code = candidates[index][1]
-        return (len(_defined(code) & wanted), _parses(code), index)
-
-    return max(range(len(candidates)), key=rank)
-
-
-def _syntax(code: str) -> ast.Module:
-    """`code` parsed, quietly: `"\\d"` in the model's code would warn (SyntaxWarning from
-    Python 3.12) on every look at it; the sandbox is where the code runs."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return ast.parse(code)
-
-
-def _parses(code: str) -> bool:
-    return _top_level_names(code) is not None
-
-
-def _defined(code: str) -> set[str]:
-    """Top-level names a module defines: functions, classes, assignments, imports (for code
-    that does not parse, the functions and classes its lines start)."""
-    names = _top_level_names(code)
-    if names is None:
-        found = re.findall(r"^(?:async[ \t]+)?(?:def|class)[ \t]+(\w+)", code, re.MULTILINE)
-        return set(found)
-    return set(names)
-
-
-@functools.lru_cache(maxsize=32)
-def _top_level_names(code: str) -> frozenset[str] | None:
-    """The names `code` defines at top level, None if it does not parse. Cached: the same
-    candidates are looked at several times, and parsing a long module is the slow part."""
-    try:
-        tree = _syntax(code)
-    except (SyntaxError, ValueError):
-        return None
-    return frozenset(defined_names(tree.body))
-
-
-def _check(code: str, interface: Collection[str]) -> None:
-    if not _parses(code):
-        try:
-            _syntax(code)  # again, for the error
-        except SyntaxError as exc:
-            raise MalformedAnswer(
-                f"the code does not parse: line {exc.lineno}: {exc.msg}"
-            ) from None
-        except ValueError as exc:  # null bytes
-            raise MalformedAnswer(f"the code does not parse: {exc}") from None
-    missing = [name for name in interface if name not in _defined(code)]
-    if missing:
-        raise MalformedAnswer(
-            f"the code defines no {', '.join(missing)} (a design must define: "
-            f"{', '.join(interface)})"
-        )
