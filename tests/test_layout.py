@@ -99,7 +99,7 @@ def test_only_the_command_line_stands_above_the_run():
         for e in EDGES
         if e.target.startswith("run.")
         and not e.source.startswith("run.")
-        and e.source not in ("cli", "entry", "")
+        and e.source.split(".")[0] not in ("cli", "entry", "")  # the cli package, any module
         and (e.source, e.target) not in NAMED_CIRCLES
     ]
     assert above == []

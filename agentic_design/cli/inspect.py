@@ -1,0 +1,247 @@
+"""`status` and `show`: what a run holds, read from its store while it is live, finished
+or imported: its progress, budget and spend, and its designs as a table, one in full, JSON or
+the Pareto front."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.syntax import Syntax
+from rich.table import Table
+
+from agentic_design.cli.app import _fail, _open, _user_errors, app, out
+from agentic_design.cli.scores import _interval, _scored
+from agentic_design.records import Design, Status
+from agentic_design.store.archive import Archive
+from agentic_design.store.import_adas import INTERVAL_PROBLEM
+from agentic_design.store.pareto import pareto_front
+
+
+@app.command()
+def status(run_dir: Annotated[Path, typer.Argument(help="a run directory")]) -> None:
+    """Progress, best so far and spend; works while the run is live."""
+    archive = _open(run_dir)
+    meta = archive.all_meta()
+    counts = archive.counts()
+    total = sum(counts.values())
+    pending = counts.get(Status.PENDING.value, 0)
+    state = meta.get("state", "unknown")
+    if state == "running" and not _alive(meta.get("pid")):
+        state = "stopped without finishing (killed?): resume it to continue"
+    budget = meta.get("budget", {})
+    out.print(f"[bold]run[/] {run_dir}: {state}")
+    out.print(f"task: {meta.get('task')}   proposer: {meta.get('proposer')}")
+    if meta.get("imported_from"):  # no search, no budget: what the source archive recorded
+        out.print(f"imported from {meta['imported_from']}: {meta.get('source')}")
+        out.print(f"designs: {total - pending} scored, {pending} pending")
+    else:
+        out.print(f"designs: {total - pending} evaluated, {pending} pending")
+    out.print("by status: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+    spend = archive.spend()
+    name = meta.get("fitness_name", "fitness")
+    best = archive.best()
+    if not meta.get("imported_from"):
+        searched_s = float(meta.get("searched_s", 0.0))
+        rate = (total - pending) / searched_s * 3600 if searched_s > 0 else 0.0
+        out.print(f"searched: {searched_s / 60:.1f} min, {rate:,.0f} evaluations per hour")
+        for line in _budget_lines(budget, total - pending, searched_s, spend, best, archive):
+            out.print(f"  {line}", highlight=False)
+    out.print(f"LLM spend: {spend['calls']} calls, {spend['tokens']} tokens, ${spend['usd']:.4f}")
+    _print_models(archive)
+    if best is not None:
+        out.print(f"best: {_scored(best, name)}", highlight=False)
+    test = meta.get("test") or {}
+    fitness = test.get("fitness", test.get("accuracy"))  # runs before 0.2 said "accuracy"
+    if fitness is not None:
+        out.print(f"test {name} of #{test['design_id']}: {fitness:.4f}", highlight=False)
+    events = archive.events(last=5)
+    if events:
+        out.print("recent events:")
+        for event in events:
+            when = time.strftime("%H:%M:%S", time.localtime(event["at"]))
+            design = f" #{event['design_id']}" if event.get("design_id") else ""
+            data = ", ".join(f"{k} {v}" for k, v in event["data"].items())[:100]
+            out.print(f"  {when} {event['kind']}{design} {data}", highlight=False, markup=False)
+
+
+def _budget_lines(
+    budget: dict[str, Any],
+    evaluated: int,
+    searched_s: float,
+    spend: dict[str, float],
+    best: Design | None,
+    archive: Archive,
+) -> list[str]:
+    """Progress against each budget the run was given."""
+    lines = [f"evaluations: {evaluated} of {budget.get('evaluations', '?')}"]
+    if budget.get("hours"):
+        lines.append(f"hours: {searched_s / 3600:.2f} of {budget['hours']}")
+    if budget.get("usd") is not None:
+        lines.append(f"USD: {spend['usd']:.4f} of {budget['usd']}")
+    if budget.get("tokens") is not None:
+        lines.append(f"tokens: {spend['tokens']:,} of {budget['tokens']:,}")
+    if budget.get("stagnation") is not None and best is not None:
+        since = archive.finished_after(best.id)
+        lines.append(f"stagnation: {since} evaluations since the best, of {budget['stagnation']}")
+    if budget.get("target_fitness") is not None:
+        reached = f"{best.fitness:.4f}" if best is not None and best.fitness is not None else "-"
+        lines.append(f"target: best {reached} of {budget['target_fitness']}")
+    return ["budget " + lines[0], *lines[1:]]
+
+
+def _print_models(archive: Archive) -> None:
+    """Calls, spend and success rate per model, where the meta-agent had several."""
+    models = archive.model_spend()
+    if len(models) < 2:
+        return
+    table = Table(title="the meta-agent's models")
+    for column in ("model", "calls", "failed calls", "tokens", "USD", "designs", "ok", "success"):
+        table.add_column(column, justify="left" if column == "model" else "right")
+    for model, m in models.items():
+        table.add_row(
+            model,
+            str(m["calls"]),
+            str(m["failed_calls"]),
+            f"{m['tokens']:,}",
+            f"{m['usd']:.4f}",
+            str(m["designs"]),
+            str(m["ok"]),
+            f"{m['success_rate']:.0%}" if m["designs"] else "-",
+        )
+    out.print(table)
+
+
+def _alive(pid: Any) -> bool:
+    if not isinstance(pid, int):
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@app.command()
+def show(
+    run_dir: Annotated[Path, typer.Argument(help="a run directory")],
+    top: Annotated[int | None, typer.Option(help="only the K best designs")] = None,
+    design_id: Annotated[int | None, typer.Option("--id", help="one design, with its code")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
+    pareto: Annotated[
+        bool, typer.Option("--pareto", help="only the Pareto front of fitness against cost")
+    ] = False,
+) -> None:
+    """The run's designs, best first (or one design in full with --id, or the Pareto front of
+    fitness against the task's cost with --pareto, cheapest first)."""
+    archive = _open(run_dir)
+    cost_metric = archive.meta("cost_metric")
+    with _user_errors():
+        if design_id is not None:
+            designs = [archive.get(design_id)]
+        elif pareto:
+            if not cost_metric:
+                _fail(f"{run_dir}: its task names no cost, so there is no Pareto front to show")
+            designs = pareto_front(archive.designs(), cost_metric)
+        else:
+            designs = _ranked(archive.designs())
+            if top is not None:
+                designs = designs[:top]
+    if as_json:
+        run_info = {"dir": str(run_dir), **archive.all_meta(), "counts": archive.counts()}
+        payload = {"run": run_info, "designs": [d.to_dict() for d in designs]}
+        sys.stdout.write(json.dumps(payload, indent=2, default=str) + "\n")
+        return
+    if design_id is not None:
+        _show_one(designs[0], archive.meta("fitness_name", "fitness"), archive.graph(design_id))
+        return
+    _print_models(archive)
+    total = len(designs)
+    if top is None and not pareto:
+        designs = designs[:TABLE_ROWS]
+    shown = (
+        f"the best {len(designs)} of {total} designs"
+        if len(designs) < total
+        else f"{total} designs"
+    )
+    if pareto:
+        shown = f"the Pareto front of {name_of(archive)} against {cost_metric}: {total} designs"
+    table = Table(title=f"{run_dir}: {shown}", caption="--top K shows more, --id ID one in full")
+    name = archive.meta("fitness_name", "fitness")
+    columns = ["id", "name", "status", name, "95% CI", "summary", "gen", "parents", "how"]
+    if pareto:
+        columns.insert(4, str(cost_metric))
+    for column in columns:
+        table.add_column(column, overflow="fold")
+    for d in designs:
+        cost = [_number(d.metrics.get(str(cost_metric)))] if pareto else []
+        table.add_row(
+            str(d.id),
+            d.name,
+            d.status.value,
+            f"{d.fitness:.4f}" if d.fitness is not None else "-",
+            *cost,
+            _ci_cell(d),
+            d.summary or "-",
+            str(d.generation),
+            ",".join(map(str, d.parents)) or "-",
+            (d.operator or "")[:60],
+        )
+    out.print(table)
+
+
+TABLE_ROWS = 20  # the table's default length; --json lists every design
+
+
+def name_of(archive: Archive) -> str:
+    return str(archive.meta("fitness_name", "fitness"))
+
+
+def _number(value: Any) -> str:
+    return f"{value:,.4g}" if isinstance(value, int | float) else "-"
+
+
+def _ci_cell(d: Design) -> str:
+    if d.ci_low is not None and d.ci_high is not None:
+        return f"{d.ci_low:.3f} to {d.ci_high:.3f}"
+    return "flagged" if INTERVAL_PROBLEM in d.metrics else "-"
+
+
+def _ranked(designs: list[Design]) -> list[Design]:
+    return sorted(designs, key=lambda d: (d.fitness is None, -(d.fitness or 0.0), d.id))
+
+
+def _show_one(d: Design, fitness_name: str, graph: str | None = None) -> None:
+    out.print(f"[bold]#{d.id} {d.name}[/]  status {d.status.value}  generation {d.generation}")
+    if d.fitness is not None:
+        out.print(
+            f"{fitness_name} {d.fitness:.4f}  {_interval(d.ci_low, d.ci_high, d.metrics)}"
+            + (f"; {d.summary}" if d.summary else ""),
+            highlight=False,
+        )
+    out.print(f"parents: {list(d.parents) or 'none'}   proposer: {d.proposer}   via: {d.operator}")
+    if d.thought:
+        out.print(f"thought: {d.thought}")
+    if d.metrics:
+        shown = {k: v for k, v in d.metrics.items() if k not in ("curve", "stderr_tail")}
+        out.print(f"metrics: {json.dumps(shown)}")
+    if d.error:
+        out.print(f"[red]error:[/] {d.error}")
+    if d.diff:
+        out.print("the change to its parent, as the model's edits made it:")
+        out.print(Syntax(d.diff, "diff"))
+    if graph is not None:
+        from agentic_design.graph.analysis import outline
+        from agentic_design.graph.model import loads
+
+        out.print("written part by part, as this task graph:")
+        for line in outline(loads(graph)):
+            out.print(f"  {line}", highlight=False, markup=False)
+    out.print(Syntax(d.code, "python", line_numbers=True))

@@ -1,0 +1,123 @@
+"""`run` and `resume`: a search, from a configuration or from where a run stopped, and what
+it found. The search itself loads only when one is run, so the other commands start fast."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from agentic_design.cli.app import (
+    _INTERRUPT_REPORTED,
+    _fail,
+    _refuse_imported,
+    _user_errors,
+    app,
+    err,
+    out,
+)
+from agentic_design.cli.scores import _interval, _scored
+from agentic_design.config import RunConfig
+from agentic_design.records import StopReason
+from agentic_design.sandbox import SandboxError
+
+
+@app.command()
+def run(
+    config: Annotated[Path, typer.Argument(help="the run's YAML configuration")],
+    run_dir: Annotated[Path | None, typer.Option(help="where the run is stored")] = None,
+    llm: Annotated[str | None, typer.Option(help="litellm model string for the meta-agent")] = None,
+    api_base: Annotated[str | None, typer.Option(help="OpenAI-compatible server URL")] = None,
+    evaluations: Annotated[int | None, typer.Option(help="budget: designs evaluated")] = None,
+    hours: Annotated[float | None, typer.Option(help="budget: wall-clock hours")] = None,
+    usd: Annotated[float | None, typer.Option(help="budget: LLM spend in USD")] = None,
+    workers: Annotated[int | None, typer.Option(help="parallel evaluations")] = None,
+    seed: Annotated[int | None, typer.Option(help="the run's seed")] = None,
+    executor: Annotated[
+        str | None,
+        typer.Option(
+            help="local (this machine's sandbox pool) or ray (Ray actors, each sandboxed on its "
+            "node; joins $RAY_ADDRESS or ray.address, else starts a local cluster)"
+        ),
+    ] = None,
+    agent_llm: Annotated[
+        str | None, typer.Option(help="the model agents call (litellm string, or simulated)")
+    ] = None,
+    agent_api_base: Annotated[
+        str | None, typer.Option(help="an OpenAI-compatible server for --agent-llm")
+    ] = None,
+    progress: Annotated[bool, typer.Option(help="show the progress bar")] = True,
+) -> None:
+    """Start a search from CONFIG (YAML); CLI options override the file."""
+    with _user_errors():
+        cfg = RunConfig.from_yaml(config)
+        if llm is not None and cfg.llm is not None and cfg.llm.models is not None:
+            # --llm names the one model to use: it replaces the file's list of models.
+            cfg = cfg.with_overrides(llm={**cfg.llm.model_dump(exclude={"models"}), "model": llm})
+        cfg = cfg.with_overrides(
+            run_dir=str(run_dir) if run_dir else None,
+            seed=seed,
+            executor=executor,
+            **{
+                "budget.evaluations": evaluations,
+                "budget.hours": hours,
+                "budget.usd": usd,
+                "sandbox.workers": workers,
+                "llm.model": llm,
+                "llm.api_base": api_base,
+                "agent_llm.model": agent_llm,
+                "agent_llm.api_base": agent_api_base,
+            },
+        )
+        _search_and_report(cfg, resume=False, progress=progress)
+
+
+@app.command()
+def resume(
+    run_dir: Annotated[Path, typer.Argument(help="the run directory to continue")],
+    progress: Annotated[bool, typer.Option(help="show the progress bar")] = True,
+) -> None:
+    """Continue a stopped or killed run without repeating finished evaluations."""
+    _refuse_imported(run_dir, "resumed")
+    with _user_errors():
+        from agentic_design.run.search import Search
+
+        search = Search.resume(run_dir, console=err, progress=progress)
+        _search_and_report(search.config, resume=True, progress=progress, search=search)
+
+
+def _search_and_report(cfg: RunConfig, *, resume: bool, progress: bool, search: Any = None) -> None:
+    from agentic_design.run.search import Search  # the CLI's other commands stay fast to start
+
+    search = search or Search(cfg, console=err, progress=progress)
+    try:
+        result = search.run()
+    except SandboxError as exc:
+        _fail(f"the sandbox failed, so the search stopped; finished designs are saved: {exc}", 1)
+    out.print(f"\n[bold]run[/] {result.run_dir}  ({result.proposer})", highlight=False)
+    out.print(f"stopped by: {result.stopped_by.value}; designs: {result.total}")
+    counts = ", ".join(f"{status} {n}" for status, n in sorted(result.counts.items()))
+    out.print(f"by status: {counts}")
+    best, name = result.best, result.fitness_name
+    if best is not None:
+        out.print(f"[bold]best[/] {_scored(best, f'validation {name}')}", highlight=False)
+    if result.test is not None and result.test.fitness is not None:
+        test = result.test
+        interval = _interval(test.ci_low, test.ci_high, test.metrics)
+        out.print(
+            f"test {name} of the best, scored once: {test.fitness:.4f} ({interval})",
+            highlight=False,
+        )
+    if result.stopped_by is StopReason.INTERRUPTED:
+        _INTERRUPT_REPORTED.set()  # the search said so, with how to resume
+        raise typer.Exit(130)
+    if best is None:
+        out.print("[red]no design evaluated successfully[/]")
+        raise typer.Exit(1)
+    out.print(
+        f"look closer: agentic-design show {result.run_dir} --id {best.id}; "
+        f"take it away: agentic-design export {result.run_dir} {best.id} -o best.py"
+    )
+    if result.stopped_by is StopReason.DIVERGED:
+        raise typer.Exit(1)
