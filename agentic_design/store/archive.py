@@ -8,154 +8,39 @@ most the evaluations in flight and never corrupts the store. The events table is
 from __future__ import annotations
 
 import json
-import math
 import os
 import re
 import sqlite3
-import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from agentic_design.config import RunConfig
-from agentic_design.records import (
-    ArchiveError,
-    Design,
-    Evaluation,
-    Origin,
-    Proposal,
-    Status,
-    code_hash,
-    near_hash,
+from agentic_design.records import ArchiveError, Design, Evaluation, Proposal, Status, near_hash
+from agentic_design.store import llm_calls
+from agentic_design.store.context import (
+    DIVERSITY_CANDIDATES,
+    Context,
+    bounded_context,
+    farthest_points,
 )
+from agentic_design.store.rows import (
+    NO_LIMIT,
+    design_from_row,
+    finish_design,
+    insert_design,
+    insert_evaluation,
+    insert_event,
+)
+from agentic_design.store.schema import SCHEMA_VERSION, connect
 
 if TYPE_CHECKING:
     # An import circle, on purpose (see `Archive.replay`): the store's one upward reference.
     from agentic_design.run.replay import Replay
 
-SCHEMA_VERSION = 5
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (
-    key TEXT PRIMARY KEY,
-    value TEXT NOT NULL                         -- JSON
-);
-CREATE TABLE IF NOT EXISTS designs (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    run TEXT NOT NULL,
-    name TEXT NOT NULL,
-    thought TEXT NOT NULL DEFAULT '',
-    code TEXT NOT NULL,
-    code_hash TEXT NOT NULL,
-    status TEXT NOT NULL,
-    parents TEXT NOT NULL DEFAULT '[]',         -- JSON list of design ids
-    generation INTEGER NOT NULL DEFAULT 0,
-    proposer TEXT NOT NULL,
-    operator TEXT NOT NULL DEFAULT '',
-    origin TEXT NOT NULL DEFAULT 'search',     -- seed | search | imported
-    repair_of INTEGER,                          -- the design this one repairs
-    attempt INTEGER NOT NULL DEFAULT 0,         -- which repair attempt (0: not a repair)
-    summary TEXT NOT NULL DEFAULT '',           -- the task's one line on the metrics
-    diff TEXT,                                  -- the applied edits, when made by edits
-    near_hash TEXT,                             -- records.near_hash of the code
-    error TEXT,
-    fitness REAL,
-    ci_low REAL,
-    ci_high REAL,
-    metrics TEXT NOT NULL DEFAULT '{}',
-    descriptors TEXT NOT NULL DEFAULT '{}',
-    eval_seed INTEGER,
-    task_fingerprint TEXT,
-    llm_tokens INTEGER NOT NULL DEFAULT 0,
-    llm_usd REAL NOT NULL DEFAULT 0,
-    wall_s REAL,
-    created_at REAL NOT NULL,
-    finished_at REAL
-);
-CREATE INDEX IF NOT EXISTS designs_status ON designs (status);
-CREATE INDEX IF NOT EXISTS designs_fitness ON designs (fitness);
-CREATE TABLE IF NOT EXISTS evaluations (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    design_id INTEGER NOT NULL REFERENCES designs (id),
-    purpose TEXT NOT NULL,                      -- search | replay | test
-    split TEXT NOT NULL,
-    seed INTEGER,
-    status TEXT NOT NULL,
-    fitness REAL,
-    ci_low REAL,
-    ci_high REAL,
-    metrics TEXT NOT NULL DEFAULT '{}',
-    error TEXT,
-    wall_s REAL,
-    finished_at REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS events (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    at REAL NOT NULL,
-    kind TEXT NOT NULL,
-    design_id INTEGER,
-    data TEXT NOT NULL DEFAULT '{}'
-);
-CREATE TRIGGER IF NOT EXISTS events_no_update BEFORE UPDATE ON events
-    BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
-CREATE TRIGGER IF NOT EXISTS events_no_delete BEFORE DELETE ON events
-    BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
-CREATE TABLE IF NOT EXISTS llm_calls (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    at REAL NOT NULL,
-    key TEXT NOT NULL,                          -- hash of model, messages, parameters, sample
-    model TEXT NOT NULL,
-    request TEXT NOT NULL,
-    response TEXT,
-    error TEXT,
-    prompt_tokens INTEGER NOT NULL DEFAULT 0,
-    completion_tokens INTEGER NOT NULL DEFAULT 0,
-    usd REAL NOT NULL DEFAULT 0,
-    latency_s REAL,
-    design_id INTEGER
-);
-CREATE INDEX IF NOT EXISTS llm_calls_key ON llm_calls (key);
-CREATE INDEX IF NOT EXISTS llm_calls_design ON llm_calls (design_id);
-CREATE TABLE IF NOT EXISTS graphs (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    at REAL NOT NULL,
-    name TEXT NOT NULL,
-    data TEXT NOT NULL,                         -- node-link JSON (agentic_design.graph)
-    design_id INTEGER                           -- the design it produced (version 4)
-);
-"""
-
-
-# Columns added since schema version 1; a store made by an older version gains them on opening.
-_ADDED_COLUMNS = {
-    "origin": "TEXT NOT NULL DEFAULT 'search'",
-    "repair_of": "INTEGER",
-    "attempt": "INTEGER NOT NULL DEFAULT 0",
-    "summary": "TEXT NOT NULL DEFAULT ''",
-    "diff": "TEXT",  # version 3
-    "near_hash": "TEXT",  # version 5: records.near_hash, for rejecting near duplicates
-}
-
-_NO_LIMIT = 2**62  # `upto` when every design counts
 # Left out of an outline: what choosing parents never reads.
 _LONG_TEXTS = {"code": "''", "thought": "''", "error": "NULL", "metrics": "'{}'", "diff": "NULL"}
-# The fittest designs scanned for the most different ones: a fixed number, so a proposal's
-# context costs the same however long the run.
-DIVERSITY_CANDIDATES = 200
-
-
-@dataclass(frozen=True)
-class Context:
-    """A bounded selection of the archive for a proposer: its size never grows with the archive."""
-
-    best: list[Design]
-    diverse: list[Design]
-    failures: list[Design]
-
-    def all(self) -> list[Design]:
-        return [*self.best, *self.diverse, *self.failures]
 
 
 def db_path(run_dir: str | Path) -> Path:
@@ -170,60 +55,7 @@ class Archive:
         self.path = path
         self.run_dir = path.parent
         self.readonly = readonly
-        if readonly:
-            uri = f"file:{path}?mode=ro"
-            self._db = sqlite3.connect(uri, uri=True, timeout=30, check_same_thread=False)
-            self._refuse_newer()
-        else:
-            self._db = sqlite3.connect(path, timeout=30, check_same_thread=False)
-            self._refuse_newer()
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.executescript(_SCHEMA)
-            self._upgrade()
-        self._db.row_factory = sqlite3.Row
-        self._db.execute("PRAGMA foreign_keys=ON")
-
-    def _refuse_newer(self) -> None:
-        """A store a newer version wrote is refused before anything reads or writes it: its
-        columns may mean what this version cannot know."""
-        try:
-            row = self._db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-        except sqlite3.DatabaseError:
-            return  # a new store (no tables yet), or not a store at all: `open` says which
-        version = json.loads(row[0]) if row else None
-        if isinstance(version, int) and version > SCHEMA_VERSION:
-            self._db.close()
-            raise ArchiveError(
-                f"{self.path} was written with store schema version {version}, newer than this "
-                f"agentic-design reads ({SCHEMA_VERSION}): upgrade agentic-design to open it"
-            )
-
-    def _upgrade(self) -> None:
-        present = {row[1] for row in self._db.execute("PRAGMA table_info(designs)")}
-        graph_columns = {row[1] for row in self._db.execute("PRAGMA table_info(graphs)")}
-        with self._db:
-            if "design_id" not in graph_columns:  # version 4: graphs belong to designs
-                self._db.execute("ALTER TABLE graphs ADD COLUMN design_id INTEGER")
-                if present:
-                    self._db.execute(
-                        "UPDATE meta SET value = ? WHERE key = 'schema_version'",
-                        (json.dumps(SCHEMA_VERSION),),
-                    )
-            for name, declaration in _ADDED_COLUMNS.items():
-                if name not in present:
-                    self._db.execute(f"ALTER TABLE designs ADD COLUMN {name} {declaration}")
-            self._db.execute("CREATE INDEX IF NOT EXISTS designs_near ON designs (near_hash)")
-            self._db.execute(  # the best first, read in order: `top` and the context's scans
-                "CREATE INDEX IF NOT EXISTS designs_ranked ON designs (status, fitness DESC, id)"
-            )
-            if "origin" not in present:  # version 1 marked seeds by their proposer
-                self._db.execute("UPDATE designs SET origin = 'seed' WHERE proposer = 'seed'")
-            if present and not set(_ADDED_COLUMNS) <= present:
-                self._db.execute(
-                    "UPDATE meta SET value = ? WHERE key = 'schema_version'",
-                    (json.dumps(SCHEMA_VERSION),),
-                )
+        self._db = connect(path, readonly=readonly)
 
     # -- opening --------------------------------------------------------------------------------
     @classmethod
@@ -308,42 +140,8 @@ class Archive:
     def _insert(
         self, db: sqlite3.Connection, proposal: Proposal, eval_seed: int, task_fingerprint: str
     ) -> int:
-        now = time.time()
-        cursor = db.execute(
-            "INSERT INTO designs (run, name, thought, code, code_hash, status, parents, "
-            "generation, proposer, operator, origin, repair_of, attempt, diff, eval_seed, "
-            "task_fingerprint, llm_tokens, llm_usd, created_at, near_hash) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                self.run_name,
-                proposal.name,
-                proposal.thought,
-                proposal.code,
-                code_hash(proposal.code),
-                Status.PENDING.value,
-                json.dumps(list(proposal.parents)),
-                proposal.generation,
-                proposal.proposer,
-                proposal.operator,
-                proposal.origin.value,
-                proposal.repair_of,
-                proposal.attempt,
-                proposal.diff,
-                eval_seed,
-                task_fingerprint,
-                proposal.llm_tokens,
-                proposal.llm_usd,
-                now,
-                near_hash(proposal.code),
-            ),
-        )
-        design_id = int(cursor.lastrowid or 0)
-        if proposal.graph is not None:
-            db.execute(
-                "INSERT INTO graphs (at, name, data, design_id) VALUES (?, ?, ?, ?)",
-                (now, proposal.operator, proposal.graph, design_id),
-            )
-        self._event(db, "proposed", design_id, operator=proposal.operator)
+        design_id = insert_design(db, self.run_name, proposal, eval_seed, task_fingerprint)
+        insert_event(db, "proposed", design_id, operator=proposal.operator)
         return design_id
 
     def graph(self, design_id: int) -> str | None:
@@ -356,26 +154,9 @@ class Archive:
     def finish(self, design_id: int, evaluation: Evaluation) -> None:
         """Record a design's evaluation result: its status becomes final."""
         with self._transaction() as db:
-            db.execute(
-                "UPDATE designs SET status = ?, error = ?, fitness = ?, ci_low = ?, ci_high = ?, "
-                "metrics = ?, descriptors = ?, summary = ?, wall_s = ?, finished_at = ? "
-                "WHERE id = ?",
-                (
-                    evaluation.status.value,
-                    evaluation.error,
-                    evaluation.fitness,
-                    evaluation.ci_low,
-                    evaluation.ci_high,
-                    json.dumps(evaluation.metrics),
-                    json.dumps(evaluation.descriptors),
-                    evaluation.summary,
-                    evaluation.wall_s,
-                    time.time(),
-                    design_id,
-                ),
-            )
-            self._insert_evaluation(db, design_id, "search", evaluation)
-            self._event(
+            finish_design(db, design_id, evaluation)
+            insert_evaluation(db, design_id, "search", evaluation)
+            insert_event(
                 db,
                 "evaluated",
                 design_id,
@@ -386,45 +167,14 @@ class Archive:
     def record_evaluation(self, design_id: int, purpose: str, evaluation: Evaluation) -> None:
         """Record an extra evaluation (a replay, the final test) without touching the design."""
         with self._transaction() as db:
-            self._insert_evaluation(db, design_id, purpose, evaluation)
-            self._event(
+            insert_evaluation(db, design_id, purpose, evaluation)
+            insert_event(
                 db, purpose, design_id, status=evaluation.status.value, fitness=evaluation.fitness
             )
 
     def event(self, kind: str, design_id: int | None = None, **data: Any) -> None:
         with self._transaction() as db:
-            self._event(db, kind, design_id, **data)
-
-    @staticmethod
-    def _event(db: sqlite3.Connection, kind: str, design_id: int | None, **data: Any) -> None:
-        db.execute(
-            "INSERT INTO events (at, kind, design_id, data) VALUES (?, ?, ?, ?)",
-            (time.time(), kind, design_id, json.dumps(data, default=str)),
-        )
-
-    @staticmethod
-    def _insert_evaluation(
-        db: sqlite3.Connection, design_id: int, purpose: str, evaluation: Evaluation
-    ) -> None:
-        db.execute(
-            "INSERT INTO evaluations (design_id, purpose, split, seed, status, fitness, ci_low, "
-            "ci_high, metrics, error, wall_s, finished_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                design_id,
-                purpose,
-                evaluation.split,
-                evaluation.seed,
-                evaluation.status.value,
-                evaluation.fitness,
-                evaluation.ci_low,
-                evaluation.ci_high,
-                json.dumps(evaluation.metrics),
-                evaluation.error,
-                evaluation.wall_s,
-                time.time(),
-            ),
-        )
+            insert_event(db, kind, design_id, **data)
 
     def _write_code_file(self, design_id: int, proposal: Proposal | Design) -> None:
         folder = self.run_dir / "designs"
@@ -456,7 +206,7 @@ class Archive:
         row = self._db.execute("SELECT * FROM designs WHERE id = ?", (design_id,)).fetchone()
         if row is None:
             raise ArchiveError(f"no design with id {design_id} in {self.path}")
-        return _design(row)
+        return design_from_row(row)
 
     def designs(
         self,
@@ -471,7 +221,7 @@ class Archive:
         (empty values), to scan a long run quickly."""
         columns = self._outline_columns() if outline else "*"
         sql = f"SELECT {columns} FROM designs WHERE id <= ? AND id > ?"
-        params: list[Any] = [_NO_LIMIT if upto is None else upto, after]
+        params: list[Any] = [NO_LIMIT if upto is None else upto, after]
         if status is not None:
             sql += " AND status = ?"
             params.append(status.value)
@@ -479,15 +229,15 @@ class Archive:
         if limit is not None:
             sql += " LIMIT ?"
             params.append(limit)
-        return [_design(row) for row in self._db.execute(sql, params)]
+        return [design_from_row(row) for row in self._db.execute(sql, params)]
 
     def recent(self, n: int, upto: int | None = None) -> list[Design]:
         """The n newest designs (with ids up to `upto`), oldest first."""
         rows = self._db.execute(
             "SELECT * FROM designs WHERE id <= ? ORDER BY id DESC LIMIT ?",
-            (_NO_LIMIT if upto is None else upto, n),
+            (NO_LIMIT if upto is None else upto, n),
         ).fetchall()
-        return [_design(row) for row in reversed(rows)]
+        return [design_from_row(row) for row in reversed(rows)]
 
     def top(self, k: int, upto: int | None = None, outline: bool = False) -> list[Design]:
         """The k best designs with status ok, best first (ties: the earlier design first)."""
@@ -497,9 +247,9 @@ class Archive:
             # stops at k, rather than sorting every ok design (a long run has 100,000).
             f"SELECT {columns} FROM designs WHERE status = 'ok' AND fitness IS NOT NULL "
             "AND +id <= ? ORDER BY fitness DESC, id LIMIT ?",
-            (_NO_LIMIT if upto is None else upto, k),
+            (NO_LIMIT if upto is None else upto, k),
         )
-        return [_design(row) for row in rows]
+        return [design_from_row(row) for row in rows]
 
     def best(self) -> Design | None:
         top = self.top(1)
@@ -520,9 +270,9 @@ class Archive:
         rows = self._db.execute(
             f"SELECT {self._outline_columns()} FROM designs WHERE status = 'ok' "
             "AND fitness IS NOT NULL AND id <= ? ORDER BY id DESC LIMIT ?",
-            (_NO_LIMIT if upto is None else upto, n),
+            (NO_LIMIT if upto is None else upto, n),
         ).fetchall()
-        return [_design(row) for row in reversed(rows)]
+        return [design_from_row(row) for row in reversed(rows)]
 
     def designs_by_id(self, ids: Sequence[int], outline: bool = False) -> dict[int, Design]:
         """The designs with these ids (those that exist), by id."""
@@ -533,7 +283,7 @@ class Archive:
             chunk = unique[start : start + 500]
             marks = ", ".join("?" * len(chunk))
             sql = f"SELECT {columns} FROM designs WHERE id IN ({marks})"
-            found.update((row["id"], _design(row)) for row in self._db.execute(sql, chunk))
+            found.update((row["id"], design_from_row(row)) for row in self._db.execute(sql, chunk))
         return found
 
     def skeletons(self, upto: int | None = None) -> Iterator[Design]:
@@ -544,7 +294,7 @@ class Archive:
         rows = self._db.execute(
             "SELECT id, status, fitness, parents, descriptors FROM designs "
             "WHERE id <= ? AND status != ? ORDER BY id",
-            (_NO_LIMIT if upto is None else upto, Status.PENDING.value),
+            (NO_LIMIT if upto is None else upto, Status.PENDING.value),
         )
         statuses = {status.value: status for status in Status}
         for design_id, status, fitness, parents, descriptors in rows:
@@ -566,7 +316,7 @@ class Archive:
         """The code hashes and near-duplicate fingerprints of the designs up to `upto`."""
         rows = self._db.execute(
             "SELECT code_hash, near_hash FROM designs WHERE id <= ?",
-            (_NO_LIMIT if upto is None else upto,),
+            (NO_LIMIT if upto is None else upto,),
         )
         return {value for row in rows for value in row if value}
 
@@ -622,68 +372,19 @@ class Archive:
 
     def record_llm_calls(self, calls: Sequence[dict[str, Any]]) -> None:
         """Record call attempts in one transaction (a Ray node's, made at their `at`)."""
-        now = time.time()
-        rows = [
-            (
-                call.get("at", now),
-                call["key"],
-                call["model"],
-                json.dumps(call["request"]),
-                call.get("response"),
-                call.get("error"),
-                call.get("prompt_tokens", 0),
-                call.get("completion_tokens", 0),
-                call.get("usd", 0.0),
-                call.get("latency_s"),
-                call.get("design_id"),
-            )
-            for call in calls
-        ]
-        with self._transaction() as db:
-            db.executemany(
-                "INSERT INTO llm_calls (at, key, model, request, response, error, prompt_tokens, "
-                "completion_tokens, usd, latency_s, design_id) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                rows,
-            )
+        llm_calls.record_llm_calls(self._db, calls)
 
     def recorded_llm_calls(self, design_id: int | None = None) -> list[dict[str, Any]]:
         """Every recorded call attempt (or those made for `design_id`), in the order made."""
-        if design_id is None:
-            rows = self._db.execute("SELECT * FROM llm_calls ORDER BY id").fetchall()
-        else:
-            rows = self._db.execute(
-                "SELECT * FROM llm_calls WHERE design_id = ? ORDER BY id", (design_id,)
-            ).fetchall()
-        return [dict(row) for row in rows]
+        return llm_calls.recorded_llm_calls(self._db, design_id)
 
     def spend(self) -> dict[str, float]:
-        row = self._db.execute(
-            "SELECT COALESCE(SUM(prompt_tokens + completion_tokens), 0) AS tokens, "
-            "COALESCE(SUM(usd), 0) AS usd, COUNT(*) AS calls FROM llm_calls"
-        ).fetchone()
-        return {"tokens": row["tokens"], "usd": row["usd"], "calls": row["calls"]}
+        return llm_calls.spend(self._db)
 
     def model_spend(self) -> dict[str, dict[str, float]]:
         """Per model that was called: its calls (failed attempts among them), tokens and USD,
         and the designs it wrote — how many, how many scored (status ok), and the share."""
-        stats: dict[str, dict[str, float]] = {}
-        for row in self._db.execute(
-            "SELECT model, COUNT(*) AS calls, SUM(error IS NOT NULL) AS failed_calls, "
-            "COALESCE(SUM(prompt_tokens + completion_tokens), 0) AS tokens, "
-            "COALESCE(SUM(usd), 0) AS usd FROM llm_calls GROUP BY model ORDER BY model"
-        ):
-            stats[row["model"]] = {**dict(row), "designs": 0, "ok": 0, "success_rate": 0.0}
-            del stats[row["model"]]["model"]
-        for row in self._db.execute(
-            "SELECT proposer, COUNT(*) AS designs, SUM(status = 'ok') AS ok FROM designs "
-            "WHERE status != 'pending' GROUP BY proposer"
-        ):
-            model = stats.get(row["proposer"])
-            if model is not None:
-                model.update(designs=row["designs"], ok=row["ok"])
-                model["success_rate"] = row["ok"] / row["designs"]
-        return stats
+        return llm_calls.model_spend(self._db)
 
     # -- selection ------------------------------------------------------------------------------
     def select_context(
@@ -695,22 +396,7 @@ class Archive:
         best-k; the candidates scanned are capped too, so the cost stays flat as the run grows.
         `upto` restricts everything to designs with ids up to it (a fixed snapshot).
         """
-        limit = _NO_LIMIT if upto is None else upto
-        best = self.top(k_best, upto)
-        chosen = {d.id for d in best}
-        rows = self._db.execute(
-            "SELECT * FROM designs WHERE status = 'ok' AND +id <= ? "
-            "ORDER BY fitness DESC, id LIMIT ?",
-            (limit, DIVERSITY_CANDIDATES),
-        ).fetchall()
-        candidates = [d for d in map(_design, rows) if d.id not in chosen and d.descriptors]
-        diverse = farthest_points(best, candidates, n_diverse)
-        failed = self._db.execute(
-            "SELECT * FROM designs WHERE status NOT IN ('ok', 'pending') AND id <= ? "
-            "ORDER BY id DESC LIMIT ?",
-            (limit, n_failures),
-        ).fetchall()
-        return Context(best=best, diverse=diverse, failures=[_design(r) for r in failed])
+        return bounded_context(self._db, self.top(k_best, upto), n_diverse, n_failures, upto)
 
     # -- replay ---------------------------------------------------------------------------------
     def run_config(self) -> RunConfig:
@@ -764,70 +450,15 @@ class Archive:
         return outlines
 
 
-def farthest_points(anchors: list[Design], candidates: list[Design], n: int) -> list[Design]:
-    """Greedy farthest-point selection of n candidates, away from the anchors and each other."""
-    keys = sorted({k for d in [*anchors, *candidates] for k in d.descriptors})
-    if not keys or n <= 0:
-        return []
-
-    def vector(d: Design) -> list[float]:
-        return [float(d.descriptors.get(k, 0.0)) for k in keys]
-
-    # Scale each descriptor by its spread so that no single unit dominates the distance.
-    columns = list(zip(*(vector(d) for d in [*anchors, *candidates]), strict=True))
-    spread = [(max(c) - min(c)) or 1.0 for c in columns]
-
-    def distance(a: list[float], b: list[float]) -> float:
-        return math.sqrt(sum(((x - y) / s) ** 2 for x, y, s in zip(a, b, spread, strict=True)))
-
-    picked: list[Design] = []
-    placed = [vector(d) for d in anchors]
-    remaining = list(candidates)
-    while remaining and len(picked) < n:
-        if placed:
-            far = max(remaining, key=lambda d: min(distance(vector(d), p) for p in placed))
-        else:
-            far = remaining[0]
-        picked.append(far)
-        placed.append(vector(far))
-        remaining.remove(far)
-    return picked
-
-
-def _v1_origin(row: sqlite3.Row) -> Origin:
-    return Origin.SEED if row["proposer"] == "seed" else Origin.SEARCH
-
-
-def _design(row: sqlite3.Row) -> Design:
-    columns = row.keys()  # a store of schema version 1, opened read-only, lacks the new ones
-    return Design(
-        id=row["id"],
-        run=row["run"],
-        name=row["name"],
-        thought=row["thought"],
-        code=row["code"],
-        code_hash=row["code_hash"],
-        status=Status(row["status"]),
-        parents=tuple(json.loads(row["parents"])),
-        generation=row["generation"],
-        proposer=row["proposer"],
-        operator=row["operator"],
-        origin=Origin(row["origin"]) if "origin" in columns else _v1_origin(row),
-        repair_of=row["repair_of"] if "repair_of" in columns else None,
-        attempt=row["attempt"] if "attempt" in columns else 0,
-        summary=row["summary"] if "summary" in columns else "",
-        diff=row["diff"] if "diff" in columns else None,
-        near_hash=row["near_hash"] if "near_hash" in columns else None,
-        error=row["error"],
-        fitness=row["fitness"],
-        ci_low=row["ci_low"],
-        ci_high=row["ci_high"],
-        metrics=json.loads(row["metrics"]),
-        descriptors=json.loads(row["descriptors"]),
-        eval_seed=row["eval_seed"],
-        task_fingerprint=row["task_fingerprint"],
-        llm_tokens=row["llm_tokens"],
-        llm_usd=row["llm_usd"],
-        wall_s=row["wall_s"],
-        created_at=row["created_at"],
-    )
+# What callers import from here. `Context` and `farthest_points` now live in `context`, and stay
+# importable here, as by the old path `agentic_design.archive` (`agentic_design.moved`).
+# What code written against release 0.1.0's archive module imported from it.
+__all__ = [
+    "DIVERSITY_CANDIDATES",
+    "SCHEMA_VERSION",
+    "Archive",
+    "ArchiveError",
+    "Context",
+    "db_path",
+    "farthest_points",
+]
