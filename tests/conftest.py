@@ -12,6 +12,19 @@ import yaml
 
 REPO = Path(__file__).resolve().parent.parent
 
+# Small ADAS-format archives of our own, one per kind of ADAS result file the tests rely on
+# (tests/data/adas/README.md says what each entry is for). Resolved: as an import records it.
+ADAS_DATA = (REPO / "tests" / "data" / "adas").resolve()
+ADAS_ARCHIVES = {
+    domain: ADAS_DATA / f"{domain}_small_results.json" for domain in ("arc", "drop", "mgsm")
+}
+
+# Three archives ADAS itself published (Apache-2.0, data only). They are not part of the
+# repository: the tests that read them run where $AGENTIC_DESIGN_ADAS_ARCHIVES names a folder
+# holding them, or, with that unset, where the project's shared fixtures lie beside the checkout.
+REAL_ADAS_ENV = "AGENTIC_DESIGN_ADAS_ARCHIVES"
+REAL_ADAS_FILES = {domain: f"{domain}_gpt3.5_results.json" for domain in ("arc", "drop", "mgsm")}
+
 
 def small_digits_config(run_dir: Path, evaluations: int = 12, **extra: object) -> dict:
     """A real digits search that finishes in seconds: few evaluations, short training."""
@@ -48,6 +61,46 @@ def cli(*args: str, cwd: Path | None = None, timeout: float = 300) -> subprocess
         env=env,
         timeout=timeout,
     )
+
+
+def find_real_adas_archives() -> tuple[dict[str, Path] | None, str]:
+    """ADAS's three real archives by domain, or None and why they are not here. A set
+    $AGENTIC_DESIGN_ADAS_ARCHIVES is the only place looked in (a folder it names that is
+    missing counts as absent: no fallback); unset or empty, the shared fixtures beside the
+    checkout are."""
+    named = os.environ.get(REAL_ADAS_ENV, "")
+    if named:
+        folder = Path(named).expanduser().resolve()
+        where = f"{folder} (named by ${REAL_ADAS_ENV})"
+    else:
+        folder = (REPO.parent / "shared" / "fixtures" / "adas").resolve()
+        where = f"{folder} (the shared fixtures beside the checkout; ${REAL_ADAS_ENV} is unset)"
+    if not folder.is_dir():
+        return None, f"ADAS's real archives are not here: {where} does not exist"
+    paths = {domain: folder / name for domain, name in REAL_ADAS_FILES.items()}
+    missing = sorted(path.name for path in paths.values() if not path.is_file())
+    if missing:
+        return None, f"ADAS's real archives are not here: {where} lacks {', '.join(missing)}"
+    return paths, ""
+
+
+@pytest.fixture(scope="session")
+def real_adas_archives() -> dict[str, Path]:
+    """ADAS's real archives ("arc", "drop", "mgsm" -> path); the test is skipped, saying which
+    folder was missing, where they are not here."""
+    paths, why = find_real_adas_archives()
+    if paths is None:
+        pytest.skip(why)
+    return paths
+
+
+def adas_archive(request: pytest.FixtureRequest, source: str, domain: str) -> Path:
+    """The `domain` archive of our own (`source` "ours") or ADAS's real one ("real", skipping
+    the test where those are not here)."""
+    if source == "real":
+        return request.getfixturevalue("real_adas_archives")[domain]
+    assert source == "ours", source
+    return ADAS_ARCHIVES[domain]
 
 
 @pytest.fixture

@@ -1,6 +1,7 @@
-"""Importing ADAS archives: three real archives become runs with ADAS's scores on our 0-1 scale;
-impossible intervals are flagged, never trusted; repeats are marked; bad files exit 2; an imported
-run can be shown but not re-run."""
+"""Importing ADAS archives: archives in ADAS's format (small ones of our own, and ADAS's three
+real ones where they are here) become runs with ADAS's scores on our 0-1 scale; impossible
+intervals are flagged, never trusted; repeats are marked; bad files exit 2; an imported run can be
+shown but not re-run."""
 
 import json
 from pathlib import Path
@@ -18,14 +19,14 @@ from agentic_design.store.import_adas import (
     parse_score,
 )
 
-from .conftest import REPO, cli, small_digits_config
+from .conftest import ADAS_ARCHIVES, cli, small_digits_config
 
-# Three archives ADAS published (Apache-2.0, data only), in the project's shared fixtures: a
-# checkout has shared/ beside it, and so has CI's clone.
-FIXTURES = (REPO.parent / "shared" / "fixtures" / "adas").resolve()  # as the import records it
-ARC = FIXTURES / "arc_gpt3.5_results.json"
-DROP = FIXTURES / "drop_gpt3.5_results.json"
-MGSM = FIXTURES / "mgsm_gpt3.5_results.json"
+# Small archives of our own in ADAS's format (tests/data/adas/README.md): the default tests
+# read these. ADAS's three real archives are read by the tests at the end, where they are here
+# (the `real_adas_archives` fixture skips those tests otherwise).
+ARC = ADAS_ARCHIVES["arc"]
+DROP = ADAS_ARCHIVES["drop"]
+MGSM = ADAS_ARCHIVES["mgsm"]
 
 
 def score(low: float, high: float, median: float) -> str:
@@ -96,42 +97,79 @@ def test_the_domain_is_guessed_from_the_file_name(name, domain):
     assert guess_domain(name) == domain
 
 
-# -- the three real archives -------------------------------------------------------------------
+# -- our own archives (tests/data/adas) --------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    "path, entries, repeated, flagged, domain, fitness_name, best_name, best_fitness",
-    [
-        (ARC, 27, 0, 0, "arc", "accuracy", "Meta-Cognitive Active Learning Agent", 0.13),
-        (DROP, 35, 2, 35, "drop", "F1", "Real-Time Adaptive Agent", 0.735),
-        (MGSM, 36, 0, 0, "mgsm", "accuracy", "Dynamic Role-Playing Architecture", 0.547),
-    ],
-)
-def test_each_real_archive_imports_with_its_counts(
-    tmp_path, path, entries, repeated, flagged, domain, fitness_name, best_name, best_fitness
-):
-    summary = import_adas(path, tmp_path / "run")
-    assert (summary.entries, summary.imported, summary.invalid) == (entries, entries, 0)
+def assert_imported(
+    path: Path,
+    run_dir: Path,
+    *,
+    entries: int,
+    repeated: int,
+    flagged: int,
+    invalid: int,
+    domain: str,
+    fitness_name: str,
+    best: tuple[str, float],
+    unreadable_tests: int = 0,
+) -> None:
+    """Import `path` into `run_dir` and check the summary, the run's metadata and every design."""
+    summary = import_adas(path, run_dir)
+    assert (summary.entries, summary.imported, summary.invalid) == (entries, entries, invalid)
     assert (summary.repeated, summary.flagged) == (repeated, flagged)
     assert (summary.domain, summary.fitness_name) == (domain, fitness_name)
-    with Archive.open(tmp_path / "run", readonly=True) as archive:
-        assert archive.total() == entries and archive.counts() == {"ok": entries}
-        best = archive.best()
-        assert best is not None and (best.name, best.fitness) == (best_name, best_fitness)
+    with Archive.open(run_dir, readonly=True) as archive:
+        counts = {"ok": entries - invalid, **({"invalid": invalid} if invalid else {})}
+        assert archive.total() == entries and archive.counts() == counts
+        top = archive.best()
+        assert top is not None and (top.name, top.fitness) == best
         meta = archive.all_meta()
         assert meta["task"] == f"adas:{domain}" and meta["fitness_name"] == fitness_name
         assert meta["imported_from"] == "ADAS" and meta["state"] == "imported"
-        assert meta["source"] == str(path) and meta["name"] == "run"
+        assert meta["source"] == str(path) and meta["name"] == run_dir.name
         assert meta["import"]["entries"] == entries and meta["import"]["flagged"] == flagged
+        assert meta["import"]["invalid"] == invalid
         assert "config" not in meta
-        for design in archive.designs():
-            assert design.origin is Origin.IMPORTED and design.proposer == "adas"
+        designs = archive.designs()
+    for design in designs:
+        assert design.origin is Origin.IMPORTED and design.proposer == "adas"
+        if design.status is Status.OK:
             assert design.fitness is not None and 0.0 <= design.fitness <= 1.0
+        else:
+            assert design.status is Status.INVALID and design.fitness is None
+        if "test_fitness_error" not in design.metrics:
             assert 0.0 <= design.metrics["test_median"] <= 1.0
-            if design.ci is not None:
-                assert 0.0 <= design.ci_low <= design.fitness <= design.ci_high <= 1.0
+        if design.ci is not None:
+            assert 0.0 <= design.ci_low <= design.fitness <= design.ci_high <= 1.0
+    assert sum("test_fitness_error" in d.metrics for d in designs) == unreadable_tests
     source = json.loads(path.read_text())
-    assert len(list((tmp_path / "run" / "designs").glob("*.py"))) == len(source)
+    assert len(list((run_dir / "designs").glob("*.py"))) == len(source) == entries
+
+
+@pytest.mark.parametrize(
+    "path, entries, repeated, flagged, invalid, domain, fitness_name, best",
+    [
+        (ARC, 8, 0, 1, 1, "arc", "accuracy", ("Colour Mapper", 0.14)),
+        (DROP, 8, 2, 8, 0, "drop", "F1", ("Count-Then-Answer", 0.702)),
+        (MGSM, 7, 0, 0, 0, "mgsm", "accuracy", ("Plan, Solve, Check", 0.492)),
+    ],
+    ids=["arc", "drop", "mgsm"],
+)
+def test_each_archive_imports_with_its_counts(
+    tmp_path, path, entries, repeated, flagged, invalid, domain, fitness_name, best
+):
+    assert_imported(
+        path,
+        tmp_path / "run",
+        entries=entries,
+        repeated=repeated,
+        flagged=flagged,
+        invalid=invalid,
+        domain=domain,
+        fitness_name=fitness_name,
+        best=best,
+        unreadable_tests=1 if path == ARC else 0,  # ARC's entry 8
+    )
 
 
 def test_names_thoughts_and_code_are_kept_as_given(tmp_path):
@@ -139,52 +177,72 @@ def test_names_thoughts_and_code_are_kept_as_given(tmp_path):
     source = json.loads(MGSM.read_text())
     with Archive.open(tmp_path / "run", readonly=True) as archive:
         designs = archive.designs()
-    assert [(d.name, d.code) for d in designs] == [(e["name"], e["code"]) for e in source]
-    assert [d.thought for d in designs if d.id != 23] == [
-        e["thought"] for i, e in enumerate(source, start=1) if i != 23
+    assert [d.name for d in designs] == [
+        "Step-by-Step Reasoner",
+        "Majority Vote over Samples",
+        "Critique and Revise",
+        "Two-Voice Debate",
+        "Verifier-Gated Voting",
+        "Plan, Solve, Check",
+        "Specialist Router",
     ]
-    # Entry 23's thought is an object of sections: it reads as the markdown of the others.
-    structured = designs[22].thought
-    assert structured.startswith("**Insights:**\nTo enhance the adaptive learning process")
-    assert "\n\n**Implementation:**\n1. The Meta-Agent starts by analyzing the task" in structured
-    first = designs[
-        0
-    ]  # Chain-of-Thought: (22.7%, 38.3%), Median: 30.5%; test (24.9%, 31.1%), 28.0%
-    assert (first.fitness, first.ci_low, first.ci_high) == (0.305, 0.227, 0.383)
-    assert first.metrics["test_median"] == 0.28 and first.metrics["test_ci"] == [0.249, 0.311]
+    assert [(d.name, d.code) for d in designs] == [(e["name"], e["code"]) for e in source]
+    assert all(d.code.startswith("def forward(self, taskInfo):\n") for d in designs)
+    assert [d.thought for d in designs if d.id != 5] == [
+        e["thought"] for i, e in enumerate(source, start=1) if i != 5
+    ]
+    # Entry 5's thought is an object of sections: it reads as the markdown of the others.
+    assert designs[4].thought == (
+        "**Insights:**\nVoting spends the same effort on easy and hard questions. When a few "
+        "samples already agree, more samples add nothing.\n\n"
+        "**Overall Idea:**\nSample three answers; stop when they agree, and call a verifier "
+        "only when they do not.\n\n"
+        "**Implementation:**\n1. Three solvers answer independently at temperature 0.8.\n"
+        "2. If all three answers are the same, return it.\n"
+        "3. Otherwise a verifier at temperature 0 reads every solution and decides."
+    )
+    first = designs[0]  # (24.0%, 39.5%), Median: 31.5%; test (25.2%, 32.6%), Median: 28.9%
+    assert (first.fitness, first.ci_low, first.ci_high) == (0.315, 0.24, 0.395)
+    assert first.metrics["test_median"] == 0.289 and first.metrics["test_ci"] == [0.252, 0.326]
     assert "interval_problem" not in first.metrics
 
 
 def test_generations_and_their_gaps_are_kept(tmp_path):
     summary = import_adas(ARC, tmp_path / "run")
-    # ARC's archive has no generations 16, 20 or 21: ADAS dropped those proposals.
-    assert summary.generations == (0, *range(1, 16), 17, 18, 19, 22, 23, 24, 25)
+    # Generations 3, 5 and 6 are missing, as ADAS's files miss the proposals it dropped.
+    assert summary.generations == (0, 1, 2, 4, 7, 8)
     with Archive.open(tmp_path / "run", readonly=True) as archive:
         designs = archive.designs()
+    assert [d.generation for d in designs] == [0, 0, 0, 1, 2, 4, 7, 8]
     source = json.loads(ARC.read_text())
-    expected = [0 if e["generation"] == "initial" else int(e["generation"]) for e in source]
-    assert [d.generation for d in designs] == expected
+    assert [d.metrics["adas_generation"] for d in designs] == [e["generation"] for e in source]
     assert designs[0].operator == "imported from ADAS (initial)"
     assert designs[0].metrics["adas_generation"] == "initial"
-    assert designs[-1].operator == "imported from ADAS (generation 25)"
+    assert designs[3].operator == "imported from ADAS (generation 1)"
+    assert designs[-1].operator == "imported from ADAS (generation 8)"
 
 
 def test_every_drop_interval_is_flagged_with_its_numbers_and_reason(tmp_path):
-    # ADAS's DROP scoring left the bounds unscaled: all 35 intervals lie below their medians.
+    # As in ADAS's own DROP file, the bounds were left unscaled: every interval (validation and
+    # test) lies below its median.
     summary = import_adas(DROP, tmp_path / "run")
-    assert summary.flagged == 35
+    assert summary.flagged == 8
     with Archive.open(tmp_path / "run", readonly=True) as archive:
         designs = archive.designs()
     assert all(d.ci_low is None and d.ci_high is None for d in designs)
-    first = designs[0]  # Chain-of-Thought: (50.2%, 54.3%), Median: 63.3%
-    assert first.fitness == 0.633
-    assert first.metrics["adas_interval"] == [0.502, 0.543]
+    assert all("outside the interval" in d.metrics["interval_problem"] for d in designs)
+    assert all("outside the interval" in d.metrics["test_interval_problem"] for d in designs)
+    first = designs[0]  # Read-Then-Answer: (41.8%, 45.9%), Median: 54.6%
+    assert first.fitness == 0.546
+    assert first.metrics["adas_interval"] == [0.418, 0.459]
     assert first.metrics["interval_problem"] == (
-        "median 0.633 lies outside the interval [0.502, 0.543]"
+        "median 0.546 lies outside the interval [0.418, 0.459]"
     )
-    assert first.metrics["test_median"] == 0.642 and first.metrics["test_ci"] is None
-    assert first.metrics["adas_test_interval"] == [0.59, 0.607]
-    assert "outside the interval" in first.metrics["test_interval_problem"]
+    assert first.metrics["test_median"] == 0.557 and first.metrics["test_ci"] is None
+    assert first.metrics["adas_test_interval"] == [0.483, 0.501]
+    assert first.metrics["test_interval_problem"] == (
+        "median 0.557 lies outside the interval [0.483, 0.501]"
+    )
 
 
 def test_drop_repeats_are_marked_with_the_earlier_design(tmp_path):
@@ -193,12 +251,58 @@ def test_drop_repeats_are_marked_with_the_earlier_design(tmp_path):
         repeats = {
             d.id: d.metrics["repeat_of"] for d in archive.designs() if "repeat_of" in d.metrics
         }
-        # The last two entries repeat generations 29 and 30 (entries 32 and 33) word for word.
-        assert repeats == {34: 32, 35: 33}
-        assert archive.get(34).code == archive.get(32).code
+        # The last two entries repeat generations 1 and 5 (entries 4 and 6) word for word.
+        assert repeats == {7: 4, 8: 6}
+        assert archive.get(7).code == archive.get(4).code
+        assert archive.get(8).code == archive.get(6).code
+        assert archive.get(8).name == "Question Rewriter" and archive.get(8).generation == 5
+        assert archive.get(7).status is Status.OK and "repeats #4" in archive.get(7).summary
 
 
-# -- small archives of our own -----------------------------------------------------------------
+def test_one_impossible_interval_among_sound_ones_is_flagged_alone(tmp_path):
+    summary = import_adas(ARC, tmp_path / "run")
+    assert summary.flagged == 1
+    with Archive.open(tmp_path / "run", readonly=True) as archive:
+        designs = archive.designs()
+    flagged = [d.id for d in designs if "interval_problem" in d.metrics]
+    assert flagged == [7]
+    extender = designs[6]  # Pattern Extender: (2.0%, 6.0%), Median: 9.0%
+    assert extender.name == "Pattern Extender" and extender.status is Status.OK
+    assert (extender.fitness, extender.ci_low, extender.ci_high) == (0.09, None, None)
+    assert extender.metrics["adas_interval"] == [0.02, 0.06]
+    assert extender.metrics["interval_problem"] == (
+        "median 0.09 lies outside the interval [0.02, 0.06]"
+    )
+    # Its test interval holds its median: trusted, though the validation one is not.
+    assert extender.metrics["test_ci"] == [0.03, 0.08]
+    assert "test_interval_problem" not in extender.metrics
+    best = designs[5]  # Colour Mapper: (7.0%, 21.0%), Median: 14.0%
+    assert (best.fitness, best.ci_low, best.ci_high) == (0.14, 0.07, 0.21)
+
+
+def test_unreadable_scores_in_an_archive_are_invalid_or_kept_aside(tmp_path):
+    summary = import_adas(ARC, tmp_path / "run")
+    assert summary.invalid == 1
+    with Archive.open(tmp_path / "run", readonly=True) as archive:
+        designs = archive.designs()
+    assert [d.id for d in designs if d.status is Status.INVALID] == [5]
+    spotter = designs[4]  # Symmetry Spotter: its fitness cannot be read, so it is not a zero
+    assert spotter.name == "Symmetry Spotter" and spotter.fitness is None
+    assert spotter.error == (
+        "fitness '95% Bootstrap Confidence Interval: evaluation failed' is not ADAS's form "
+        "'95% Bootstrap Confidence Interval: (L%, U%), Median: M%'"
+    )
+    assert spotter.metrics["adas_fitness"] == "95% Bootstrap Confidence Interval: evaluation failed"
+    assert spotter.metrics["test_median"] == 0.03  # its test score was readable
+    # Rule Tester's test fitness cannot be read: the design stands, the test score is set aside.
+    tester = designs[7]
+    assert tester.name == "Rule Tester" and tester.status is Status.OK and tester.fitness == 0.08
+    assert tester.metrics["adas_test_fitness"] == "not measured"
+    assert "'not measured' is not ADAS's form" in tester.metrics["test_fitness_error"]
+    assert "test_median" not in tester.metrics and "test_ci" not in tester.metrics
+
+
+# -- archives written by the test ---------------------------------------------------------------
 
 
 def test_a_repeat_differing_only_in_whitespace_is_imported_and_marked(tmp_path):
@@ -258,7 +362,8 @@ def test_a_directory_holding_a_run_is_refused(tmp_path):
     with pytest.raises(AdasImportError, match="already holds a run"):
         import_adas(MGSM, tmp_path / "run")
     with Archive.open(tmp_path / "run", readonly=True) as archive:
-        assert archive.total() == 27  # untouched
+        assert archive.total() == 8  # untouched
+        assert archive.meta("source") == str(ARC)
 
 
 # -- the command line --------------------------------------------------------------------------
@@ -303,9 +408,22 @@ def drop_run(tmp_path_factory):
 
 def test_the_import_prints_its_summary(drop_run):
     _, stdout = drop_run
-    assert "entries: 35, imported: 35, repeated: 2, flagged intervals: 35" in stdout
-    assert "generations: initial, 1-11, 14-17, 19-21, 23-30 (gaps: 12-13, 18, 22)" in stdout
-    assert "best #14 Real-Time Adaptive Agent: F1 0.7350 (interval flagged: median 0.735" in stdout
+    assert "entries: 8, imported: 8, repeated: 2, flagged intervals: 8, invalid: 0" in stdout
+    assert "generations: initial, 1-2, 5 (gaps: 3-4)" in stdout
+    assert "best #5 Count-Then-Answer: F1 0.7020 (interval flagged: median 0.702" in stdout
+    assert "8 intervals could not hold their own median and were kept aside" in stdout
+
+
+def test_the_import_summary_counts_invalid_entries_and_gaps(tmp_path):
+    result = cli("import-adas", str(ARC), "--run-dir", str(tmp_path / "run"))
+    assert result.returncode == 0, result.stderr
+    assert "entries: 8, imported: 8, repeated: 0, flagged intervals: 1, invalid: 1" in result.stdout
+    assert "generations: initial, 1-2, 4, 7-8 (gaps: 3, 5-6)" in result.stdout
+    assert "best #6 Colour Mapper: accuracy 0.1400 (95% CI 0.0700 to 0.2100)" in result.stdout
+    one = cli("show", str(tmp_path / "run"), "--id", "5")
+    assert one.returncode == 0, one.stderr
+    assert "#5 Symmetry Spotter  status invalid" in one.stdout
+    assert "error: fitness '95% Bootstrap Confidence Interval: evaluation failed'" in one.stdout
 
 
 def test_status_and_show_read_an_imported_run(drop_run):
@@ -313,16 +431,15 @@ def test_status_and_show_read_an_imported_run(drop_run):
     status = cli("status", str(run_dir))
     assert status.returncode == 0, status.stderr
     assert f"run {run_dir}: imported" in status.stdout
-    assert (
-        f"imported from ADAS: {DROP}" in status.stdout and "35 scored, 0 pending" in status.stdout
-    )
-    assert "best: #14 Real-Time Adaptive Agent: F1 0.7350 (interval flagged" in status.stdout
+    assert f"imported from ADAS: {DROP}" in status.stdout and "8 scored, 0 pending" in status.stdout
+    assert "best: #5 Count-Then-Answer: F1 0.7020 (interval flagged" in status.stdout
     table = cli("show", str(run_dir))
     assert table.returncode == 0, table.stderr
-    assert "Real-Time Adaptive Agent" in table.stdout and "flagged" in table.stdout
+    assert "Count-Then-Answer" in table.stdout and "flagged" in table.stdout
     one = cli("show", str(run_dir), "--id", "1")
     assert one.returncode == 0, one.stderr
-    assert "F1 0.6330  interval flagged: median 0.633 lies outside the interval" in one.stdout
+    assert "#1 Read-Then-Answer  status ok" in one.stdout
+    assert "F1 0.5460  interval flagged: median 0.546 lies outside the interval" in one.stdout
     assert "def forward(self, taskInfo)" in one.stdout
 
 
@@ -332,9 +449,10 @@ def test_show_json_lists_every_imported_design(drop_run):
     assert result.returncode == 0, result.stderr
     payload = json.loads(result.stdout)
     assert payload["run"]["imported_from"] == "ADAS" and payload["run"]["fitness_name"] == "F1"
-    assert payload["run"]["counts"] == {"ok": 35}
+    assert payload["run"]["counts"] == {"ok": 8}
     designs = payload["designs"]
-    assert len(designs) == 35 and designs[0]["name"] == "Real-Time Adaptive Agent"
+    assert len(designs) == 8 and designs[0]["name"] == "Count-Then-Answer"
+    assert designs[0]["fitness"] == 0.702
     assert all(d["ci_low"] is None and d["ci_high"] is None for d in designs)
     assert all(d["metrics"]["interval_problem"] for d in designs)
     assert {d["origin"] for d in designs} == {"imported"}
@@ -343,7 +461,7 @@ def test_show_json_lists_every_imported_design(drop_run):
 def test_a_run_with_good_intervals_shows_them(tmp_path):
     assert cli("import-adas", str(MGSM), "--run-dir", str(tmp_path / "run")).returncode == 0
     one = cli("show", str(tmp_path / "run"), "--id", "1")
-    assert "accuracy 0.3050  95% CI 0.2270 to 0.3830" in one.stdout
+    assert "accuracy 0.3150  95% CI 0.2400 to 0.3950" in one.stdout
 
 
 @pytest.mark.parametrize(
@@ -373,7 +491,7 @@ def test_a_new_search_never_takes_over_an_imported_run(tmp_path):
     result = cli("run", str(config), "--run-dir", str(run_dir), "--no-progress")
     assert result.returncode == 2 and "pass another --run-dir" in result.stderr
     with Archive.open(run_dir, readonly=True) as archive:
-        assert archive.total() == 27
+        assert archive.total() == 8
 
 
 def test_the_python_api_refuses_an_imported_run_directory_too(tmp_path):
@@ -387,4 +505,152 @@ def test_the_python_api_refuses_an_imported_run_directory_too(tmp_path):
     with pytest.raises(ConfigError, match=taken):
         Search(config, progress=False).run()
     with Archive.open(run_dir, readonly=True) as archive:
-        assert archive.total() == 36
+        assert archive.total() == 7
+
+
+# -- ADAS's three real archives, where they are here (`real_adas_archives` skips otherwise) -----
+
+
+@pytest.mark.parametrize(
+    "domain, entries, repeated, flagged, fitness_name, best",
+    [
+        ("arc", 27, 0, 0, "accuracy", ("Meta-Cognitive Active Learning Agent", 0.13)),
+        ("drop", 35, 2, 35, "F1", ("Real-Time Adaptive Agent", 0.735)),
+        ("mgsm", 36, 0, 0, "accuracy", ("Dynamic Role-Playing Architecture", 0.547)),
+    ],
+)
+def test_each_real_archive_imports_with_its_counts(
+    real_adas_archives, tmp_path, domain, entries, repeated, flagged, fitness_name, best
+):
+    assert_imported(
+        real_adas_archives[domain],
+        tmp_path / "run",
+        entries=entries,
+        repeated=repeated,
+        flagged=flagged,
+        invalid=0,
+        domain=domain,
+        fitness_name=fitness_name,
+        best=best,
+    )
+
+
+def test_real_names_thoughts_and_code_are_kept_as_given(real_adas_archives, tmp_path):
+    mgsm = real_adas_archives["mgsm"]
+    import_adas(mgsm, tmp_path / "run")
+    source = json.loads(mgsm.read_text())
+    with Archive.open(tmp_path / "run", readonly=True) as archive:
+        designs = archive.designs()
+    assert [(d.name, d.code) for d in designs] == [(e["name"], e["code"]) for e in source]
+    assert [d.thought for d in designs if d.id != 23] == [
+        e["thought"] for i, e in enumerate(source, start=1) if i != 23
+    ]
+    # Entry 23's thought is an object of sections: it reads as the markdown of the others.
+    structured = designs[22].thought
+    assert structured.startswith("**Insights:**\nTo enhance the adaptive learning process")
+    assert "\n\n**Implementation:**\n1. The Meta-Agent starts by analyzing the task" in structured
+    first = designs[
+        0
+    ]  # Chain-of-Thought: (22.7%, 38.3%), Median: 30.5%; test (24.9%, 31.1%), 28.0%
+    assert (first.fitness, first.ci_low, first.ci_high) == (0.305, 0.227, 0.383)
+    assert first.metrics["test_median"] == 0.28 and first.metrics["test_ci"] == [0.249, 0.311]
+    assert "interval_problem" not in first.metrics
+
+
+def test_real_generations_and_their_gaps_are_kept(real_adas_archives, tmp_path):
+    arc = real_adas_archives["arc"]
+    summary = import_adas(arc, tmp_path / "run")
+    # ARC's archive has no generations 16, 20 or 21: ADAS dropped those proposals.
+    assert summary.generations == (0, *range(1, 16), 17, 18, 19, 22, 23, 24, 25)
+    with Archive.open(tmp_path / "run", readonly=True) as archive:
+        designs = archive.designs()
+    source = json.loads(arc.read_text())
+    expected = [0 if e["generation"] == "initial" else int(e["generation"]) for e in source]
+    assert [d.generation for d in designs] == expected
+    assert designs[0].operator == "imported from ADAS (initial)"
+    assert designs[0].metrics["adas_generation"] == "initial"
+    assert designs[-1].operator == "imported from ADAS (generation 25)"
+
+
+def test_every_real_drop_interval_is_flagged_with_its_numbers_and_reason(
+    real_adas_archives, tmp_path
+):
+    # ADAS's DROP scoring left the bounds unscaled: all 35 intervals lie below their medians.
+    summary = import_adas(real_adas_archives["drop"], tmp_path / "run")
+    assert summary.flagged == 35
+    with Archive.open(tmp_path / "run", readonly=True) as archive:
+        designs = archive.designs()
+    assert all(d.ci_low is None and d.ci_high is None for d in designs)
+    first = designs[0]  # Chain-of-Thought: (50.2%, 54.3%), Median: 63.3%
+    assert first.fitness == 0.633
+    assert first.metrics["adas_interval"] == [0.502, 0.543]
+    assert first.metrics["interval_problem"] == (
+        "median 0.633 lies outside the interval [0.502, 0.543]"
+    )
+    assert first.metrics["test_median"] == 0.642 and first.metrics["test_ci"] is None
+    assert first.metrics["adas_test_interval"] == [0.59, 0.607]
+    assert "outside the interval" in first.metrics["test_interval_problem"]
+
+
+def test_real_drop_repeats_are_marked_with_the_earlier_design(real_adas_archives, tmp_path):
+    import_adas(real_adas_archives["drop"], tmp_path / "run")
+    with Archive.open(tmp_path / "run", readonly=True) as archive:
+        repeats = {
+            d.id: d.metrics["repeat_of"] for d in archive.designs() if "repeat_of" in d.metrics
+        }
+        # The last two entries repeat generations 29 and 30 (entries 32 and 33) word for word.
+        assert repeats == {34: 32, 35: 33}
+        assert archive.get(34).code == archive.get(32).code
+
+
+@pytest.fixture(scope="module")
+def real_drop_run(real_adas_archives, tmp_path_factory):
+    run_dir = tmp_path_factory.mktemp("adas") / "drop"
+    result = cli("import-adas", str(real_adas_archives["drop"]), "--run-dir", str(run_dir))
+    assert result.returncode == 0, result.stderr
+    return run_dir, result.stdout
+
+
+def test_the_real_import_prints_its_summary(real_drop_run):
+    _, stdout = real_drop_run
+    assert "entries: 35, imported: 35, repeated: 2, flagged intervals: 35" in stdout
+    assert "generations: initial, 1-11, 14-17, 19-21, 23-30 (gaps: 12-13, 18, 22)" in stdout
+    assert "best #14 Real-Time Adaptive Agent: F1 0.7350 (interval flagged: median 0.735" in stdout
+
+
+def test_status_and_show_read_a_real_imported_run(real_adas_archives, real_drop_run):
+    run_dir, _ = real_drop_run
+    status = cli("status", str(run_dir))
+    assert status.returncode == 0, status.stderr
+    assert f"run {run_dir}: imported" in status.stdout
+    assert f"imported from ADAS: {real_adas_archives['drop']}" in status.stdout
+    assert "35 scored, 0 pending" in status.stdout
+    assert "best: #14 Real-Time Adaptive Agent: F1 0.7350 (interval flagged" in status.stdout
+    table = cli("show", str(run_dir))
+    assert table.returncode == 0, table.stderr
+    assert "Real-Time Adaptive Agent" in table.stdout and "flagged" in table.stdout
+    one = cli("show", str(run_dir), "--id", "1")
+    assert one.returncode == 0, one.stderr
+    assert "F1 0.6330  interval flagged: median 0.633 lies outside the interval" in one.stdout
+    assert "def forward(self, taskInfo)" in one.stdout
+
+
+def test_show_json_lists_every_real_imported_design(real_drop_run):
+    run_dir, _ = real_drop_run
+    result = cli("show", str(run_dir), "--json")
+    assert result.returncode == 0, result.stderr
+    payload = json.loads(result.stdout)
+    assert payload["run"]["imported_from"] == "ADAS" and payload["run"]["fitness_name"] == "F1"
+    assert payload["run"]["counts"] == {"ok": 35}
+    designs = payload["designs"]
+    assert len(designs) == 35 and designs[0]["name"] == "Real-Time Adaptive Agent"
+    assert all(d["ci_low"] is None and d["ci_high"] is None for d in designs)
+    assert all(d["metrics"]["interval_problem"] for d in designs)
+    assert {d["origin"] for d in designs} == {"imported"}
+
+
+def test_a_real_run_with_good_intervals_shows_them(real_adas_archives, tmp_path):
+    mgsm = real_adas_archives["mgsm"]
+    assert cli("import-adas", str(mgsm), "--run-dir", str(tmp_path / "run")).returncode == 0
+    one = cli("show", str(tmp_path / "run"), "--id", "1")
+    assert "accuracy 0.3050  95% CI 0.2270 to 0.3830" in one.stdout

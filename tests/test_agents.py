@@ -21,7 +21,7 @@ from agentic_design.run.evaluation import Evaluator
 from agentic_design.tasks.agent.simulated import SimulatedModel
 from agentic_design.tasks.agent.task import AgentTask
 
-from .conftest import REPO, cli
+from .conftest import adas_archive, cli
 from .llm_server import ScriptedLLM
 
 FIELDS = re.compile(r"exactly these fields:\n(\{.*\})")
@@ -343,16 +343,25 @@ def test_the_meta_agent_designs_agents_against_the_loopback_server(tmp_path):
     assert models == {"openai/designer", "openai/agent-model"}
 
 
-ADAS_FIXTURES = REPO.parent / "shared" / "fixtures" / "adas"  # beside the checkout, and CI's
+# ADAS's MGSM agents: ours (tests/data/adas) and, where they are here, ADAS's own, with the number
+# of calls each of our first four makes per question against the script (a reviewer that never
+# says 'True' lets the critique run its 3 rounds; the debate is 2 debaters x 2 rounds + 1).
+OUR_ADAS_CALLS = {
+    "Step-by-Step Reasoner": 1.0,
+    "Majority Vote over Samples": 5.0,
+    "Critique and Revise": 7.0,
+    "Two-Voice Debate": 5.0,
+}
 
 
 @pytest.mark.slow
-def test_agents_written_for_adas_run_unmodified_through_our_broker():
+@pytest.mark.parametrize("source", ["ours", "real"])
+def test_agents_written_for_adas_run_unmodified_through_our_broker(request, source):
     from agentic_design.config import LLMConfig
     from agentic_design.llm import LLM
     from agentic_design.run.broker import llm_answerer
 
-    entries = json.loads((ADAS_FIXTURES / "mgsm_gpt3.5_results.json").read_text())
+    entries = json.loads(adas_archive(request, source, "mgsm").read_text())
     codes = {e["name"]: e["code"] for e in entries[:4]}
     task = small_task(examples=3)
     with ScriptedLLM(answer=Scripted(task.simulation_answers())) as server:
@@ -362,15 +371,22 @@ def test_agents_written_for_adas_run_unmodified_through_our_broker():
         assert evaluation.status is Status.OK, (name, evaluation.error)
         assert evaluation.metrics["failed_examples"] == 0, evaluation.metrics.get("errors")
         assert evaluation.metrics["llm_calls"] >= 3, name
-    assert results[entries[0]["name"]].metrics["calls_per_example"] == 1.0  # ADAS's CoT
+    assert results[entries[0]["name"]].metrics["calls_per_example"] == 1.0  # chain of thought
+    if source == "ours":
+        calls = {name: r.metrics["calls_per_example"] for name, r in results.items()}
+        assert calls == OUR_ADAS_CALLS
+        assert all(r.metrics["llm_calls"] == 3 * calls[name] for name, r in results.items())
 
 
 @pytest.mark.slow
-def test_an_imported_adas_agent_is_scored_under_a_config_of_ours(tmp_path):
+@pytest.mark.parametrize("source, recorded, total", [("ours", 0.315, 7), ("real", 0.305, 36)])
+def test_an_imported_adas_agent_is_scored_under_a_config_of_ours(
+    request, tmp_path, source, recorded, total
+):
     from agentic_design.store.import_adas import import_adas
 
     run_dir = tmp_path / "mgsm"
-    import_adas(ADAS_FIXTURES / "mgsm_gpt3.5_results.json", run_dir)
+    import_adas(adas_archive(request, source, "mgsm"), run_dir)
     config = agent_config(tmp_path / "unused", evaluations=1, examples=3)
     path = tmp_path / "agents.yaml"
     path.write_text(json.dumps(config))
@@ -382,13 +398,13 @@ def test_an_imported_adas_agent_is_scored_under_a_config_of_ours(tmp_path):
             "--agent-llm", "openai/agent-model", "--agent-api-base", server.url,
         )  # fmt: skip
     assert result.returncode == 0, result.stderr
-    # ADAS's chain-of-thought asks each question once, above temperature 0: the first of the
-    # script's cycle, the right answer
-    assert "ADAS recorded 0.305 on its own data; measured 1.0 on arithmetic" in result.stdout
+    # The chain-of-thought agent (design 1, in both archives) asks each question once, above
+    # temperature 0: the first of the script's cycle, the right answer
+    assert f"ADAS recorded {recorded} on its own data; measured 1.0 on arithmetic" in result.stdout
     with Archive.open(run_dir, readonly=True) as archive:
         calls = archive.recorded_llm_calls()
         assert len(calls) == 3 and {c["design_id"] for c in calls} == {1}
-        assert archive.total() == 36  # the imported designs stay as they were
+        assert archive.total() == total  # the imported designs stay as they were
 
 
 class Planner:

@@ -19,9 +19,9 @@ from agentic_design.records import Evaluation, Origin, Proposal, Status
 from agentic_design.report import build_report, plots, sections, write_report
 from agentic_design.store.archive import Archive
 
-from .conftest import REPO, cli, small_digits_config
+from .conftest import ADAS_ARCHIVES, REPO, cli, small_digits_config
 
-MGSM = (REPO.parent / "shared" / "fixtures" / "adas" / "mgsm_gpt3.5_results.json").resolve()
+MGSM = ADAS_ARCHIVES["mgsm"]  # a small ADAS archive of our own (tests/data/adas)
 
 # What models wrote, as hostile as it gets: each would run a script if it reached the page raw.
 NAME = "<script>alert(1)</script>"
@@ -348,12 +348,42 @@ def test_the_report_command_covers_every_kind_of_run(runs, kind, task, plots, co
     with Archive.open(runs[kind], readonly=True) as archive:
         protections = archive.meta("sandbox")
     if kind == "adas":
-        assert protections is None and "recorded no sandbox protections" in page
-        assert "no lineage to draw" in page and "holds no configuration" in page
-        assert "Dynamic Role-Playing Architecture" in page  # ADAS's best, with its thought
+        assert protections is None
+        assert_adas_report(page, "Plan, Solve, Check", PLAN_SOLVE_CHECK_IDEA)  # the best
     else:
         assert f"task: {task}" in page  # the configuration
         assert protections and all(f"<td>{p['name']}</td>" in page for p in protections)
+
+
+# From the thought of our MGSM archive's best design, which the report shows with it.
+PLAN_SOLVE_CHECK_IDEA = "Separate planning from calculation, and check the result independently."
+
+
+def assert_adas_report(page: str, best: str, thought: str) -> None:
+    """What the report of an imported ADAS run says: no sandbox, lineage or configuration of
+    ours; ADAS's best design with its thought."""
+    assert "recorded no sandbox protections" in page
+    assert "no lineage to draw" in page and "holds no configuration" in page
+    assert best in page and thought in page
+
+
+@pytest.mark.slow
+def test_the_report_of_a_real_adas_archive(real_adas_archives, tmp_path):
+    run_dir = tmp_path / "adas"
+    result = cli("import-adas", str(real_adas_archives["mgsm"]), "--run-dir", str(run_dir))
+    assert result.returncode == 0, result.stderr
+    result = cli("report", str(run_dir))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == f"wrote {run_dir / 'report.html'}"
+    assert "warning" not in result.stderr
+    page = (run_dir / "report.html").read_text()
+    assert 'class="failed"' not in page
+    assert page.count('<img class="plot"') == 1
+    assert_only_our_markup(page)
+    assert "<tr><th>task</th><td>adas:mgsm</td></tr>" in page
+    assert "names no cost metric" in page
+    best_thought = "The core idea of role-playing where agents assume roles"  # ADAS's words
+    assert_adas_report(page, "Dynamic Role-Playing Architecture", best_thought)
 
 
 def test_a_report_that_cannot_be_made_at_the_stop_loses_nothing(tmp_path, monkeypatch):
