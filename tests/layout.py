@@ -88,7 +88,8 @@ def edges(root: Path) -> list[Edge]:
                 else:
                     module = node.module or ""
                 targets = [
-                    f"{module}.{a.name}" if f"{module}.{a.name}"[len(PACKAGE) + 1 :] in known
+                    f"{module}.{a.name}"
+                    if f"{module}.{a.name}"[len(PACKAGE) + 1 :] in known
                     else module
                     for a in node.names
                 ]

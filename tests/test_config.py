@@ -101,9 +101,11 @@ def test_the_task_budget_is_validated_by_the_tasks_own_model(tmp_path):
     assert f"{path}: train.speed: unknown setting" in message
     unknown = r"binpack\.yaml: task_budget\.max_params: unknown setting"
     with pytest.raises(ConfigError, match=unknown):
-        build_task(RunConfig.from_dict(
-            {"task": "binpack", "task_budget": {"max_params": 5}}, source="binpack.yaml"
-        ))
+        build_task(
+            RunConfig.from_dict(
+                {"task": "binpack", "task_budget": {"max_params": 5}}, source="binpack.yaml"
+            )
+        )
 
 
 @pytest.mark.parametrize("path", sorted((REPO / "examples").glob("*.yaml")), ids=lambda p: p.name)

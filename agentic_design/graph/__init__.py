@@ -52,6 +52,7 @@ def __getattr__(name: str) -> Any:
         return getattr(importlib.import_module("agentic_design.graph.llm"), name)
     raise AttributeError(f"module 'agentic_design.graph' has no attribute {name!r}")
 
+
 __all__ = [
     "STATUSES",
     "BudgetExceeded",

@@ -69,6 +69,7 @@ class Owner(Protocol):
 
     def is_async(self, fn: Any) -> bool: ...
 
+
 # (node, step, value, exception, seconds), as a step's asyncio task reports it.
 Completion = tuple[int, str, Any, "Exception | None", float]
 

@@ -170,9 +170,7 @@ def evaluator_for(
     """The run's evaluator; for an agent task, with a broker serving the agents' model
     (recorded in `store`, or answered from its recording when `replay`)."""
     broker = broker_for(config, task, store, replay) if task.uses_broker else None
-    return Evaluator(
-        task, config.task, sandbox, limits=sandbox_limits(config, task), broker=broker
-    )
+    return Evaluator(task, config.task, sandbox, limits=sandbox_limits(config, task), broker=broker)
 
 
 def part_checker(config: RunConfig, task: Task, sandbox: Sandbox) -> PartChecker:

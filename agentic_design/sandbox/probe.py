@@ -383,5 +383,3 @@ def world_readable(path: Path) -> bool:
 
 def report_dicts(plan: Plan) -> list[dict[str, Any]]:
     return [asdict(p) for p in plan.report]
-
-

@@ -32,6 +32,7 @@ from agentic_design.tasks.common import (
 if TYPE_CHECKING:
     from agentic_design.mutations.operators import Operators
 
+
 class ArchitectureTask(Task):
     """Classification of fixed-size inputs by a model the design builds and the trainer trains."""
 
