@@ -56,8 +56,7 @@ def replay_design(archive: Archive, design_id: int) -> Replay:
         )
     task.prepare()
     # An agent's calls are answered from the run's own recording: no network, no cost.
-    with local_evaluation(config, task, workers=1, store=archive, replay=True) as parts:
-        evaluator = parts[0]
+    with local_evaluation(config, task, workers=1, store=archive, replay=True) as (evaluator, _, _):
         evaluation = evaluator.evaluate(
             design.code, seed=design.eval_seed or 0, recorded=design.metrics, design_id=design_id
         )
@@ -90,8 +89,7 @@ def rescore_design(archive: Archive, design_id: int, config: RunConfig) -> Repla
     design = archive.get(design_id)
     task = build_task(config)
     task.prepare()
-    with local_evaluation(config, task, workers=1, store=archive) as parts:
-        evaluator = parts[0]
+    with local_evaluation(config, task, workers=1, store=archive) as (evaluator, _, _):
         evaluation = evaluator.evaluate(design.code, seed=config.seed, design_id=design_id)
     archive.record_evaluation(design_id, "rescore", evaluation)
     matches = evaluation.status is design.status and evaluation.fitness == design.fitness
