@@ -218,10 +218,12 @@ def test_hostile_agents_are_contained_capped_and_recorded(monkeypatch):
     assert over.status is Status.OK and over.metrics["llm_calls"] == 30
     assert over.metrics["llm_refused_calls"] == over.metrics["failed_examples"] >= 2
     assert any("cap of 30 LLM calls" in e for e in over.metrics["errors"])
-    # a flood: refused until it is three times the cap, then no longer read; the design
-    # hangs on its unanswered call until the wall clock, recorded with what it did
+    # a flood: refused until it is three times the cap, then the channel is shut; the
+    # design's next call fails at once (no wait for the wall clock), recorded with what it did
     flood = results["flood"]
-    assert flood.status is Status.TIMEOUT and flood.metrics["llm_calls"] == 30
+    assert flood.status is Status.OK and flood.metrics["llm_calls"] == 30
+    assert flood.metrics["failed_examples"] == 3
+    assert any("BrokerUnavailable" in e for e in flood.metrics["errors"])
     assert flood.metrics["llm_refused_calls"] == 3 * 30 + 1
     assert any("flood" in p for p in flood.metrics["llm_refusals"])
     assert len(served) <= 30 * 5  # the model answered only what the caps let through

@@ -135,10 +135,15 @@ def sandbox_for(config: RunConfig, task: Task, workers: int | None = None) -> Sa
 def broker_for(
     config: RunConfig, task: Task, store: CallStore | None, replay: bool
 ) -> Broker | None:
-    """The broker for `agent_llm`: the simulated model, or the configured LLM."""
+    """The broker for `agent_llm`: the simulated model, or the configured LLM. Each of the
+    evaluations running at once (one per sandbox worker) may have its fair share of the
+    broker's calls at the model, and no more."""
     from agentic_design.llm import LLM
     from agentic_design.run.broker import Broker, BrokerLimits, llm_answerer, simulated_answerer
     from agentic_design.tasks.agent.simulated import SimulatedModel
+
+    def fair_share(concurrency: int) -> BrokerLimits:
+        return BrokerLimits(concurrency=max(1, concurrency // max(1, config.sandbox.workers)))
 
     agent_llm = config.agent_llm
     if agent_llm is None:
@@ -150,13 +155,14 @@ def broker_for(
         )
         return Broker(
             simulated_answerer(model),
-            BrokerLimits(),
+            fair_share(16),
             concurrency=16,
             fresh=lambda: simulated_answerer(model.fresh()),
         )
     endpoint = agent_llm.endpoints()[0]
     llm = LLM(endpoint, store=store, replay=replay and store is not None)
-    return Broker(llm_answerer(llm), BrokerLimits(), concurrency=max(16, endpoint.concurrency))
+    concurrency = max(16, endpoint.concurrency)
+    return Broker(llm_answerer(llm), fair_share(concurrency), concurrency=concurrency)
 
 
 def evaluator_for(

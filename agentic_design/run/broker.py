@@ -1,15 +1,17 @@
 """The LLM broker: sandboxed agents' calls, served from the search process.
 
 An agent in the sandbox has no network and no key; it reaches its model only over the channel
-the sandbox opened before the fork (`agents/channel.py`). For each evaluation the evaluator
+the sandbox made for that one child (`agents/channel.py`). For each evaluation the evaluator
 opens a `BrokerSession` that serves that channel while the design runs:
 
 - every message is untrusted: size-capped by the socket read, checked field by field (an id,
   1 to `max_messages` messages of known roles, a bounded prompt, a temperature in [0, 2], a
   sample index, an example id) — anything else is refused with an error the agent sees;
-- calls are served concurrently (`concurrency` at once) by `answer`: the agents' model through
-  `llm.py` (retries, the recording that lets `replay RUN ID` run offline, tokens and USD), or
-  the simulated model;
+- calls are served concurrently (`concurrency` at once across evaluations, each evaluation's
+  own share at most) by `answer`: the agents' model through `llm.py` (retries, the recording
+  that lets `replay RUN ID` run offline, tokens and USD), or the simulated model;
+- the broker never waits on a design: replies it does not read are dropped past a bound and
+  its session closed, and when its evaluation ends its queued calls never reach the model;
 - each evaluation may make at most `max_calls` calls and use `max_tokens` tokens; beyond them a
   call gets an error instead of an answer, and a flood (`flood` times the cap of refused calls)
   is no longer read at all;
@@ -18,11 +20,12 @@ opens a `BrokerSession` that serves that channel while the design runs:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import select
 import socket
 import threading
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
@@ -54,6 +57,13 @@ class BrokerLimits:
     max_messages: int = 64
     max_chars: int = 200_000
     flood: int = 3  # refused calls beyond flood x max_calls: stop reading the channel
+    # One evaluation's calls at the model at once (None: the broker's whole concurrency); the
+    # rest wait in the session's own queue, so that a design cannot crowd out another's calls.
+    concurrency: int | None = None
+    # Replies the agent has not read yet, beyond what the socket buffers: past either bound
+    # the agent is not reading its channel, and its session is closed.
+    outbox_messages: int = 256
+    outbox_bytes: int = 16 * 1024 * 1024
 
 
 class Refused(ValueError):
@@ -75,6 +85,7 @@ class Broker:
         self.answer = answer
         self.fresh = fresh
         self.limits = limits
+        self.concurrency = concurrency
         self._pool = ThreadPoolExecutor(concurrency, thread_name_prefix="broker")
 
     def session(
@@ -95,18 +106,32 @@ class Broker:
 
 
 class BrokerSession:
-    """One evaluation's calls: call it as the sandbox's `on_channel` handler."""
+    """One evaluation's calls: call it as the sandbox's `on_channel` handler.
+
+    Nothing here ever blocks on the design. Replies are written without waiting: what the
+    socket cannot take waits in a bounded outbox, flushed whenever the channel is writable,
+    and an agent that lets it overflow has its session closed. The session's calls go to the
+    shared pool `limits.concurrency` at a time, the rest queued here. When the evaluation ends
+    (the child is gone, or the session was closed) the queued calls are dropped and nothing more
+    of this design reaches the model; calls already at the model finish and are metered.
+    """
 
     def __init__(self, broker: Broker, limits: BrokerLimits, design_id: int | None) -> None:
         self.broker = broker
         self.answer = broker.fresh() if broker.fresh is not None else broker.answer
         self.limits = limits
         self.design_id = design_id
-        self._lock = threading.Lock()
-        self._send_lock = threading.Lock()
-        self._closed = False
-        self._in_flight: list[Future[None]] = []
+        self.ended = threading.Event()  # set once: nothing more is sent to the model or agent
+        # Reentrant: cancelling a future runs its done-callback, which takes the lock, at once.
+        self._lock = threading.RLock()
+        self._sock: socket.socket | None = None
+        self._queue: deque[dict[str, Any]] = deque()  # checked calls waiting for a slot
+        self._running: dict[Future[None], dict[str, Any]] = {}  # at the pool: the request
+        self._outbox: deque[bytes] = deque()
+        self._outbox_bytes = 0
+        self._slots = min(limits.concurrency or broker.concurrency, broker.concurrency)
         self.calls = 0  # served: sent to the model
+        self.cancelled = 0  # accepted, but dropped unsent when the evaluation ended
         self.refused = 0
         self.failed = 0
         self.prompt_tokens = 0
@@ -119,33 +144,47 @@ class BrokerSession:
 
     # -- serving (the sandbox's channel thread) ---------------------------------------------
     def __call__(self, sock: socket.socket, stop: threading.Event) -> None:
+        sock.setblocking(False)
+        with self._lock:
+            self._sock = sock
         try:
-            self._read(sock, stop)
+            self._serve_channel(sock, stop)
         finally:
-            with self._send_lock:
-                self._closed = True  # the child is gone: late answers go nowhere
+            self.close()  # the child is gone: late answers go nowhere
 
-    def _read(self, sock: socket.socket, stop: threading.Event) -> None:
-        while not stop.is_set():
-            if not select.select([sock], [], [], 0.05)[0]:
+    def _serve_channel(self, sock: socket.socket, stop: threading.Event) -> None:
+        while not stop.is_set() and not self.ended.is_set():
+            with self._lock:
+                writing = [sock] if self._outbox else []
+            try:
+                readable, writable, _ = select.select([sock], writing, [], 0.05)
+            except (OSError, ValueError):
+                return
+            if writable:
+                with self._lock:
+                    self._flush()
+            if not readable:
                 continue
             try:
                 data, _, flags, _ = sock.recvmsg(MAX_MESSAGE + 1)
-            except BlockingIOError:
+            except (BlockingIOError, InterruptedError):
                 continue
             except OSError:
                 return
+            if not data:
+                return  # the far end closed
             try:
                 request = self._check(data, truncated=bool(flags & socket.MSG_TRUNC))
             except Refused as exc:
-                self._refuse(sock, data, str(exc))
+                self._refuse(data, str(exc))
                 if self.refused > self.limits.flood * self.limits.max_calls:
                     self._note("a flood of refused calls: the channel is no longer read")
+                    self.close(hang_up=True)
                     return
                 continue
-            future = self.broker._pool.submit(self._serve, sock, request)
             with self._lock:
-                self._in_flight.append(future)
+                self._queue.append(request)
+                self._dispatch()
 
     def _check(self, data: bytes, truncated: bool) -> dict[str, Any]:
         if truncated or len(data) > MAX_MESSAGE:
@@ -158,7 +197,10 @@ class BrokerSession:
             raise Refused("a message that is not a JSON object")
         unknown = set(request) - {"id", "messages", "temperature", "sample", "example"}
         if unknown:
-            raise Refused(f"unknown fields {sorted(unknown)}")
+            # Quoted short: a refusal must never be bigger than what provoked it.
+            names = ", ".join(_quote(name) for name in sorted(unknown)[:5])
+            more = f" and {len(unknown) - 5} more" if len(unknown) > 5 else ""
+            raise Refused(f"unknown fields {names}{more}")
         if not isinstance(request.get("id"), str) or not 0 < len(request["id"]) <= 64:
             raise Refused("the id must be a string of 1 to 64 characters")
         messages = request.get("messages")
@@ -208,7 +250,25 @@ class BrokerSession:
             self.per_example[example or "-"]["calls"] += 1
         return {**request, "temperature": float(temperature), "sample": sample, "example": example}
 
-    def _serve(self, sock: socket.socket, request: dict[str, Any]) -> None:
+    def _dispatch(self) -> None:
+        """Send queued calls to the shared pool while this session has free slots (under the
+        lock)."""
+        while self._queue and len(self._running) < self._slots and not self.ended.is_set():
+            request = self._queue.popleft()
+            future = self.broker._pool.submit(self._serve, request)
+            self._running[future] = request
+            future.add_done_callback(self._done)
+
+    def _done(self, future: Future[None]) -> None:
+        with self._lock:
+            self._running.pop(future, None)
+            self._dispatch()
+
+    def _serve(self, request: dict[str, Any]) -> None:
+        if self.ended.is_set():  # started after the end: it never reaches the model
+            with self._lock:
+                self._uncount(request)
+            return
         reply: dict[str, Any] = {"id": request["id"]}
         try:
             answer = self.answer(
@@ -233,9 +293,15 @@ class BrokerSession:
                 completion_tokens=answer.completion_tokens,
                 usd=answer.usd,
             )
-        self._send(sock, reply)
+        self._send(reply)
 
-    def _refuse(self, sock: socket.socket, data: bytes, why: str) -> None:
+    def _uncount(self, request: dict[str, Any]) -> None:
+        """A call accepted but never sent to the model (under the lock)."""
+        self.calls -= 1
+        self.per_example[request.get("example") or "-"]["calls"] -= 1
+        self.cancelled += 1
+
+    def _refuse(self, data: bytes, why: str) -> None:
         with self._lock:
             self.refused += 1
         self._note(why)
@@ -244,29 +310,72 @@ class BrokerSession:
         except (ValueError, AttributeError, RecursionError):
             call_id = None
         if isinstance(call_id, str) and 0 < len(call_id) <= 64:
-            self._send(sock, {"id": call_id, "error": f"refused by the broker: {why}"})
+            self._send({"id": call_id, "error": f"refused by the broker: {why}"})
 
-    def _send(self, sock: socket.socket, reply: dict[str, Any]) -> None:
-        data = json.dumps(reply).encode()[:MAX_MESSAGE]
-        with self._send_lock:
-            if self._closed:
+    def _send(self, reply: dict[str, Any]) -> None:
+        data = _encode(reply)
+        with self._lock:
+            if self.ended.is_set():
                 return
+            self._outbox.append(data)
+            self._outbox_bytes += len(data)
+            if (
+                len(self._outbox) > self.limits.outbox_messages
+                or self._outbox_bytes > self.limits.outbox_bytes
+            ):
+                self._note("the agent did not read its replies: its session was closed")
+                self._end(hang_up=True)
+                return
+            self._flush()
+
+    def _flush(self) -> None:
+        """Write what the socket takes now, never waiting (under the lock)."""
+        sock = self._sock
+        while self._outbox and sock is not None and not self.ended.is_set():
             try:
-                sock.sendall(data)
+                sock.send(self._outbox[0], socket.MSG_DONTWAIT | socket.MSG_NOSIGNAL)
+            except (BlockingIOError, InterruptedError):
+                return  # full: the channel thread writes the rest when it drains
             except OSError:
-                self._closed = True
+                self._end(hang_up=False)  # the far end is gone
+                return
+            self._outbox_bytes -= len(self._outbox.popleft())
 
     def _note(self, problem: str) -> None:
         with self._lock:
             if len(self.problems) < 5 and problem not in self.problems:
                 self.problems.append(problem)
 
-    # -- after the evaluation ------------------------------------------------------------------
-    def finish(self, timeout: float | None = None) -> None:
-        """Wait for calls still being answered (their cost counts, though nobody reads them)."""
+    # -- the end -----------------------------------------------------------------------------
+    def close(self, hang_up: bool = False) -> None:
+        """End the session: drop queued calls and unsent replies; with `hang_up`, also shut
+        the channel, so that the agent's waiting calls fail at once. Never waits."""
         with self._lock:
-            pending = list(self._in_flight)
-        wait(pending, timeout=timeout)
+            self._end(hang_up)
+
+    def _end(self, hang_up: bool) -> None:
+        if self.ended.is_set():
+            return
+        self.ended.set()
+        while self._queue:
+            self._uncount(self._queue.popleft())
+        for future, request in list(self._running.items()):
+            if future.cancel():  # still waiting in the shared pool: never started
+                self._running.pop(future, None)
+                self._uncount(request)
+        self._outbox.clear()
+        self._outbox_bytes = 0
+        if hang_up and self._sock is not None:
+            with contextlib.suppress(OSError):
+                self._sock.shutdown(socket.SHUT_RDWR)
+
+    def finish(self, timeout: float | None = None) -> None:
+        """After the evaluation: end the session and wait (at most `timeout`) for the calls
+        already at the model; their cost counts, though nobody reads their answers."""
+        self.close()
+        with self._lock:
+            running = list(self._running)
+        wait(running, timeout=timeout)
 
     def metrics(self) -> dict[str, Any]:
         """The evaluation's LLM use, for its metrics."""
@@ -278,9 +387,26 @@ class BrokerSession:
                 "llm_tokens": self.prompt_tokens + self.completion_tokens,
                 "llm_usd": round(self.usd, 8),
             }
+            if self.cancelled:
+                found["llm_cancelled_calls"] = self.cancelled
             if self.problems:
                 found["llm_refusals"] = list(self.problems)
             return found
+
+
+def _quote(name: str, limit: int = 40) -> str:
+    return repr(name if len(name) <= limit else name[:limit] + "...")
+
+
+def _encode(reply: dict[str, Any]) -> bytes:
+    """A reply as one message that fits the channel: long text is cut, never the JSON."""
+    data = json.dumps(reply).encode()
+    if len(data) <= MAX_MESSAGE:
+        return data
+    for field in ("text", "error"):
+        if isinstance(reply.get(field), str):
+            reply = {**reply, field: reply[field][: MAX_MESSAGE // 8]}
+    return json.dumps(reply).encode()
 
 
 # -- what answers ------------------------------------------------------------------------------

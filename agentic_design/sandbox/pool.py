@@ -46,6 +46,9 @@ OK, INVALID, ERROR, TIMEOUT, MEMORY, KILLED, OUTPUT_LIMIT = (
 
 STATUSES = frozenset({OK, INVALID, ERROR, TIMEOUT, MEMORY, KILLED, OUTPUT_LIMIT})
 
+# How long a run waits for its channel handler to stop once the child is gone.
+CHANNEL_STOP_S = 5.0
+
 _SECRET_NAME = re.compile(
     r"KEY|TOKEN|SECRET|PASSW|CREDENTIAL|AUTH|COOKIE|SESSION|PRIVATE", re.IGNORECASE
 )
@@ -133,16 +136,13 @@ class _Worker:
         channel: bool = False,
         pin: Pin | None = None,
     ) -> None:
-        # The channel: a socket pair made before the server starts (and so before any fork),
-        # whose far end every child of this server finds at fd 4 — the only way out of the
-        # sandbox besides its result, for agents to reach their LLM through the broker.
-        # SOCK_SEQPACKET keeps message boundaries: a child that dies mid-message cannot leave
-        # half a frame for the next evaluation to misread.
-        self.channel: socket.socket | None = None
+        # With channels: a control socket to the server, over which each run hands it the far
+        # end of that run's own channel (`Sandbox.run`), which its child finds at fd 4.
+        self.control: socket.socket | None = None
         self.pin = pin or Pin()
         far = None
         if channel:
-            self.channel, far = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+            self.control, far = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self.proc = subprocess.Popen(
             # The caller's pid is only there to tell whose server a process is (ps, tests).
             [
@@ -209,16 +209,24 @@ class _Worker:
             if stream is not None:
                 with contextlib.suppress(OSError):
                     stream.close()
-        if self.channel is not None:
-            self.channel.close()
+        if self.control is not None:
+            self.control.close()
 
-    def drain(self) -> None:
-        """Drop whatever a previous child left unread on the channel."""
-        if self.channel is None:
-            return
-        with contextlib.suppress(BlockingIOError, OSError):
-            while self.channel.recv(1 << 20, socket.MSG_DONTWAIT):
-                pass
+    def open_channel(self) -> socket.socket | None:
+        """A new channel for the next child: the far end goes to the server, which gives it
+        to that child alone; ours is returned. A socket pair per child, so that nothing one
+        child sent or left unread can reach the next (SOCK_SEQPACKET: whole messages only)."""
+        if self.control is None:
+            return None
+        ours, far = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        try:
+            socket.send_fds(self.control, [b"channel"], [far.fileno()])
+        except OSError:
+            ours.close()
+            return None  # the server is gone: the run finds that out itself
+        finally:
+            far.close()
+        return ours
 
 
 class Sandbox:
@@ -329,12 +337,12 @@ class Sandbox:
         if self._closed:  # closed while this call waited for a worker
             return SandboxResult(status=KILLED, error="the sandbox was closed")
         started = time.monotonic()
-        worker.drain()
+        channel = worker.open_channel()
         serving = stop = None
-        if on_channel is not None and worker.channel is not None:
+        if on_channel is not None and channel is not None:
             stop = threading.Event()
             serving = threading.Thread(
-                target=on_channel, args=(worker.channel, stop), name="channel", daemon=True
+                target=on_channel, args=(channel, stop), name="channel", daemon=True
             )
             serving.start()
         try:
@@ -346,7 +354,11 @@ class Sandbox:
         finally:
             if serving is not None and stop is not None:
                 stop.set()
-                serving.join()
+                # A handler must stop promptly when told; one that does not is left behind
+                # (a daemon thread) rather than hang this run and its caller.
+                serving.join(CHANNEL_STOP_S)
+            if channel is not None:
+                channel.close()
         if reply is None:
             if self._closed:  # closed under us (the search was interrupted): nothing to replace
                 worker.kill()

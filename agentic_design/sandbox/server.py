@@ -26,6 +26,7 @@ import os
 import select
 import shutil
 import signal
+import socket
 import sys
 import tempfile
 import time
@@ -60,6 +61,9 @@ def serve(
 ) -> None:
     """The server loop: requests on stdin, replies on the original stdout.
 
+    `channel` is the fd of a control socket over which the caller sends, before each request,
+    the far end of that child's own channel (`_Worker.open_channel`).
+
     `pin` is the GPU this server's children may use (its `CUDA_VISIBLE_DEVICES` is already set
     to it) and their share of its memory; without one, they see no GPU.
 
@@ -69,6 +73,7 @@ def serve(
     """
     confinement.become_subreaper()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the caller's to handle
+    control = socket.socket(fileno=channel) if channel is not None else None
     requests, replies = os.dup(0), os.dup(1)
     devnull = os.open(os.devnull, os.O_RDWR)
     os.dup2(devnull, 0)
@@ -106,8 +111,9 @@ def serve(
             if pin is not None and pin.gpu is not None and limits.gpu_memory_fraction is None:
                 limits = replace(limits, gpu_memory_fraction=pin.memory_fraction)
             nproc = pool.before_fork(limits)
+            child_channel = _receive_channel(control) if control is not None else None
             try:
-                reply = _serve_one(request, limits, plan, requests, channel, nproc)
+                reply = _serve_one(request, limits, plan, requests, child_channel, nproc)
                 # An OOM kill in its cgroup explains a failure (the victim may have been a
                 # helper process, the main one then timing out or erring).
                 if reply.status != OK and pool.ran_out_of_memory():
@@ -167,6 +173,20 @@ class _Pool:
         return cgroup is not None and cgroups.oom_kills(cgroup) > self.oom_kills
 
 
+def _receive_channel(control: socket.socket) -> int | None:
+    """The far end of the next child's own channel, which the caller sends just before its
+    request (`_Worker.open_channel`); None if none came (the child then runs without one)."""
+    if not select.select([control], [], [], 5.0)[0]:
+        return None
+    try:
+        _, fds, _, _ = socket.recv_fds(control, 64, 4)
+    except OSError:
+        return None
+    for extra in fds[1:]:
+        os.close(extra)
+    return fds[0] if fds else None
+
+
 def _preload(name: str) -> None:
     """Import `module`, or import `module:function` and call it: work every child inherits."""
     module_name, _, function = name.partition(":")
@@ -208,8 +228,8 @@ def _serve_one(
             child.run_child(request, limits, plan, workdir, write_end, out, err, channel, nproc)
         finally:
             os._exit(70)
-    for fd in (write_end, out, err):
-        os.close(fd)
+    for fd in (write_end, out, err) if channel is None else (write_end, out, err, channel):
+        os.close(fd)  # the channel's far end is the child's alone
     # Readable when the child exits: a grandchild holding the pipe open cannot stall us.
     exited = os.pidfd_open(pid)
     reply: dict[str, Any] | None = None
@@ -342,8 +362,8 @@ def _tail(path: str, limit: int) -> str:
 
 if __name__ == "__main__":
     # argv[1] is the caller's pid, there only to tell whose server a process is (ps, tests).
-    # argv[4], where given, is the fd of the channel's far end ("-": no channel); argv[5] the
-    # server's device pin as JSON (`devices.Pin`).
+    # argv[4], where given, is the fd of the control socket that hands over each child's own
+    # channel ("-": no channels); argv[5] the server's device pin as JSON (`devices.Pin`).
     channel_arg = sys.argv[4] if len(sys.argv) > 4 else "-"
     serve(
         [name for name in sys.argv[2].split(",") if name],
