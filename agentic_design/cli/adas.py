@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from agentic_design.cli.app import _open, _user_errors, app, out
 from agentic_design.cli.scores import _scored
@@ -21,7 +23,8 @@ def import_adas_command(
     with _user_errors():
         summary = import_adas(file, run_dir)
     out.print(
-        f"[bold]imported[/] {summary.source} into {summary.run_dir} "
+        # Escaped: a path or a name that looks like markup ("[/]") is printed, not obeyed.
+        f"[bold]imported[/] {escape(str(summary.source))} into {escape(str(summary.run_dir))} "
         f"(ADAS, domain {summary.domain}, fitness {summary.fitness_name})",
         highlight=False,
     )
@@ -35,30 +38,37 @@ def import_adas_command(
     with _open(run_dir) as archive:
         best = archive.best()
     if best is not None:
-        out.print(f"[bold]best[/] {_scored(best, summary.fitness_name)}", highlight=False)
+        out.print(f"[bold]best[/] {escape(_scored(best, summary.fitness_name))}", highlight=False)
     if summary.flagged:
         out.print(
             f"{summary.flagged} intervals could not hold their own median and were kept aside "
             "(see metrics interval_problem)",
             highlight=False,
         )
-    out.print(f"look closer: agentic-design show {run_dir}", highlight=False)
+    out.print(f"look closer: agentic-design show {escape(str(run_dir))}", highlight=False)
 
 
 def _spans(generations: tuple[int, ...]) -> str:
     """`initial, 1-15, 17-19, 22-25 (gaps: 16, 20-21)`: ADAS's gaps are kept, and shown."""
     numbered = [g for g in generations if g > 0]
     text = ["initial"] if 0 in generations else []
-    text += _ranges(numbered)
-    gaps = sorted(set(range(1, max(numbered, default=0))) - set(numbered))
-    return ", ".join(text) + (f" (gaps: {', '.join(_ranges(gaps))})" if gaps else "")
+    text += [_span(a, b) for a, b in _runs(numbered)]
+    # Found between neighbours, not by listing every number up to the largest: a generation
+    # may be as large as 2**63 - 1.
+    gaps = [_span(a + 1, b - 1) for a, b in pairwise([0, *numbered]) if b > a + 1]
+    return ", ".join(text) + (f" (gaps: {', '.join(gaps)})" if gaps else "")
 
 
-def _ranges(numbers: list[int]) -> list[str]:
-    spans: list[list[int]] = []
+def _runs(numbers: list[int]) -> list[list[int]]:
+    """Sorted numbers as runs of consecutive ones, each [first, last]."""
+    runs: list[list[int]] = []
     for n in numbers:
-        if spans and n == spans[-1][1] + 1:
-            spans[-1][1] = n
+        if runs and n == runs[-1][1] + 1:
+            runs[-1][1] = n
         else:
-            spans.append([n, n])
-    return [f"{a}" if a == b else f"{a}-{b}" for a, b in spans]
+            runs.append([n, n])
+    return runs
+
+
+def _span(first: int, last: int) -> str:
+    return f"{first}" if first == last else f"{first}-{last}"

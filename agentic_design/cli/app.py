@@ -15,6 +15,7 @@ from typing import NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from agentic_design.config import ConfigError
 
@@ -41,7 +42,8 @@ _INTERRUPT_REPORTED = threading.Event()
 
 
 def _fail(message: str, code: int = 2) -> NoReturn:
-    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    # Escaped: a message quotes what it was given, which may look like markup ("[/]").
+    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 

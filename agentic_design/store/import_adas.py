@@ -7,15 +7,22 @@ nothing it cannot check: an interval that cannot hold its own median (every one 
 results) is flagged and kept aside, and a fitness that cannot be read makes its
 design invalid, never a zero. An imported run holds designs and scores but no run configuration:
 nothing in it can be re-evaluated or resumed.
+
+An archive is untrusted input, so it is read within limits (MAX_*, below, and in the README):
+every real ADAS archive fits them many times over. A file beyond one is refused, naming the file
+and the limit, before anything is written; its size, nesting and numbers are checked before or
+while the JSON is parsed, so no parser ever recurses 100,000 deep or reads 10 million digits.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import re
 import time
 from dataclasses import dataclass
 from decimal import Decimal
+from itertools import accumulate, repeat
 from pathlib import Path
 from typing import Any
 
@@ -37,8 +44,37 @@ _SCORE = re.compile(
 )
 
 
+# The limits an archive is read within. ADAS's published archives hold at most 36 entries in
+# 138 KB, nest 4 deep, and their largest code is 5.5 KB, thought 1.6 KB, name 43 characters.
+MAX_FILE_BYTES = 64 * 1024 * 1024
+MAX_DEPTH = 64  # nested lists and objects; the archive's own list is depth 1
+MAX_NUMBER_CHARS = 100  # a number literal, sign and exponent included; read before int() is
+MAX_GENERATION = 2**63 - 1  # the largest integer SQLite stores
+MAX_ENTRIES = 10_000
+# The most characters each field of an entry may hold. A value that is not a string (a thought
+# written as an object, a generation as a number) is measured as its JSON text.
+MAX_FIELD_CHARS = {
+    "code": 1_000_000,
+    "thought": 100_000,
+    "name": 1_000,
+    "fitness": 1_000,
+    "test_fitness": 1_000,
+    "generation": 100,
+}
+
+# For the depth scan: a string once its escaped quotes are gone, and every ASCII character
+# but a bracket or a quote (for str.translate to drop).
+_STRING = re.compile(r'"[^"]*"')
+_NOT_A_BRACKET = dict.fromkeys(c for c in range(128) if chr(c) not in '[]{}"')
+_DEPTH_STEP = {"[": 1, "{": 1, "]": -1, "}": -1}
+
+
 class AdasImportError(ValueError):
     """The file is not an ADAS archive we can import, or the run directory is taken."""
+
+
+class AdasLimitError(AdasImportError):
+    """The file is beyond one of the limits an archive is read within (MAX_*)."""
 
 
 class ScoreFormatError(ValueError):
@@ -129,21 +165,10 @@ def _interval_problem(median: float, low: float, high: float) -> str | None:
 
 
 def read_entries(path: str | Path) -> list[AdasEntry]:
-    """Read and check an ADAS archive file: a JSON list of objects, each with code."""
+    """Read and check an ADAS archive file: a JSON list of objects, each with code, within the
+    limits (MAX_*)."""
     path = Path(path)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise AdasImportError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise AdasImportError(f"{path} is a directory, not an ADAS archive file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise AdasImportError(f"{path} cannot be read: {exc}") from None
-    except json.JSONDecodeError as exc:
-        raise AdasImportError(
-            f"{path} is not JSON ({exc.msg} at line {exc.lineno}, column {exc.colno}); "
-            "an ADAS archive is a JSON list of entries"
-        ) from None
+    data = _parse(_text(path), path)
     if not isinstance(data, list):
         raise AdasImportError(
             f"{path} holds a JSON {_kind(data)}, not a list: an ADAS archive is a "
@@ -151,13 +176,93 @@ def read_entries(path: str | Path) -> list[AdasEntry]:
         )
     if not data:
         raise AdasImportError(f"{path} holds an empty list: there is nothing to import")
+    if len(data) > MAX_ENTRIES:
+        raise AdasLimitError(f"{path}: {len(data):,} entries; the limit is {MAX_ENTRIES:,}")
     return [_entry(item, i, len(data), path) for i, item in enumerate(data, start=1)]
+
+
+def _text(path: Path) -> str:
+    """The file's text, read no further than the size limit: a device or a pipe may not end."""
+    try:
+        with path.open("rb") as file:
+            raw = file.read(MAX_FILE_BYTES + 1)
+    except FileNotFoundError:
+        raise AdasImportError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise AdasImportError(f"{path} is a directory, not an ADAS archive file") from None
+    except OSError as exc:
+        raise AdasImportError(f"{path} cannot be read: {exc}") from None
+    if len(raw) > MAX_FILE_BYTES:
+        raise AdasLimitError(
+            f"{path}: more than {MAX_FILE_BYTES:,} bytes; the limit is {MAX_FILE_BYTES:,}"
+        )
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise AdasImportError(
+            f"{path} is not UTF-8 text ({exc.reason} at byte {exc.start:,}); "
+            "an ADAS archive is JSON"
+        ) from None
+
+
+def _parse(text: str, path: Path) -> Any:
+    """The JSON in `text`, its depth checked before parsing and each number as it is read."""
+    depth = _nesting_depth(text)
+    if depth > MAX_DEPTH:
+        raise AdasLimitError(f"{path}: nested {depth:,} deep; the limit is {MAX_DEPTH}")
+    try:
+        return json.loads(text, parse_int=_int, parse_float=_float, parse_constant=_not_a_number)
+    except json.JSONDecodeError as exc:
+        raise AdasImportError(
+            f"{path} is not JSON ({exc.msg} at line {exc.lineno}, column {exc.colno}); "
+            "an ADAS archive is a JSON list of entries"
+        ) from None
+    except AdasImportError as exc:  # from a number hook, which does not know the file
+        raise type(exc)(f"{path}: {exc}") from None
+
+
+def _nesting_depth(text: str) -> int:
+    """How deep the JSON in `text` nests, counted without parsing it: the parser recurses, and
+    100,000 nested lists would end it in a RecursionError. Linear, and every step in C."""
+    # Escaped backslashes first, then escaped quotes: what is left of a string holds no quote.
+    unescaped = text.replace("\\\\", "").replace('\\"', "")
+    brackets = _STRING.sub("", unescaped).translate(_NOT_A_BRACKET)
+    # A quote left over opens a string that never ends: the parser will say so, and what
+    # follows it is text, not nesting.
+    brackets = brackets.partition('"')[0]
+    steps = map(_DEPTH_STEP.get, brackets, repeat(0))  # 0: a character JSON has no place for
+    return max(accumulate(steps), default=0)
+
+
+def _int(literal: str) -> int:
+    _check_number_size(literal)
+    return int(literal)  # short enough for Python's limit on digits too (4,300 by default)
+
+
+def _float(literal: str) -> float:
+    _check_number_size(literal)
+    number = float(literal)
+    if not math.isfinite(number):  # 1e999: parsed as inf, which no score or metric can hold
+        raise AdasLimitError(f"the number {literal} lies beyond a float's range")
+    return number
+
+
+def _check_number_size(literal: str) -> None:
+    if len(literal) > MAX_NUMBER_CHARS:
+        raise AdasLimitError(
+            f"a number of {len(literal):,} characters; the limit is {MAX_NUMBER_CHARS}"
+        )
+
+
+def _not_a_number(constant: str) -> Any:
+    raise AdasImportError(f"{constant} is not JSON (JSON has no NaN or infinite numbers)")
 
 
 def _entry(item: Any, index: int, total: int, path: Path) -> AdasEntry:
     where = f"{path}: entry {index} of {total}"
     if not isinstance(item, dict):
         raise AdasImportError(f"{where} is a JSON {_kind(item)}, not an object")
+    _check_fields(item, where)
     name, thought, code = item.get("name"), item.get("thought", ""), item.get("code")
     if not isinstance(code, str) or not code.strip():
         label = f" ({name})" if isinstance(name, str) else ""
@@ -175,6 +280,25 @@ def _entry(item: Any, index: int, total: int, path: Path) -> AdasEntry:
         fitness=item.get("fitness"),
         test_fitness=item.get("test_fitness"),
     )
+
+
+def _check_fields(item: dict[str, Any], where: str) -> None:
+    """Refuse an entry whose fields are beyond their sizes, or that holds a string no text
+    file or database can: half of a UTF-16 surrogate pair, which JSON's escapes can write."""
+    for field, limit in MAX_FIELD_CHARS.items():
+        value = item.get(field)
+        size = len(value) if isinstance(value, str) else len(json.dumps(value))
+        if size > limit:
+            raise AdasLimitError(
+                f"{where}: its {field} holds {size:,} characters; the limit is {limit:,}"
+            )
+    try:
+        json.dumps(item, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError as exc:
+        half = exc.object[exc.start]
+        raise AdasImportError(
+            f"{where} holds {half!r}, half of a UTF-16 surrogate pair: not text"
+        ) from None
 
 
 def _thought_text(thought: Any) -> str:
@@ -205,10 +329,18 @@ def _generation(raw: Any, where: str) -> int:
     if raw is None or raw == "initial":  # none given: counted with the hand-written agents
         return 0
     if isinstance(raw, int) and not isinstance(raw, bool) and raw >= 0:
-        return raw
-    if isinstance(raw, str) and re.fullmatch(r"\s*[0-9]+\s*", raw):
-        return int(raw)
-    raise AdasImportError(f"{where}: generation {raw!r} is neither 'initial' nor a whole number")
+        generation = raw
+    elif isinstance(raw, str) and re.fullmatch(r"\s*[0-9]+\s*", raw):
+        generation = int(raw)  # short: its field's size is checked first
+    else:
+        raise AdasImportError(
+            f"{where}: generation {raw!r} is neither 'initial' nor a whole number"
+        )
+    if generation > MAX_GENERATION:
+        raise AdasLimitError(
+            f"{where}: generation {generation:,} is beyond the limit {MAX_GENERATION:,}"
+        )
+    return generation
 
 
 def evaluation_of(entry: AdasEntry, fitness_name: str, repeat_of: int | None) -> Evaluation:
