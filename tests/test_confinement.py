@@ -1,4 +1,5 @@
-"""Where the sandbox's cgroups go and why not, and what keeps a user from a user namespace.
+"""Where the sandbox's cgroups go and why not, what keeps a user from a user namespace, and a
+child's own session keyring.
 
 The cgroup v2 decisions are tested on fake trees: this machine mounts cgroup v1, so making a
 v2 cgroup for real is exercised only on a v2 machine (see README, "The sandbox"). Each tree is
@@ -7,13 +8,15 @@ described by the text of /proc/self/cgroup and /proc/self/mountinfo, as the kern
 
 from __future__ import annotations
 
+import ctypes
 import errno
 import os
+import platform
 from pathlib import Path
 
 import pytest
 
-from agentic_design.sandbox import cgroups, userns
+from agentic_design.sandbox import cgroups, confinement, seccomp, userns
 
 # This machine's (hybrid: v1 controllers, a v2 hierarchy with none).
 HYBRID_CGROUP = """9:name=systemd:/
@@ -257,3 +260,40 @@ def _unshare_user() -> int:
 
     libc = ctypes.CDLL(None, use_errno=True)
     return 0 if libc.unshare(userns.CLONE_NEWUSER) == 0 else ctypes.get_errno()
+
+
+# -- keyrings ----------------------------------------------------------------------------------
+
+
+def test_a_child_leaves_the_servers_session_keyring_for_an_empty_one_of_its_own():
+    """For real, in a forked child: its session keyring is another, and holds no key."""
+    number = seccomp.ARCHES[platform.machine()].keyctl
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.syscall.restype = ctypes.c_long
+
+    def keyctl(*args: int | None) -> int:
+        wrapped = [ctypes.c_long(a) if isinstance(a, int) else a for a in args]
+        return int(libc.syscall(ctypes.c_long(number), *wrapped))
+
+    session_keyring, read = 0, 11  # KEYCTL_GET_KEYRING_ID, KEYCTL_READ
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            before = keyctl(session_keyring, -3, 1)  # the session's, made if there is none
+            confinement.join_session_keyring()
+            after = keyctl(session_keyring, -3, 0)
+            keys = keyctl(read, after, None, 0)  # a keyring reads as 4 bytes per key in it
+            os.write(write_end, f"{before} {after} {keys}".encode())
+        except OSError as exc:
+            os.write(write_end, f"skip {exc}".encode())
+        finally:
+            os._exit(0)
+    os.close(write_end)
+    answer = os.read(read_end, 1000).decode()
+    os.close(read_end)
+    os.waitpid(pid, 0)
+    if answer.startswith("skip") or answer.startswith("-1"):
+        pytest.skip(f"this kernel keeps no keyrings here: {answer}")
+    before, after, keys = (int(word) for word in answer.split())
+    assert after > 0 and after != before and keys == 0

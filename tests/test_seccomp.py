@@ -1,5 +1,6 @@
 """The seccomp socket filter, installed in a forked process of the test: only Unix sockets can
-be made there, sockets made before it still work, and what it starts inherits it."""
+be made there, sockets made before it still work, no keyring call gets through, and what it
+starts inherits it."""
 
 from __future__ import annotations
 
@@ -131,3 +132,25 @@ def test_no_user_namespace_can_be_made_yet_threads_and_processes_still_start():
         return refused, done, os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
 
     assert in_filtered_child(probe) == ((-1, errno.EACCES), [True], 5)
+
+
+def test_the_keyring_calls_are_refused_whatever_keyring_they_name():
+    arch = seccomp.ARCHES[platform.machine()]
+    key_spec_session, key_spec_user, keyctl_get_keyring_id = -3, -4, 0
+
+    def probe():
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.syscall.restype = ctypes.c_long
+        calls = {
+            "keyctl": (arch.keyctl, keyctl_get_keyring_id, key_spec_session, 0),
+            "add_key": (arch.add_key, b"user", b"planted", b"x", 1, key_spec_user),
+            "request_key": (arch.request_key, b"user", b"anything", None, 0),
+        }
+        refused = {}
+        for name, (number, *args) in calls.items():
+            wrapped = [ctypes.c_long(a) if isinstance(a, int) else a for a in args]
+            refused[name] = (libc.syscall(ctypes.c_long(number), *wrapped), ctypes.get_errno())
+        return refused
+
+    denied = (-1, errno.EACCES)
+    assert in_filtered_child(probe) == {"keyctl": denied, "add_key": denied, "request_key": denied}

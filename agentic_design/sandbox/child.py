@@ -70,6 +70,8 @@ def run_child(
         for cgroup in dict.fromkeys(c for c in (plan.cgroup, plan.memory_cgroup) if c):
             cgroups.join(cgroup)
         confinement.unshare(plan)
+        if plan.session_keyring:  # before the seccomp filter, which refuses keyctl
+            confinement.join_session_keyring()
         if plan.mount_namespace:
             # From here on the child sees its own /tmp; what it prints still goes to the files
             # the server opened in the host's /tmp.

@@ -1,31 +1,41 @@
-"""Kernel-level confinement of a sandboxed child: namespaces, mounts, capabilities.
+"""Kernel-level confinement of a sandboxed child: namespaces, mounts, capabilities, keyrings.
 
 Each protection is probed once per sandbox server (`probe`, which also says what is in force
 and why any is not) and then applied to every child by the functions here, as the `Plan` says.
 A server that is not root first enters a user namespace of its own
 (`agentic_design.sandbox.userns`); the cgroups are in `agentic_design.sandbox.cgroups`.
 
-Everything here talks to Linux through ctypes: unshare(2), setns(2), mount(2), prctl(2) and
-capset(2); Landlock is in `agentic_design.sandbox.landlock`.
+Everything here talks to Linux through ctypes: unshare(2), setns(2), mount(2), prctl(2),
+capset(2), sethostname(2) and keyctl(2); Landlock is in `agentic_design.sandbox.landlock`, the
+seccomp filter (which then refuses keyctl to the design) in `agentic_design.sandbox.seccomp`.
 """
 
 from __future__ import annotations
 
 import ctypes
 import os
+import platform
 import signal
 from dataclasses import dataclass
 from pathlib import Path
 
+from agentic_design.sandbox.seccomp import ARCHES
+
 _libc = ctypes.CDLL(None, use_errno=True)
+_libc.syscall.restype = ctypes.c_long
 
 CLONE_NEWNS = 0x00020000
+CLONE_NEWUTS = 0x04000000
+CLONE_NEWIPC = 0x08000000
 CLONE_NEWPID = 0x20000000
 CLONE_NEWNET = 0x40000000
 _MS_RDONLY, _MS_NOSUID, _MS_NODEV, _MS_NOEXEC, _MS_REMOUNT = 1, 2, 4, 8, 32
 _MS_BIND, _MS_MOVE, _MS_REC, _MS_PRIVATE = 4096, 8192, 16384, 1 << 18
 _PR_SET_PDEATHSIG, _PR_CAPBSET_DROP = 1, 24
 _PR_SET_CHILD_SUBREAPER = 36
+_KEYCTL_JOIN_SESSION_KEYRING = 1
+# The name a child of its own UTS namespace has: the host's would tell a design where it runs.
+HOSTNAME = "sandbox"
 
 
 class ConfinementError(OSError):
@@ -49,6 +59,9 @@ class Plan:
     network_namespace: bool = False
     mount_namespace: bool = False
     pid_namespace: bool = False
+    ipc_namespace: bool = False  # System V shared memory, message queues, semaphores of its own
+    uts_namespace: bool = False  # a hostname of its own
+    session_keyring: bool = False  # an empty session keyring of its own can be joined
     own_proc: bool = False  # a /proc of the child's pid namespace can be mounted
     landlock_abi: int = 0
     cgroup: str | None = None  # the pids cgroup its children join
@@ -87,12 +100,39 @@ def _read(path: Path) -> str:
 
 
 def unshare(plan: Plan) -> None:
-    """The child's own network and mount namespaces (its pid namespace is made before fork)."""
-    flags = (CLONE_NEWNET if plan.network_namespace else 0) | (
-        CLONE_NEWNS if plan.mount_namespace else 0
+    """The child's own network, mount, IPC and UTS namespaces, the last named `HOSTNAME` (its
+    pid namespace is made before fork). What it makes in System V IPC dies with its namespace,
+    when its last process ends."""
+    flags = (
+        (CLONE_NEWNET if plan.network_namespace else 0)
+        | (CLONE_NEWNS if plan.mount_namespace else 0)
+        | (CLONE_NEWIPC if plan.ipc_namespace else 0)
+        | (CLONE_NEWUTS if plan.uts_namespace else 0)
     )
     if flags:
         _check(_libc.unshare(flags), "unshare")
+    if plan.uts_namespace:
+        name_host(HOSTNAME)
+
+
+def name_host(name: str) -> None:
+    """Set the hostname (in a UTS namespace of this process's own) and clear the domain name."""
+    for call, value in ((_libc.sethostname, name.encode()), (_libc.setdomainname, b"(none)")):
+        _check(call(value, len(value)), call.__name__)
+
+
+def join_session_keyring() -> None:
+    """Leave the server's session keyring for a new, empty one: keys the kernel looks up on
+    this process's behalf are no longer searched for among the server's (the seccomp filter
+    then refuses the design the keyring calls themselves)."""
+    arch = ARCHES.get(platform.machine())
+    if arch is None:
+        raise ConfinementError(f"no keyctl number known for {platform.machine()}")
+    number, join = ctypes.c_long(arch.keyctl), ctypes.c_long(_KEYCTL_JOIN_SESSION_KEYRING)
+    if _libc.syscall(number, join, None, ctypes.c_long(0), ctypes.c_long(0)) < 0:
+        failure = ConfinementError(_errno_text("keyctl(KEYCTL_JOIN_SESSION_KEYRING)"))
+        failure.errno = ctypes.get_errno()  # the message alone, as the report shows it
+        raise failure
 
 
 def next_child_in_new_pid_namespace(own_namespace: int) -> None:

@@ -8,6 +8,7 @@ never silently skipped: `Protection.enabled` is False with the reason in `detail
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import socket
 import sys
@@ -18,18 +19,23 @@ from typing import Any
 
 from agentic_design.sandbox import cgroups, landlock, userns
 from agentic_design.sandbox.confinement import (
+    CLONE_NEWIPC,
     CLONE_NEWNET,
     CLONE_NEWNS,
     CLONE_NEWPID,
+    CLONE_NEWUTS,
     HIDDEN_RUNTIME,
+    HOSTNAME,
     ConfinementError,
     Plan,
     Protection,
     _check,
     _libc,
+    join_session_keyring,
     make_mounts_private,
     mount_private_tmp,
     mount_proc,
+    name_host,
     next_child_in_new_pid_namespace,
 )
 
@@ -58,10 +64,28 @@ def _probe_unshare(flag: int) -> str:
     return "available"
 
 
+def _probe_uts_namespace() -> str:
+    _check(_libc.unshare(CLONE_NEWUTS), "unshare")
+    name_host(HOSTNAME)
+    return "available"
+
+
+def _probe_session_keyring() -> str:
+    join_session_keyring()
+    return "available"
+
+
 def _probe_socket_filter() -> str:
     from agentic_design.sandbox import seccomp
 
     seccomp.install()
+    try:
+        join_session_keyring()
+    except ConfinementError as exc:
+        if exc.errno != errno.EACCES:
+            raise ConfinementError(f"the filter was installed but keyctl answered: {exc}") from exc
+    else:
+        raise ConfinementError("the filter was installed but keyctl could still be called")
     try:
         socket.socket(socket.AF_INET, socket.SOCK_DGRAM).close()
     except PermissionError:
@@ -115,6 +139,8 @@ OPTIONAL = (
     "network filter",
     "private filesystem",
     "pid namespace",
+    "ipc namespace",
+    "uts namespace",
     "landlock",
     "process limit",
     "memory limit",
@@ -143,10 +169,12 @@ def probe(
         report.append(Protection(name, ok, detail))
         return ok
 
-    def check(name: str, probe_fn: Any, detail: str) -> bool:
+    def check(name: str, probe_fn: Any, detail: str, without: str = "") -> bool:
+        """Probe `name`: `detail` says what it gives, `without` what its absence costs."""
         if name in disabled:
             return note(name, False, "turned off by the caller")
-        return note(name, *_with_detail(_in_child(probe_fn), detail))
+        ok, why = _with_detail(_in_child(probe_fn), detail)
+        return note(name, ok, why if ok or not without else f"{why}: {without}")
 
     root = os.geteuid() == 0
     made = cgroups.make(
@@ -166,7 +194,8 @@ def probe(
         "network filter",
         _probe_socket_filter,
         "seccomp: no socket of any family but Unix (no TCP, UDP, ICMP, raw or netlink), "
-        "io_uring refused; holds with or without a network namespace",
+        "io_uring refused; holds with or without a network namespace (and refuses the kernel "
+        "keyring calls: see kernel keyrings)",
     )
     staging = tempfile.mkdtemp(prefix="agentic-design-probe-")
     mountns = check(
@@ -183,6 +212,22 @@ def probe(
         "the design runs as pid 1 of its own namespace: every process it starts dies "
         "with it, and no other process is visible",
     )
+    ipcns = check(
+        "ipc namespace",
+        lambda: _probe_unshare(CLONE_NEWIPC),
+        "System V shared memory, message queues and semaphores of its own: the host's are out "
+        "of sight, and what it makes is gone when it ends",
+        without="the design shares the host's System V IPC (shared memory, message queues, "
+        "semaphores), reaches what its uid may, and what it makes there outlives it",
+    )
+    utsns = check(
+        "uts namespace",
+        _probe_uts_namespace,
+        f"a hostname of its own ({HOSTNAME!r}): it does not learn the host's name, and cannot "
+        "change it",
+        without="the design sees the host's name (and cannot change it without capabilities)",
+    )
+    keyring = _note_keyrings(note, socket_filter, _in_child(_probe_session_keyring))
     own_proc, why = (
         _in_child(_probe_own_proc) if mountns and pidns else (False, "no mount namespace")
     )
@@ -265,6 +310,9 @@ def probe(
         network_namespace=netns,
         mount_namespace=mountns,
         pid_namespace=pidns,
+        ipc_namespace=ipcns,
+        uts_namespace=utsns,
+        session_keyring=keyring,
         own_proc=own_proc,
         landlock_abi=abi,
         cgroup=made.pids,
@@ -281,6 +329,33 @@ def _replace(report: list[Protection], name: str, detail: str, enabled: bool = T
     """Say more (or less) of a protection already in the report."""
     index = next(i for i, p in enumerate(report) if p.name == name)
     report[index] = Protection(name, enabled, detail)
+
+
+def _note_keyrings(note: Any, socket_filter: bool, session: tuple[bool, str]) -> bool:
+    """Report what keeps the design from the kernel's keyrings; return whether a session
+    keyring of the child's own can be joined."""
+    joined, why = session
+    own = (
+        "an empty session keyring of its own"
+        if joined
+        else f"no session keyring of its own ({why}): the kernel's own key look-ups search the "
+        "server's"
+    )
+    if socket_filter:
+        note(
+            "kernel keyrings",
+            True,
+            f"keyctl, add_key and request_key refused (seccomp): no key of the user's can be "
+            f"read, none planted; {own}",
+        )
+    else:
+        note(
+            "kernel keyrings",
+            False,
+            "without the seccomp filter keyctl, add_key and request_key are allowed: a design "
+            f"can read the user's keys and plant its own, which outlive it; {own}",
+        )
+    return joined
 
 
 def _enter_user_namespace() -> tuple[bool, str]:

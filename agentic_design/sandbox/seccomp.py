@@ -1,4 +1,5 @@
-"""A seccomp filter that keeps an evaluation off the network, namespace or not.
+"""A seccomp filter that keeps an evaluation off the network, namespace or not, and out of the
+kernel's keyrings.
 
 Installed in each sandboxed child before the design runs, it lets `socket(2)` create Unix
 sockets only: any other family (IPv4, IPv6, raw packets, netlink...) fails with EACCES, so a
@@ -8,6 +9,12 @@ agents' broker channel — keep working. It also refuses `io_uring_setup` (io_ur
 sockets without calling socket(2)), a new user namespace (in one, a design that runs as root
 would get back the capabilities the sandbox dropped), the x32 ABI's system calls, and every
 call made through another architecture's ABI (on x86-64, the i386 `socketcall` by `int 0x80`).
+
+And it refuses `keyctl`, `add_key` and `request_key` with EACCES: no namespace separates the
+keyrings of a uid (its user keyring is every one of its processes'), so without the filter a
+design could read the keys of the user that runs the search, and plant keys that outlive it.
+(The child also joins an empty session keyring of its own before the filter is installed, so
+that what the kernel looks up on its behalf is not searched for in the server's.)
 
 It is a classic BPF program handed to the kernel with `prctl`, written here rather than
 through libseccomp because it is a dozen instructions and needs no native library. Once
@@ -53,14 +60,18 @@ class Arch:
     unshare: int
     clone: int
     clone3: int
+    add_key: int
+    request_key: int
+    keyctl: int
     x32: bool  # whether numbers with X32_SYSCALL_BIT set reach the x32 ABI
 
 
+# The numbers: asm/unistd_64.h (x86-64), asm-generic/unistd.h (aarch64).
 ARCHES = {
     "x86_64": Arch(0xC000003E, socket=41, io_uring_setup=425, unshare=272, clone=56,
-                   clone3=435, x32=True),
+                   clone3=435, add_key=248, request_key=249, keyctl=250, x32=True),
     "aarch64": Arch(0xC00000B7, socket=198, io_uring_setup=425, unshare=97, clone=220,
-                    clone3=435, x32=False),
+                    clone3=435, add_key=217, request_key=218, keyctl=219, x32=False),
 }  # fmt: skip
 
 
@@ -88,10 +99,10 @@ def _instruction(code: int, k: int, jt: int = 0, jf: int = 0) -> bytes:
 
 
 def socket_filter(arch: Arch) -> list[bytes]:
-    """The BPF program: allow everything but a non-Unix socket(2), io_uring_setup, a new user
-    namespace (unshare or clone with CLONE_NEWUSER; clone3, whose flags a filter cannot read,
-    answers ENOSYS and the C library falls back to clone), x32 calls and other ABIs, which all
-    fail with an errno."""
+    """The BPF program: allow everything but a non-Unix socket(2), io_uring_setup, the three
+    keyring calls, a new user namespace (unshare or clone with CLONE_NEWUSER; clone3, whose
+    flags a filter cannot read, answers ENOSYS and the C library falls back to clone), x32
+    calls and other ABIs, which all fail with an errno."""
     deny = SECCOMP_RET_ERRNO | errno.EACCES
     no_such_call = SECCOMP_RET_ERRNO | errno.ENOSYS
     load, jeq, jge = BPF_LD | BPF_W | BPF_ABS, BPF_JMP | BPF_JEQ | BPF_K, BPF_JMP | BPF_JGE | BPF_K
@@ -106,6 +117,9 @@ def socket_filter(arch: Arch) -> list[bytes]:
         # x32 numbers carry a high bit; where there is no x32, no number reaches the bound
         (jge, X32_SYSCALL_BIT if arch.x32 else 0xFFFFFFFF, "deny", None),
         (jeq, arch.io_uring_setup, "deny", None),
+        (jeq, arch.add_key, "deny", None),
+        (jeq, arch.request_key, "deny", None),
+        (jeq, arch.keyctl, "deny", None),
         (jeq, arch.clone3, "no such call", None),
         (jeq, arch.unshare, "flags", None),
         (jeq, arch.clone, "flags", None),

@@ -35,6 +35,7 @@ KEY_CHECKS = [
     f"{HOSTILE}/test_as_a_user.py::test_the_protections_match_who_runs_the_sandbox",
     f"{HOSTILE}/test_network.py",
     f"{HOSTILE}/test_escape.py",
+    f"{HOSTILE}/test_kernel_objects.py",
     f"{HOSTILE}/test_runaway.py::test_an_infinite_loop_times_out",
     f"{HOSTILE}/test_runaway.py::test_a_fork_bomb_is_capped_and_cleaned_up",
     f"{HOSTILE}/test_runaway.py::test_a_memory_bomb_hits_the_memory_limit",
