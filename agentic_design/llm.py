@@ -29,6 +29,7 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
+from agentic_design import redaction
 from agentic_design.config import LLMConfig
 
 Message = dict[str, str]
@@ -183,6 +184,7 @@ class LLM:
             raise LLMConfigurationError("one LLM per model: use config.endpoints()")
         self.config = config
         self.model: str = config.model
+        redaction.register(names=[config.api_key_env], urls=[config.api_base])
         self.store = store
         self.replaying = replay
         self._slots = threading.Semaphore(config.concurrency)
@@ -357,6 +359,8 @@ class LLM:
 
 
 def _describe(exc: BaseException, config: LLMConfig) -> str:
-    text = str(exc).replace("litellm.", "").strip()
-    where = f" at {config.api_base}" if config.api_base else ""
+    """What went wrong, for the user, the record and the agents: never a key. The provider's
+    text is redacted before it is cut, so that no part of a key it echoed survives the cut."""
+    text = redaction.redact(str(exc).replace("litellm.", "").strip())
+    where = f" at {redaction.without_userinfo(config.api_base)}" if config.api_base else ""
     return f"{type(exc).__name__}{where}: {text[:300]}"

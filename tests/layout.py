@@ -22,7 +22,17 @@ PACKAGE = "agentic_design"
 #: Floors, lowest first: a module may import its own floor and those below it. The leaves and
 #: the sandbox at the bottom; the command line at the top.
 FLOORS: tuple[tuple[str, ...], ...] = (
-    ("records", "config", "resources", "prompts", "lenient_json", "normalise", "moved", "sandbox"),
+    (
+        "records",
+        "config",
+        "resources",
+        "prompts",
+        "lenient_json",
+        "normalise",
+        "moved",
+        "redaction",
+        "sandbox",
+    ),
     ("store", "llm"),
     ("mutations", "graph", "agents"),
     ("tasks",),

@@ -29,11 +29,14 @@ Answer = Callable[[dict[str, Any]], str]
 @dataclass(frozen=True)
 class Fault:
     """One injected failure. `kind`: rate_limit, server_error, hang, truncated, empty, drop,
-    prose (the real answer wrapped in chatter), auth (401), bad_request (400)."""
+    prose (the real answer wrapped in chatter), auth (401), bad_request (400), echo (a proxy
+    that puts the request's Authorization header and the rest of its headers in its error
+    body, with `status`)."""
 
     kind: str
     retry_after: float | None = None
     seconds: float = 0.0
+    status: int = 400
 
     @classmethod
     def rate_limit(cls, retry_after: float | None = 0.1) -> Fault:
@@ -58,6 +61,10 @@ class Fault:
     @classmethod
     def drop(cls) -> Fault:
         return cls("drop")
+
+    @classmethod
+    def echo(cls, status: int = 400) -> Fault:
+        return cls("echo", status=status)
 
 
 @dataclass
@@ -173,6 +180,10 @@ def _handler_for(server: ScriptedLLM) -> type[BaseHTTPRequestHandler]:
                 self._json(401, {"error": {"message": "invalid api key", "type": "auth_error"}})
             elif step.kind == "bad_request":
                 self._json(400, {"error": {"message": "bad request", "type": "invalid_request"}})
+            elif step.kind == "echo":
+                seen = f"{self.headers.get('Authorization')!r} for {self.path}"
+                message = f"invalid credentials {seen}; headers: {dict(self.headers)}"
+                self._json(step.status, {"error": {"message": message, "type": "echo"}})
             elif step.kind == "hang":
                 time.sleep(step.seconds)
                 self._json(200, _completion(request, "too late"))

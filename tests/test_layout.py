@@ -75,6 +75,7 @@ def test_the_leaves_import_nothing_of_the_package_but_what_they_may():
         "normalise": (),
         "resources": (),
         "moved": (),
+        "redaction": (),
         "prompts": ("resources",),
         "config": ("sandbox",),  # the names of the sandbox's protections
     }
@@ -82,10 +83,10 @@ def test_the_leaves_import_nothing_of_the_package_but_what_they_may():
         assert _outside(_edges_from(leaf), allowed) == [], leaf
 
 
-def test_the_store_and_the_llm_reach_only_config_and_records():
+def test_the_store_and_the_llm_reach_only_config_records_and_redaction():
     store = [e for e in _edges_from("store") if (e.source, e.target) not in NAMED_CIRCLES]
-    assert _outside(store, ("store", "config", "records")) == []
-    assert _outside(_edges_from("llm"), ("config", "records")) == []
+    assert _outside(store, ("store", "config", "records", "redaction")) == []
+    assert _outside(_edges_from("llm"), ("config", "records", "redaction")) == []
 
 
 def test_tasks_never_import_proposers_the_run_or_the_store():

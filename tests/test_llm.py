@@ -1,10 +1,12 @@
 """The LLM layer against a real OpenAI-protocol server on loopback, through litellm."""
 
+import base64
 import threading
 import time
 
 import pytest
 
+from agentic_design import redaction
 from agentic_design.config import LLMConfig
 from agentic_design.llm import LLM, LLMConfigurationError, LLMError, ReplayMiss
 from agentic_design.store.archive import Archive
@@ -160,3 +162,59 @@ def test_a_request_asked_before_is_answered_from_the_record_not_paid_twice(archi
     assert again.text == "first answer" and again.replayed
     assert not fresh.replayed
     assert len(archive.recorded_llm_calls()) == 2
+
+
+# -- keys never leave in an error ------------------------------------------------------------
+
+KEY = "sk-passphrase-6f1d2c9e"  # under an unusual name: no pattern on names would find it
+URL_PASSWORD = "url-pass-8a3e77"
+
+
+def with_userinfo(url: str) -> str:
+    return url.replace("http://", f"http://alice:{URL_PASSWORD}@")
+
+
+def leaks(text: str) -> list[str]:
+    """Which of the keys (in any form a client sends them) appear in `text`."""
+    basic = base64.b64encode(f"alice:{URL_PASSWORD}".encode()).decode()
+    return [s for s in (KEY, URL_PASSWORD, basic) if s in text]
+
+
+def test_an_error_shows_the_api_base_without_its_credentials(archive):
+    with ScriptedLLM() as server:
+        server.queue(Fault("bad_request"))
+        with pytest.raises(LLMError) as raised:
+            LLM(config(server, api_base=with_userinfo(server.url)), store=archive).complete(HELLO)
+        address = server.url.removeprefix("http://")
+    assert leaks(str(raised.value)) == [] and f"at http://{address}" in str(raised.value)
+    (call,) = archive.recorded_llm_calls()
+    assert leaks(call["error"]) == [] and address in call["error"]
+
+
+@pytest.mark.parametrize("userinfo", [False, True], ids=["bearer", "basic"])
+def test_a_provider_echoing_the_authorization_header_hands_on_no_key(
+    archive, monkeypatch, userinfo
+):
+    monkeypatch.setenv("AGENT_LLM_PASSPHRASE", KEY)
+    with ScriptedLLM() as server:
+        server.queue(Fault.echo(400))
+        api_base = with_userinfo(server.url) if userinfo else server.url
+        settings = config(server, api_base=api_base, api_key_env="AGENT_LLM_PASSPHRASE")
+        with pytest.raises(LLMError) as raised:
+            LLM(settings, store=archive).complete(HELLO)
+    sent = server.authorizations[0] or ""
+    assert KEY in sent or URL_PASSWORD in base64.b64decode(sent.split()[-1]).decode()
+    assert "invalid credentials" in str(raised.value)  # the provider's words still come through
+    assert leaks(str(raised.value)) == []
+    (call,) = archive.recorded_llm_calls()
+    assert leaks(call["error"]) == []
+
+
+def test_the_store_records_no_registered_key_whoever_hands_it_an_error(archive, monkeypatch):
+    # A call log from a Ray node, or any caller that did not redact its error first.
+    monkeypatch.setenv("AGENT_LLM_PASSPHRASE", KEY)
+    redaction.register(names=["AGENT_LLM_PASSPHRASE"])
+    error = f"BadRequestError: echo {{'x-api-key': '{KEY}', 'url': 'http://u:{KEY}@h'}}"
+    archive.record_llm_call(key="k", model="m", request={}, error=error)
+    (call,) = archive.recorded_llm_calls()
+    assert KEY not in call["error"] and "BadRequestError: echo" in call["error"]

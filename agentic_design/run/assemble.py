@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
+from agentic_design import redaction
 from agentic_design.config import ConfigError, LLMConfig, RunConfig, describe_validation_error
 from agentic_design.run.evaluation import Evaluator, PartChecker
 from agentic_design.sandbox import (
@@ -118,10 +119,23 @@ def sandbox_readable(task: Task) -> tuple[str, ...]:
     return (*task.sandbox_readable(), *([source] if source else []))
 
 
+def register_secrets(config: RunConfig) -> None:
+    """Tell `redaction` where this run's keys are — each configured model's key variable and
+    the credentials in its api_base — so that they are known by value before a sandbox starts
+    or an error is recorded."""
+    blocks = [block for block in (config.llm, config.agent_llm) if block is not None]
+    endpoints = [endpoint for block in blocks for endpoint in block.endpoints()]
+    redaction.register(
+        names=[e.api_key_env for e in endpoints], urls=[e.api_base for e in endpoints]
+    )
+
+
 def sandbox_for(config: RunConfig, task: Task, workers: int | None = None) -> Sandbox:
     """An (unstarted) sandbox pool for a run's evaluations: its servers preload the task's
     modules (and the evaluation entry point) once, for every forked evaluation to inherit, and
-    are pinned to the GPUs the run may use (ConfigError where the machine lacks them)."""
+    are pinned to the GPUs the run may use (ConfigError where the machine lacks them). Its
+    servers inherit no environment variable holding one of the run's keys."""
+    register_secrets(config)
     return Sandbox(
         workers=workers or config.sandbox.workers,
         preload=[*task.preload, *config.sandbox.preload, "agentic_design.run.evaluation"],
@@ -129,6 +143,7 @@ def sandbox_for(config: RunConfig, task: Task, workers: int | None = None) -> Sa
         limits=sandbox_limits(config, task),
         disable=config.sandbox.disable,
         gpus=device_plan(config, task, workers).gpus,
+        holds_secret=redaction.holds_secret,
     )
 
 
@@ -218,6 +233,7 @@ def evaluation_parts(
         # until called, so neither module loads the other at import.
         from agentic_design.run.ray_executor import RayEvaluator
 
+        register_secrets(config)  # the nodes' recorded calls are redacted again here
         # Each node's broker calls the agents' model; the calls come back to `calls`.
         with RayEvaluator(config, task, calls=calls, replay=replay) as remote:
             yield remote, remote.check_part, remote.protections
@@ -304,7 +320,10 @@ def proposer_for(
 def models_note(config: LLMConfig) -> str:
     """`openai/gpt-4o-mini at http://...`, or the models and how one is chosen."""
     endpoints = config.endpoints()
-    notes = [f"{e.model} at {e.api_base}" if e.api_base else f"{e.model}" for e in endpoints]
+    notes = [
+        f"{e.model} at {redaction.without_userinfo(e.api_base)}" if e.api_base else f"{e.model}"
+        for e in endpoints
+    ]
     if len(notes) == 1:
         return notes[0]
     how = "a UCB1 bandit" if config.choice == "bandit" else "fixed weights"

@@ -413,7 +413,9 @@ def _encode(reply: dict[str, Any]) -> bytes:
 
 
 def llm_answerer(llm: Any) -> Answerer:
-    """The agents' model through `llm.LLM`: retried, recorded (and replayed), priced."""
+    """The agents' model through `llm.LLM`: retried, recorded (and replayed), priced. A failed
+    call's error goes to the agent with every key redacted (a provider may echo one)."""
+    from agentic_design import redaction
     from agentic_design.llm import LLMError
 
     def answer(
@@ -424,7 +426,7 @@ def llm_answerer(llm: Any) -> Answerer:
                 messages, sample=sample, design_id=design_id, temperature=temperature
             )
         except LLMError as exc:
-            raise BrokerCallError(str(exc)) from None
+            raise BrokerCallError(redaction.redact(str(exc))) from None
         return BrokerReply(reply.text, reply.prompt_tokens, reply.completion_tokens, reply.usd)
 
     return answer

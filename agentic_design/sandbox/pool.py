@@ -111,9 +111,18 @@ class SandboxResult:
         return self.status == OK
 
 
-def scrubbed_environment(threads: int = 1) -> dict[str, str]:
-    """The caller's environment without anything that looks like a secret, threads pinned."""
-    env = {k: v for k, v in os.environ.items() if not _SECRET_NAME.search(k)}
+def scrubbed_environment(
+    threads: int = 1, holds_secret: Callable[[str], bool] | None = None
+) -> dict[str, str]:
+    """The caller's environment without anything that looks like a secret, threads pinned:
+    no variable named like one, and none whose value `holds_secret` (the caller knows its keys
+    by value, whatever their variables are called). A server's environment block stays in its
+    memory for every child to read (/proc/self/environ), however the child clears its own."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not _SECRET_NAME.search(k) and not (holds_secret and holds_secret(v))
+    }
     for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         env[name] = str(threads)
     # The server must import this package and a user's task files exactly as the caller does.
@@ -241,6 +250,9 @@ class Sandbox:
     `gpus` are the GPUs the workers may use, each worker pinned to one of them (see
     `devices.assign`; `()`: none, the children see no GPU). Left out, the workers use the GPUs
     this process sees if `limits` sets `gpu_memory_fraction`, and none otherwise.
+
+    `holds_secret(value)` says which environment values the servers must not inherit besides
+    those of variables named like a secret: the caller's keys, known by value.
     """
 
     def __init__(
@@ -252,6 +264,7 @@ class Sandbox:
         disable: list[str] | tuple[str, ...] = (),
         channel: bool = False,
         gpus: Sequence[Gpu] | None = None,
+        holds_secret: Callable[[str], bool] | None = None,
     ) -> None:
         from agentic_design.sandbox.probe import OPTIONAL
 
@@ -260,6 +273,7 @@ class Sandbox:
             raise ValueError(f"cannot disable {sorted(unknown)}: choose from {list(OPTIONAL)}")
         self.disable = list(disable)
         self.channel = channel
+        self.holds_secret = holds_secret
         self.size = workers
         self.preload = list(preload)
         self.default_limits = limits or SandboxLimits()
@@ -275,7 +289,7 @@ class Sandbox:
         self.protections: list[dict[str, Any]] = []
 
     def start(self) -> Sandbox:
-        env = scrubbed_environment(self.default_limits.threads)
+        env = scrubbed_environment(self.default_limits.threads, self.holds_secret)
         # Start all servers at once: their imports overlap.
         workers = [_Worker(self.preload, env, self.disable, self.channel, pin) for pin in self.pins]
         try:
@@ -377,7 +391,7 @@ class Sandbox:
         dead.kill()
         fresh = _Worker(
             self.preload,
-            scrubbed_environment(self.default_limits.threads),
+            scrubbed_environment(self.default_limits.threads, self.holds_secret),
             self.disable,
             self.channel,
             dead.pin,

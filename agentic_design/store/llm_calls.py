@@ -11,9 +11,12 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from agentic_design import redaction
+
 
 def record_llm_calls(db: sqlite3.Connection, calls: Sequence[dict[str, Any]]) -> None:
-    """Record call attempts in one transaction (a Ray node's, made at their `at`)."""
+    """Record call attempts in one transaction (a Ray node's, made at their `at`). An error is
+    recorded with every key it holds redacted, whoever wrote it."""
     now = time.time()
     rows = [
         (
@@ -22,7 +25,7 @@ def record_llm_calls(db: sqlite3.Connection, calls: Sequence[dict[str, Any]]) ->
             call["model"],
             json.dumps(call["request"]),
             call.get("response"),
-            call.get("error"),
+            redaction.redact(call["error"]) if call.get("error") else call.get("error"),
             call.get("prompt_tokens", 0),
             call.get("completion_tokens", 0),
             call.get("usd", 0.0),
