@@ -18,6 +18,7 @@ import os
 import threading
 import time
 from collections import defaultdict, deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -41,6 +42,15 @@ class LLMError(RuntimeError):
 
 class LLMConfigurationError(LLMError):
     """The model cannot be used as configured (key, model name, server address)."""
+
+
+class LLMCancelled(LLMError):
+    """The caller no longer wants the answer: the call was not sent again (`sent`: whether
+    an earlier attempt reached the model)."""
+
+    def __init__(self, message: str, sent: bool) -> None:
+        super().__init__(message)
+        self.sent = sent
 
 
 class ReplayMiss(LLMError):
@@ -204,9 +214,12 @@ class LLM:
         *,
         sample: int = 0,
         design_id: int | None = None,
+        cancelled: Callable[[], bool] | None = None,
         **params: Any,
     ) -> LLMReply:
-        """One completion; `sample` tells apart repeated identical requests (a record key)."""
+        """One completion; `sample` tells apart repeated identical requests (a record key).
+        `cancelled`, asked before every attempt (after waiting for a free slot, and between
+        retries), stops the call with LLMCancelled once it says so."""
         params = {
             "temperature": self.config.temperature,
             "max_tokens": self.config.max_tokens,
@@ -225,6 +238,11 @@ class LLM:
             with self._slots:
                 for attempt in retrying:
                     with attempt:
+                        if cancelled is not None and cancelled():
+                            raise LLMCancelled(
+                                f"{self.model}: the call was cancelled",
+                                sent=attempt.retry_state.attempt_number > 1,
+                            )
                         return self._attempt(key, messages, params, design_id)
         except LLMError:
             raise

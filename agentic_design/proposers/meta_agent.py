@@ -300,7 +300,7 @@ class _Dialogue:
 
     def _call(self, content: str) -> str:
         self.messages.append({"role": "user", "content": content})
-        params = {}
+        params: dict[str, Any] = {}
         if self.agent._structured[self.model]:
             params["response_format"] = _schema(self.edits)
         reply = self.llm.complete(

@@ -21,6 +21,7 @@ opens a `BrokerSession` that serves that channel while the design runs:
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import json
 import select
 import socket
@@ -45,6 +46,17 @@ Answerer = Callable[[list[dict[str, str]], float, int, int | None], BrokerReply]
 
 class BrokerCallError(RuntimeError):
     """The model could not answer this call (its error is passed on to the agent)."""
+
+
+class BrokerCancelled(BrokerCallError):
+    """The evaluation ended before the call reached the model: it was never sent."""
+
+
+# The session a call is answered for, while an answerer runs: an answerer that waits (for a
+# slot at the model, between retries) asks it whether the evaluation is still going.
+answering_for: contextvars.ContextVar[BrokerSession | None] = contextvars.ContextVar(
+    "answering_for", default=None
+)
 
 
 @dataclass(frozen=True)
@@ -270,10 +282,15 @@ class BrokerSession:
                 self._uncount(request)
             return
         reply: dict[str, Any] = {"id": request["id"]}
+        token = answering_for.set(self)
         try:
             answer = self.answer(
                 request["messages"], request["temperature"], request["sample"], self.design_id
             )
+        except BrokerCancelled:
+            with self._lock:
+                self._uncount(request)
+            return
         except BrokerCallError as exc:
             with self._lock:
                 self.failed += 1
@@ -293,6 +310,8 @@ class BrokerSession:
                 completion_tokens=answer.completion_tokens,
                 usd=answer.usd,
             )
+        finally:
+            answering_for.reset(token)
         self._send(reply)
 
     def _uncount(self, request: dict[str, Any]) -> None:
@@ -416,15 +435,24 @@ def llm_answerer(llm: Any) -> Answerer:
     """The agents' model through `llm.LLM`: retried, recorded (and replayed), priced. A failed
     call's error goes to the agent with every key redacted (a provider may echo one)."""
     from agentic_design import redaction
-    from agentic_design.llm import LLMError
+    from agentic_design.llm import LLMCancelled, LLMError
 
     def answer(
         messages: list[dict[str, str]], temperature: float, sample: int, design_id: int | None
     ) -> BrokerReply:
+        session = answering_for.get()
         try:
             reply = llm.complete(
-                messages, sample=sample, design_id=design_id, temperature=temperature
+                messages,
+                sample=sample,
+                design_id=design_id,
+                temperature=temperature,
+                cancelled=session.ended.is_set if session is not None else None,
             )
+        except LLMCancelled as exc:
+            if exc.sent:  # an attempt reached the model and failed; no retry followed
+                raise BrokerCallError(redaction.redact(str(exc))) from None
+            raise BrokerCancelled("the evaluation ended before the call was sent") from None
         except LLMError as exc:
             raise BrokerCallError(redaction.redact(str(exc))) from None
         return BrokerReply(reply.text, reply.prompt_tokens, reply.completion_tokens, reply.usd)

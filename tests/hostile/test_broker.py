@@ -12,9 +12,12 @@ import time
 
 import pytest
 
-from agentic_design.run.broker import Broker, BrokerLimits, BrokerReply
+from agentic_design.config import LLMConfig
+from agentic_design.llm import LLM
+from agentic_design.run.broker import Broker, BrokerLimits, BrokerReply, llm_answerer
 from agentic_design.sandbox import Sandbox, SandboxLimits
 
+from ..llm_server import Fault, ScriptedLLM
 from .conftest import DISABLED
 
 # Past any wall clock used here: a run still going by then is hung, not slow.
@@ -40,11 +43,13 @@ def main():
 """
 
 QUEUES_AND_LEAVES = """
+import time
 from agentic_design.agents.channel import client
 
-def main(calls):
+def main(calls, linger=1.0):
     for i in range(calls):
         client().submit([{"role": "user", "content": f"call {i}"}])
+    time.sleep(linger)  # long enough for the broker to read them all
     return "gone"
 """
 
@@ -123,27 +128,26 @@ def test_an_agent_that_never_reads_its_channel_cannot_hang_the_search(sandbox):
 
 
 def test_calls_queued_by_a_design_that_left_never_reach_the_model(sandbox):
-    answered: list[float] = []
+    started: list[float] = []
     release = threading.Event()
 
     def slow(messages, temperature, sample, design_id):
-        release.wait(0.2)
-        answered.append(time.monotonic())
+        started.append(time.monotonic())
+        release.wait(HUNG_S)  # at the model until the design is gone
         return BrokerReply("late")
 
     broker = Broker(slow, BrokerLimits(max_calls=500), concurrency=4)
     session = broker.session(1)
     result = sandbox.run(QUEUES_AND_LEAVES, args={"calls": 300}, on_channel=session)
-    assert result.value == "gone"
-    session.finish(timeout=30)
     ended = time.monotonic()
-    metered = session.metrics()
-    time.sleep(1.0)  # what was queued would be answered now, were it still there
-    assert [t for t in answered if t > ended] == []
-    assert metered["llm_calls"] == len(answered) <= 4  # only what was at the model is metered
-    assert metered["llm_cancelled_calls"] == 300 - len(answered)
-    # the next design is answered at once, not after the first one's queue
+    assert result.value == "gone"
     release.set()
+    session.finish(timeout=30)
+    time.sleep(1.0)  # what was queued would be at the model now, were it still there
+    assert len(started) == 4 and max(started) < ended  # the four at the model, no more
+    metered = session.metrics()
+    assert metered["llm_calls"] == 4 and metered["llm_cancelled_calls"] == 296
+    # the next design is answered at once, not after the first one's queue
     assert sandbox.run(ASKS_ONCE, on_channel=broker.session(2)).value == "late"
     broker.close()
 
@@ -180,3 +184,26 @@ def test_one_design_cannot_take_the_whole_model_from_another(sandbox):
         thread.join(HUNG_S)
         broker.close()
     assert json.dumps(box[0].value) == '"x"'
+
+
+def test_calls_waiting_at_the_model_are_not_sent_after_the_end(sandbox):
+    """Calls already handed to the model's client, waiting for one of its connections or for
+    a retry, are asked before each attempt whether their evaluation still runs."""
+    server = ScriptedLLM(answer=lambda request: "answered", delay_s=1.0)
+    server.queue(Fault.server_error())  # the first call fails once: a retry is due
+    with server:
+        config = LLMConfig(
+            model="openai/m", api_base=server.url, concurrency=1, retries=3, timeout_s=30
+        )
+        broker = Broker(llm_answerer(LLM(config)), BrokerLimits(), concurrency=8)
+        session = broker.session(1)
+        result = sandbox.run(QUEUES_AND_LEAVES, args={"calls": 6}, on_channel=session)
+        assert result.value == "gone"
+        session.finish(timeout=60)
+        sent = len(server.requests)
+        time.sleep(2.5)  # a call still going would reach the server by now
+        assert len(server.requests) == sent <= 2
+    metrics = session.metrics()
+    assert metrics["llm_cancelled_calls"] >= 6 - sent
+    assert metrics["llm_calls"] + metrics["llm_cancelled_calls"] == 6
+    broker.close()
