@@ -19,14 +19,14 @@ from agentic_design.sandbox import seccomp
 pytestmark = pytest.mark.skipif(seccomp.supported() is not None, reason=str(seccomp.supported()))
 
 
-def in_filtered_child(probe) -> object:
+def in_filtered_child(probe, deny_sysv_ipc: bool = False) -> object:
     """Run `probe()` in a forked child with the filter installed; return what it returned."""
     read, write = os.pipe()
     pid = os.fork()
     if pid == 0:
         os.close(read)
         try:
-            seccomp.install()
+            seccomp.install(deny_sysv_ipc)
             result = repr(probe())
         except BaseException as exc:  # reported to the parent, whatever it is
             result = repr(("raised", type(exc).__name__, str(exc)))
@@ -154,3 +154,25 @@ def test_the_keyring_calls_are_refused_whatever_keyring_they_name():
 
     denied = (-1, errno.EACCES)
     assert in_filtered_child(probe) == {"keyctl": denied, "add_key": denied, "request_key": denied}
+
+
+def test_system_v_ipc_is_refused_only_where_the_child_shares_the_hosts():
+    ipc_private, ipc_creat = 0, 0o1000
+
+    def probe():
+        libc = ctypes.CDLL(None, use_errno=True)
+        made = {}
+        for name in ("shmget", "msgget", "semget"):
+            size = 4096 if name == "shmget" else 1
+            ident = getattr(libc, name)(ipc_private, size, ipc_creat | 0o600)
+            made[name] = (ident >= 0, ctypes.get_errno() if ident < 0 else 0)
+            if ident >= 0:  # a private object of this test: removed at once (IPC_RMID, 0)
+                control = getattr(libc, name.replace("get", "ctl"))
+                control(ident, 0, 0) if name == "semget" else control(ident, 0, None)
+        return made
+
+    refused = (False, errno.EACCES)
+    assert in_filtered_child(probe, deny_sysv_ipc=True) == dict.fromkeys(
+        ("shmget", "msgget", "semget"), refused
+    )
+    assert all(ok for ok, _ in in_filtered_child(probe).values())  # an IPC namespace's own

@@ -88,7 +88,7 @@ def run_child(
         if plan.drop_capabilities:
             confinement.drop_capabilities()
         if plan.socket_filter:  # last: nothing above may need a socket, and the channel is open
-            seccomp.install()
+            seccomp.install(deny_sysv_ipc=not plan.ipc_namespace)
     except (ConfinementError, OSError) as exc:
         _send(
             {

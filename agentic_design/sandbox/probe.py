@@ -217,8 +217,9 @@ def probe(
         lambda: _probe_unshare(CLONE_NEWIPC),
         "System V shared memory, message queues and semaphores of its own: the host's are out "
         "of sight, and what it makes is gone when it ends",
-        without="the design shares the host's System V IPC (shared memory, message queues, "
-        "semaphores), reaches what its uid may, and what it makes there outlives it",
+        without="the design shares the host's System V IPC namespace (shared memory, message "
+        "queues, semaphores): the network filter, where in force, refuses its System V calls "
+        "instead (it still sees the host's objects listed in /proc/sysvipc)",
     )
     utsns = check(
         "uts namespace",

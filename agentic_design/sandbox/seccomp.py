@@ -14,7 +14,10 @@ And it refuses `keyctl`, `add_key` and `request_key` with EACCES: no namespace s
 keyrings of a uid (its user keyring is every one of its processes'), so without the filter a
 design could read the keys of the user that runs the search, and plant keys that outlive it.
 (The child also joins an empty session keyring of its own before the filter is installed, so
-that what the kernel looks up on its behalf is not searched for in the server's.)
+that what the kernel looks up on its behalf is not searched for in the server's.) Where the
+child has no IPC namespace of its own (an ordinary user without a user namespace), it refuses
+the System V IPC calls as well, so that the host's shared memory, queues and semaphores are
+neither read nor left holding what a design made.
 
 It is a classic BPF program handed to the kernel with `prctl`, written here rather than
 through libseccomp because it is a dozen instructions and needs no native library. Once
@@ -63,15 +66,18 @@ class Arch:
     add_key: int
     request_key: int
     keyctl: int
+    sysv_ipc: tuple[int, ...]  # shm*, msg*, sem*: refused where the child shares the host's
     x32: bool  # whether numbers with X32_SYSCALL_BIT set reach the x32 ABI
 
 
 # The numbers: asm/unistd_64.h (x86-64), asm-generic/unistd.h (aarch64).
 ARCHES = {
     "x86_64": Arch(0xC000003E, socket=41, io_uring_setup=425, unshare=272, clone=56,
-                   clone3=435, add_key=248, request_key=249, keyctl=250, x32=True),
+                   clone3=435, add_key=248, request_key=249, keyctl=250,
+                   sysv_ipc=(29, 30, 31, 64, 65, 66, 67, 68, 69, 70, 71, 220), x32=True),
     "aarch64": Arch(0xC00000B7, socket=198, io_uring_setup=425, unshare=97, clone=220,
-                    clone3=435, add_key=217, request_key=218, keyctl=219, x32=False),
+                    clone3=435, add_key=217, request_key=218, keyctl=219,
+                    sysv_ipc=tuple(range(186, 198)), x32=False),
 }  # fmt: skip
 
 
@@ -98,11 +104,12 @@ def _instruction(code: int, k: int, jt: int = 0, jf: int = 0) -> bytes:
     return struct.pack("HBBI", code, jt, jf, k)
 
 
-def socket_filter(arch: Arch) -> list[bytes]:
+def socket_filter(arch: Arch, deny_sysv_ipc: bool = False) -> list[bytes]:
     """The BPF program: allow everything but a non-Unix socket(2), io_uring_setup, the three
     keyring calls, a new user namespace (unshare or clone with CLONE_NEWUSER; clone3, whose
     flags a filter cannot read, answers ENOSYS and the C library falls back to clone), x32
-    calls and other ABIs, which all fail with an errno."""
+    calls and other ABIs, which all fail with an errno. With `deny_sysv_ipc` (a child without
+    an IPC namespace of its own) the System V IPC calls are refused too."""
     deny = SECCOMP_RET_ERRNO | errno.EACCES
     no_such_call = SECCOMP_RET_ERRNO | errno.ENOSYS
     load, jeq, jge = BPF_LD | BPF_W | BPF_ABS, BPF_JMP | BPF_JEQ | BPF_K, BPF_JMP | BPF_JGE | BPF_K
@@ -120,6 +127,7 @@ def socket_filter(arch: Arch) -> list[bytes]:
         (jeq, arch.add_key, "deny", None),
         (jeq, arch.request_key, "deny", None),
         (jeq, arch.keyctl, "deny", None),
+        *[(jeq, number, "deny", None) for number in (arch.sysv_ipc if deny_sysv_ipc else ())],
         (jeq, arch.clone3, "no such call", None),
         (jeq, arch.unshare, "flags", None),
         (jeq, arch.clone, "flags", None),
@@ -154,13 +162,13 @@ def socket_filter(arch: Arch) -> list[bytes]:
     return code
 
 
-def install() -> None:
+def install(deny_sysv_ipc: bool = False) -> None:
     """Install the filter in this process (and so in all it starts). SeccompError if the
     kernel refuses it; never call it in the search process."""
     why_not = supported()
     if why_not:
         raise SeccompError(why_not)
-    program = b"".join(socket_filter(ARCHES[platform.machine()]))
+    program = b"".join(socket_filter(ARCHES[platform.machine()], deny_sysv_ipc))
     libc = ctypes.CDLL(None, use_errno=True)
     buffer = ctypes.create_string_buffer(program, len(program))
     # struct sock_fprog { unsigned short len; struct sock_filter *filter; }

@@ -10,11 +10,12 @@ A child's life, with every protection the kernel allows (see `probe.probe`):
     server (as root, or in a user namespace of its own) ── fork ──► child:
         in the server's cgroups, which cap its processes and threads and its memory;
         pid 1 of a fresh pid namespace, so every process it starts dies with it; a new session;
-        dies with the server; new network and mount namespaces; a size-limited tmpfs as its
-        working directory and a /proc that shows only its own processes; resource limits;
-        Landlock (read-only interpreter and libraries, writes only in its directory, no TCP,
-        no signals beyond its own processes); no capabilities; a scrubbed environment; then
-        `entry(**args)`, whose JSON result goes back over fd 3.
+        dies with the server; new network, mount, IPC and UTS namespaces; a size-limited
+        tmpfs as its working directory and a /proc that shows only its own processes;
+        resource limits; Landlock (read-only interpreter and libraries, writes only in its
+        directory, no TCP, no signals beyond its own processes); no capabilities; an empty
+        session keyring; a scrubbed environment; the seccomp filter; then `entry(**args)`,
+        whose JSON result goes back over fd 3 (and, with channels, its own channel at fd 4).
 """
 
 from __future__ import annotations
