@@ -217,7 +217,7 @@ def test_hostile_agents_are_contained_capped_and_recorded(monkeypatch):
     over = results["over_cap"]
     assert over.status is Status.OK and over.metrics["llm_calls"] == 30
     assert over.metrics["llm_refused_calls"] == over.metrics["failed_examples"] >= 2
-    assert any("cap of 30 LLM calls" in e for e in over.metrics["errors"])
+    assert any("example's cap of 10 LLM calls" in e for e in over.metrics["errors"])
     # a flood: refused until it is three times the cap, then the channel is shut; the
     # design's next call fails at once (no wait for the wall clock), recorded with what it did
     flood = results["flood"]

@@ -245,15 +245,16 @@ class BrokerSession:
             raise Refused("the example id must be a string of at most 64 characters")
         with self._lock:
             tokens = self.prompt_tokens + self.completion_tokens
+            per_example = self.limits.max_calls_per_example
+            # An example's own cap refuses the same calls however the examples interleave,
+            # so it is asked first; the evaluation's cap alone would refuse whichever
+            # examples came last (it still bounds calls made outside any example).
+            if per_example is not None and self.per_example[example or "-"]["calls"] >= per_example:
+                raise Refused(f"this example's cap of {per_example} LLM calls is reached")
             if self.calls >= self.limits.max_calls:
                 raise Refused(
                     f"this evaluation's cap of {self.limits.max_calls} LLM calls is reached"
                 )
-            per_example = self.limits.max_calls_per_example
-            # An example's own cap refuses the same calls however the examples interleave;
-            # the evaluation's cap alone would refuse whichever examples came last.
-            if per_example is not None and self.per_example[example or "-"]["calls"] >= per_example:
-                raise Refused(f"this example's cap of {per_example} LLM calls is reached")
             if self.limits.max_tokens is not None and tokens >= self.limits.max_tokens:
                 raise Refused(
                     f"this evaluation's cap of {self.limits.max_tokens} tokens is reached"
