@@ -17,6 +17,7 @@ import json
 import os
 import threading
 import time
+import warnings
 from collections import defaultdict, deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -51,6 +52,10 @@ class LLMCancelled(LLMError):
     def __init__(self, message: str, sent: bool) -> None:
         super().__init__(message)
         self.sent = sent
+
+
+class RecordingWarning(UserWarning):
+    """A recording that cannot be replayed exactly (see `LLM`)."""
 
 
 class ReplayMiss(LLMError):
@@ -202,10 +207,23 @@ class LLM:
         self._backoff = wait_exponential_jitter(multiplier=0.5, max=30.0, jitter=0.5)
         if replay and store is None:
             raise LLMConfigurationError("replaying needs a store holding a recording")
-        self._recording: dict[str, deque[dict[str, Any]]] = defaultdict(deque)
-        for call in store.recorded_llm_calls() if store is not None else []:
-            if call.get("error") is None:
-                self._recording[call["key"]].append(call)
+        # The recording, by design and request: each design's calls are answered from its own
+        # recording, in the order that design made them, however designs interleave in time.
+        answered = [
+            call
+            for call in (store.recorded_llm_calls() if store is not None else [])
+            if call.get("error") is None
+        ]
+        # A recording made before calls carried their design (store version < 4): answered by
+        # request alone, in the order recorded, whichever design asks.
+        self._by_request_only = bool(answered) and all(
+            call.get("design_id") is None for call in answered
+        )
+        self._warned = False
+        self._recording_lock = threading.Lock()
+        self._recording: dict[tuple[int | None, str], deque[dict[str, Any]]] = defaultdict(deque)
+        for call in answered:
+            self._recording[self._slot(call.get("design_id"), call["key"])].append(call)
 
     # -- the call --------------------------------------------------------------------------------
     def complete(
@@ -226,8 +244,15 @@ class LLM:
             **params,
         }
         key = request_key(self.model, messages, params, sample)
-        if self.replaying or self._recording.get(key):
-            return self._replayed(key)
+        recorded = self._recorded(design_id, key)
+        if recorded is not None:
+            return recorded
+        if self.replaying:
+            raise ReplayMiss(
+                "the recording holds no answer for this request"
+                + (f" of design #{design_id}" if design_id is not None else "")
+                + ": the prompts or settings differ from the recorded run's"
+            )
         retrying = Retrying(
             retry=retry_if_exception(_retryable),
             stop=stop_after_attempt(self.config.retries),
@@ -346,14 +371,27 @@ class LLM:
                 design_id=design_id,
             )
 
-    def _replayed(self, key: str) -> LLMReply:
-        calls = self._recording.get(key)
-        if not calls:
-            raise ReplayMiss(
-                "the recording holds no answer for this request: the prompts or settings "
-                "differ from the recorded run's"
+    def _slot(self, design_id: int | None, key: str) -> tuple[int | None, str]:
+        if not self._by_request_only:
+            return (design_id, key)
+        if design_id is not None and not self._warned:
+            self._warned = True
+            warnings.warn(
+                "this run's recording does not say which design made each call: identical "
+                "requests are answered in the order recorded, whichever design asks, so a "
+                "replay on a busy machine may differ",
+                RecordingWarning,
+                stacklevel=4,
             )
-        call = calls.popleft()
+        return (None, key)
+
+    def _recorded(self, design_id: int | None, key: str) -> LLMReply | None:
+        """The next recorded answer to this request of this design, or None."""
+        with self._recording_lock:
+            calls = self._recording.get(self._slot(design_id, key))
+            if not calls:
+                return None
+            call = calls.popleft()
         return LLMReply(
             text=call["response"],
             prompt_tokens=call["prompt_tokens"],

@@ -8,7 +8,13 @@ import pytest
 
 from agentic_design import redaction
 from agentic_design.config import LLMConfig
-from agentic_design.llm import LLM, LLMConfigurationError, LLMError, ReplayMiss
+from agentic_design.llm import (
+    LLM,
+    LLMConfigurationError,
+    LLMError,
+    RecordingWarning,
+    ReplayMiss,
+)
 from agentic_design.store.archive import Archive
 
 from .llm_server import Fault, ScriptedLLM
@@ -162,6 +168,55 @@ def test_a_request_asked_before_is_answered_from_the_record_not_paid_twice(archi
     assert again.text == "first answer" and again.replayed
     assert not fresh.replayed
     assert len(archive.recorded_llm_calls()) == 2
+
+
+# -- recordings by design ----------------------------------------------------------------------
+
+
+def varied(server_answers):
+    """A model that answers identical requests differently (as at temperature > 0)."""
+    answers = iter(server_answers)
+    return lambda request: next(answers)
+
+
+def test_each_design_is_answered_from_its_own_recording_whoever_asks_first(archive):
+    with ScriptedLLM(answer=varied(["for #1", "for #2"])) as server:
+        llm = LLM(config(server), store=archive)
+        recorded = [llm.complete(HELLO, design_id=d).text for d in (1, 2)]
+        settings = config(server)
+    assert recorded == ["for #1", "for #2"]  # the same request, different answers
+    replayed = LLM(settings, store=archive, replay=True)
+    # the replay's second design asks first, as on a busy machine
+    assert replayed.complete(HELLO, design_id=2).text == "for #2"
+    assert replayed.complete(HELLO, design_id=1).text == "for #1"
+    with pytest.raises(ReplayMiss, match="design #3"):
+        replayed.complete(HELLO, design_id=3)  # another design's recording answers no one else
+
+
+@pytest.mark.parametrize("order", [(3, 1), (1, 3)], ids=["3 then 1", "1 then 3"])
+def test_a_rescore_is_answered_from_its_own_design_and_its_calls_recorded_under_it(archive, order):
+    with ScriptedLLM(answer=varied(["#1 in the run", "fresh", "fresh again"])) as server:
+        LLM(config(server), store=archive).complete(HELLO, design_id=1)
+        # rescores: #3 never asked it, so the model answers and it is recorded under #3;
+        # #1 is answered from its own recording, whichever comes first
+        rescored = {
+            d: LLM(config(server), store=archive).complete(HELLO, design_id=d) for d in order
+        }
+        assert len(server.requests) == 2
+    assert rescored[1].text == "#1 in the run" and rescored[1].replayed
+    assert rescored[3].text == "fresh" and not rescored[3].replayed
+    assert [c["response"] for c in archive.recorded_llm_calls(3)] == ["fresh"]
+    assert len(archive.recorded_llm_calls(1)) == 1
+
+
+def test_a_recording_without_designs_replays_in_request_order_with_a_warning(archive):
+    with ScriptedLLM(answer=varied(["first", "second"])) as server:
+        llm = LLM(config(server), store=archive)
+        recorded = [llm.complete(HELLO).text for _ in range(2)]  # no design: as before version 4
+        settings = config(server)
+    replayed = LLM(settings, store=archive, replay=True)
+    with pytest.warns(RecordingWarning, match="whichever design asks"):
+        assert [replayed.complete(HELLO, design_id=d).text for d in (2, 1)] == recorded
 
 
 # -- keys never leave in an error ------------------------------------------------------------
