@@ -11,7 +11,7 @@ from rich.markup import escape
 
 from agentic_design.cli.app import _open, _user_errors, app, out
 from agentic_design.cli.scores import _scored
-from agentic_design.store.import_adas import import_adas
+from agentic_design.store.import_adas import TEST_SET_PREFIX, TRANSFER, SetCount, import_adas
 
 
 @app.command("import-adas")
@@ -35,6 +35,8 @@ def import_adas_command(
         highlight=False,
     )
     out.print(f"generations: {_spans(summary.generations)}", highlight=False)
+    if summary.test_sets:
+        out.print(_test_sets_line(summary.test_sets), highlight=False)
     with _open(run_dir) as archive:
         best = archive.best()
     if best is not None:
@@ -46,6 +48,23 @@ def import_adas_command(
             highlight=False,
         )
     out.print(f"look closer: agentic-design show {escape(str(run_dir))}", highlight=False)
+
+
+def _test_sets_line(counts: tuple[SetCount, ...]) -> str:
+    """`other test sets (test_fitness_<set>, in the metrics under transfer): 7 sets, 50 values,
+    3 intervals flagged, 0 unreadable: gsm8k 10, ..., DROP 4 (3 flagged), ...`"""
+
+    def one(c: SetCount) -> str:
+        notes = [f"{c.flagged} flagged"] if c.flagged else []
+        notes += [f"{c.unreadable} unreadable"] if c.unreadable else []
+        return f"{escape(c.name)} {c.values}" + (f" ({', '.join(notes)})" if notes else "")
+
+    return (
+        f"other test sets ({TEST_SET_PREFIX}<set>, in the metrics under {TRANSFER}): "
+        f"{len(counts)} sets, {sum(c.values for c in counts)} values, "
+        f"{sum(c.flagged for c in counts)} intervals flagged, "
+        f"{sum(c.unreadable for c in counts)} unreadable: " + ", ".join(map(one, counts))
+    )
 
 
 def _spans(generations: tuple[int, ...]) -> str:

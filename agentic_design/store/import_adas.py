@@ -1,113 +1,97 @@
-"""Reading an ADAS archive (Meta Agent Search, Hu et al. 2024) into a run store.
+"""Importing an ADAS archive (Meta Agent Search, Hu et al. 2024) into a run store.
 
-ADAS keeps its archive as a JSON list of entries `{thought, name, code, generation, fitness,
-test_fitness}`, where a fitness is a string: "95% Bootstrap Confidence Interval: (L%, U%),
-Median: M%". The import keeps what ADAS measured, on our scale (fractions in [0, 1]), and trusts
-nothing it cannot check: an interval that cannot hold its own median (every one of ADAS's DROP
-results) is flagged and kept aside, and a fitness that cannot be read makes its
-design invalid, never a zero. An imported run holds designs and scores but no run configuration:
-nothing in it can be re-evaluated or resumed.
-
-An archive is untrusted input, so it is read within limits (MAX_*, below, and in the README):
-every real ADAS archive fits them many times over. A file beyond one is refused, naming the file
-and the limit, before anything is written; its size, nesting and numbers are checked before or
-while the JSON is parsed, so no parser ever recurses 100,000 deep or reads 10 million digits.
+The file is read and checked by `adas_format` (its limits, each entry's shape, each fitness
+string); here each entry becomes a design finished with what ADAS measured, on our scale
+(fractions in [0, 1]), trusting nothing it cannot check: an interval that cannot hold its own
+median (every one of ADAS's DROP results) is flagged and kept aside, and a fitness that cannot be
+read makes its design invalid, never a zero. ADAS's other results go into the design's metrics,
+read and flagged the same way: its test split (`test_median`, `test_ci`), and in a transfer
+archive each other data set's test split (`test_fitness_<set>`, under `transfer`). An imported
+run holds designs and scores but no run configuration: nothing in it can be re-evaluated or
+resumed.
 """
 
 from __future__ import annotations
 
-import json
-import math
-import re
 import time
 from dataclasses import dataclass
-from decimal import Decimal
-from itertools import accumulate, repeat
 from pathlib import Path
 from typing import Any
 
 from agentic_design.records import Evaluation, Origin, Proposal, Status
+from agentic_design.store.adas_format import (
+    DOMAINS,
+    MAX_DEPTH,
+    MAX_ENTRIES,
+    MAX_FIELD_CHARS,
+    MAX_FILE_BYTES,
+    MAX_GENERATION,
+    MAX_NUMBER_CHARS,
+    MAX_TEST_SET_NAME_CHARS,
+    MAX_TEST_SETS,
+    TEST_SET_PREFIX,
+    AdasEntry,
+    AdasImportError,
+    AdasLimitError,
+    AdasScore,
+    ScoreFormatError,
+    guess_domain,
+    parse_score,
+    read_entries,
+)
 from agentic_design.store.archive import Archive, db_path
+
+# The reading half lives in adas_format; its public names are importable from here as before.
+__all__ = [
+    "DOMAINS",
+    "IMPORTED_FROM",
+    "INTERVAL_PROBLEM",
+    "MAX_DEPTH",
+    "MAX_ENTRIES",
+    "MAX_FIELD_CHARS",
+    "MAX_FILE_BYTES",
+    "MAX_GENERATION",
+    "MAX_NUMBER_CHARS",
+    "MAX_TEST_SETS",
+    "MAX_TEST_SET_NAME_CHARS",
+    "TEST_SET_PREFIX",
+    "TRANSFER",
+    "AdasEntry",
+    "AdasImportError",
+    "AdasLimitError",
+    "AdasScore",
+    "ImportSummary",
+    "ScoreFormatError",
+    "SetCount",
+    "SetScore",
+    "evaluation_of",
+    "guess_domain",
+    "import_adas",
+    "parse_score",
+    "read_entries",
+    "transfer_scores",
+]
 
 IMPORTED_FROM = "ADAS"
 
 # Where a run records why it did not trust an interval (any importer may flag one this way).
 INTERVAL_PROBLEM = "interval_problem"
 
-# ADAS's domains, as its result files are named (`drop_gpt3.5_results.json`).
-DOMAINS = ("arc", "drop", "mgsm", "gpqa", "mmlu", "humaneval", "gsm8k", "gsm_hard", "math")
-
-_NUMBER = r"([-+]?\d+(?:\.\d*)?|[-+]?\.\d+)"
-_SCORE = re.compile(
-    rf"\s*95% Bootstrap Confidence Interval:\s*\(\s*{_NUMBER}%\s*,\s*{_NUMBER}%\s*\)\s*,"
-    rf"\s*Median:\s*{_NUMBER}%\s*"
-)
-
-
-# The limits an archive is read within. ADAS's published archives hold at most 36 entries in
-# 138 KB, nest 4 deep, and their largest code is 5.5 KB, thought 1.6 KB, name 43 characters.
-MAX_FILE_BYTES = 64 * 1024 * 1024
-MAX_DEPTH = 64  # nested lists and objects; the archive's own list is depth 1
-MAX_NUMBER_CHARS = 100  # a number literal, sign and exponent included; read before int() is
-MAX_GENERATION = 2**63 - 1  # the largest integer SQLite stores
-MAX_ENTRIES = 10_000
-# The most characters each field of an entry may hold. A value that is not a string (a thought
-# written as an object, a generation as a number) is measured as its JSON text.
-MAX_FIELD_CHARS = {
-    "code": 1_000_000,
-    "thought": 100_000,
-    "name": 1_000,
-    "fitness": 1_000,
-    "test_fitness": 1_000,
-    "generation": 100,
-}
-
-# For the depth scan: a string once its escaped quotes are gone, and every ASCII character
-# but a bracket or a quote (for str.translate to drop).
-_STRING = re.compile(r'"[^"]*"')
-_NOT_A_BRACKET = dict.fromkeys(c for c in range(128) if chr(c) not in '[]{}"')
-_DEPTH_STEP = {"[": 1, "{": 1, "]": -1, "}": -1}
-
-
-class AdasImportError(ValueError):
-    """The file is not an ADAS archive we can import, or the run directory is taken."""
-
-
-class AdasLimitError(AdasImportError):
-    """The file is beyond one of the limits an archive is read within (MAX_*)."""
-
-
-class ScoreFormatError(ValueError):
-    """A fitness string is not in ADAS's form."""
+# Where a design's scores on other data sets' test splits are kept, by set: ADAS's text
+# ("adas"), and as the main fitness is read, "median" and "ci", or the interval kept aside
+# ("interval") with its INTERVAL_PROBLEM, or the "error" that kept it from being read.
+TRANSFER = "transfer"
 
 
 @dataclass(frozen=True)
-class AdasScore:
-    """One ADAS fitness string, read as fractions. `problem` says why the interval is not
-    trusted (then `ci` is None); the median is kept either way."""
+class SetCount:
+    """One `test_fitness_<set>` field across an archive: how many entries gave it, and how
+    many of those were flagged or could not be read."""
 
-    median: float
-    low: float
-    high: float
-    problem: str | None = None
-
-    @property
-    def ci(self) -> tuple[float, float] | None:
-        return None if self.problem else (self.low, self.high)
-
-
-@dataclass(frozen=True)
-class AdasEntry:
-    """One entry of an ADAS archive, checked for shape but not yet scored."""
-
-    index: int  # 1-based, as messages name it
     name: str
-    thought: str
-    code: str
-    generation: int  # 0 for ADAS's hand-written "initial" agents
-    adas_generation: str | int | None  # as the file has it (None: not given)
-    fitness: Any
-    test_fitness: Any
+    values: int
+    flagged: int
+    unreadable: int
 
 
 @dataclass(frozen=True)
@@ -124,223 +108,19 @@ class ImportSummary:
     flagged: int  # intervals that cannot hold their median, kept aside
     invalid: int  # fitness strings that could not be read
     generations: tuple[int, ...]  # present, sorted; 0 is "initial"
+    test_sets: tuple[SetCount, ...] = ()  # in the order the archive first gives them
 
 
-def guess_domain(path: str | Path) -> str:
-    """The ADAS domain a result file is named for, or "unknown"."""
-    stem = Path(path).name.lower()
-    for domain in DOMAINS:
-        if re.search(rf"(?<![a-z0-9]){domain}(?![a-z])", stem):
-            return domain
-    return "unknown"
+@dataclass(frozen=True)
+class SetScore:
+    """A design's score on one other data set's test split, as the import kept it: the median
+    and interval, the interval's problem when it was flagged, or why it could not be read."""
 
-
-def parse_score(text: Any) -> AdasScore:
-    """Read "95% Bootstrap Confidence Interval: (L%, U%), Median: M%" as fractions, and flag
-    an interval that is impossible: a number outside 0-100%, L > U, or M outside [L, U]."""
-    match = _SCORE.fullmatch(text) if isinstance(text, str) else None
-    if match is None:
-        raise ScoreFormatError(
-            f"fitness {text!r} is not ADAS's form "
-            "'95% Bootstrap Confidence Interval: (L%, U%), Median: M%'"
-        )
-    low, high, median = (_fraction(number) for number in match.groups())
-    return AdasScore(median, low, high, _interval_problem(median, low, high))
-
-
-def _fraction(percent: str) -> float:
-    # Through Decimal, so that "30.5" becomes 0.305 exactly as written, not 0.30500000000000005.
-    return float(Decimal(percent) / 100)
-
-
-def _interval_problem(median: float, low: float, high: float) -> str | None:
-    outside = [x for x in (low, high, median) if not 0.0 <= x <= 1.0]
-    if outside:
-        return f"{outside[0]:g} lies outside 0 to 1 (0% to 100%)"
-    if low > high:
-        return f"the interval's low end {low:g} exceeds its high end {high:g}"
-    if not low <= median <= high:
-        return f"median {median:g} lies outside the interval [{low:g}, {high:g}]"
-    return None
-
-
-def read_entries(path: str | Path) -> list[AdasEntry]:
-    """Read and check an ADAS archive file: a JSON list of objects, each with code, within the
-    limits (MAX_*)."""
-    path = Path(path)
-    data = _parse(_text(path), path)
-    if not isinstance(data, list):
-        raise AdasImportError(
-            f"{path} holds a JSON {_kind(data)}, not a list: an ADAS archive is a "
-            "list of entries with thought, name, code, generation and fitness"
-        )
-    if not data:
-        raise AdasImportError(f"{path} holds an empty list: there is nothing to import")
-    if len(data) > MAX_ENTRIES:
-        raise AdasLimitError(f"{path}: {len(data):,} entries; the limit is {MAX_ENTRIES:,}")
-    return [_entry(item, i, len(data), path) for i, item in enumerate(data, start=1)]
-
-
-def _text(path: Path) -> str:
-    """The file's text, read no further than the size limit: a device or a pipe may not end."""
-    try:
-        with path.open("rb") as file:
-            raw = file.read(MAX_FILE_BYTES + 1)
-    except FileNotFoundError:
-        raise AdasImportError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise AdasImportError(f"{path} is a directory, not an ADAS archive file") from None
-    except OSError as exc:
-        raise AdasImportError(f"{path} cannot be read: {exc}") from None
-    if len(raw) > MAX_FILE_BYTES:
-        raise AdasLimitError(
-            f"{path}: more than {MAX_FILE_BYTES:,} bytes; the limit is {MAX_FILE_BYTES:,}"
-        )
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise AdasImportError(
-            f"{path} is not UTF-8 text ({exc.reason} at byte {exc.start:,}); "
-            "an ADAS archive is JSON"
-        ) from None
-
-
-def _parse(text: str, path: Path) -> Any:
-    """The JSON in `text`, its depth checked before parsing and each number as it is read."""
-    depth = _nesting_depth(text)
-    if depth > MAX_DEPTH:
-        raise AdasLimitError(f"{path}: nested {depth:,} deep; the limit is {MAX_DEPTH}")
-    try:
-        return json.loads(text, parse_int=_int, parse_float=_float, parse_constant=_not_a_number)
-    except json.JSONDecodeError as exc:
-        raise AdasImportError(
-            f"{path} is not JSON ({exc.msg} at line {exc.lineno}, column {exc.colno}); "
-            "an ADAS archive is a JSON list of entries"
-        ) from None
-    except AdasImportError as exc:  # from a number hook, which does not know the file
-        raise type(exc)(f"{path}: {exc}") from None
-
-
-def _nesting_depth(text: str) -> int:
-    """How deep the JSON in `text` nests, counted without parsing it: the parser recurses, and
-    100,000 nested lists would end it in a RecursionError. Linear, and every step in C."""
-    # Escaped backslashes first, then escaped quotes: what is left of a string holds no quote.
-    unescaped = text.replace("\\\\", "").replace('\\"', "")
-    brackets = _STRING.sub("", unescaped).translate(_NOT_A_BRACKET)
-    # A quote left over opens a string that never ends: the parser will say so, and what
-    # follows it is text, not nesting.
-    brackets = brackets.partition('"')[0]
-    steps = map(_DEPTH_STEP.get, brackets, repeat(0))  # 0: a character JSON has no place for
-    return max(accumulate(steps), default=0)
-
-
-def _int(literal: str) -> int:
-    _check_number_size(literal)
-    return int(literal)  # short enough for Python's limit on digits too (4,300 by default)
-
-
-def _float(literal: str) -> float:
-    _check_number_size(literal)
-    number = float(literal)
-    if not math.isfinite(number):  # 1e999: parsed as inf, which no score or metric can hold
-        raise AdasLimitError(f"the number {literal} lies beyond a float's range")
-    return number
-
-
-def _check_number_size(literal: str) -> None:
-    if len(literal) > MAX_NUMBER_CHARS:
-        raise AdasLimitError(
-            f"a number of {len(literal):,} characters; the limit is {MAX_NUMBER_CHARS}"
-        )
-
-
-def _not_a_number(constant: str) -> Any:
-    raise AdasImportError(f"{constant} is not JSON (JSON has no NaN or infinite numbers)")
-
-
-def _entry(item: Any, index: int, total: int, path: Path) -> AdasEntry:
-    where = f"{path}: entry {index} of {total}"
-    if not isinstance(item, dict):
-        raise AdasImportError(f"{where} is a JSON {_kind(item)}, not an object")
-    _check_fields(item, where)
-    name, thought, code = item.get("name"), item.get("thought", ""), item.get("code")
-    if not isinstance(code, str) or not code.strip():
-        label = f" ({name})" if isinstance(name, str) else ""
-        raise AdasImportError(f"{where}{label} has no code: every entry needs its agent's code")
-    if name is not None and not isinstance(name, str):
-        raise AdasImportError(f"{where}: its name is a JSON {_kind(name)}, not a string")
-    raw_generation = item.get("generation")
-    return AdasEntry(
-        index=index,
-        name=name or f"ADAS entry {index}",
-        thought=_thought_text(thought),
-        code=code,
-        generation=_generation(raw_generation, where),
-        adas_generation=raw_generation,
-        fitness=item.get("fitness"),
-        test_fitness=item.get("test_fitness"),
-    )
-
-
-def _check_fields(item: dict[str, Any], where: str) -> None:
-    """Refuse an entry whose fields are beyond their sizes, or that holds a string no text
-    file or database can: half of a UTF-16 surrogate pair, which JSON's escapes can write."""
-    for field, limit in MAX_FIELD_CHARS.items():
-        value = item.get(field)
-        size = len(value) if isinstance(value, str) else len(json.dumps(value))
-        if size > limit:
-            raise AdasLimitError(
-                f"{where}: its {field} holds {size:,} characters; the limit is {limit:,}"
-            )
-    try:
-        json.dumps(item, ensure_ascii=False).encode("utf-8")
-    except UnicodeEncodeError as exc:
-        half = exc.object[exc.start]
-        raise AdasImportError(
-            f"{where} holds {half!r}, half of a UTF-16 surrogate pair: not text"
-        ) from None
-
-
-def _thought_text(thought: Any) -> str:
-    """A thought as text. Most ADAS thoughts are markdown ("**Insights:**\n..."); a few are
-    objects of those sections (an implementation as a list of steps): render them the same way."""
-    if isinstance(thought, str):
-        return thought
-    if not isinstance(thought, dict):
-        return json.dumps(thought)
-    sections = []
-    for heading, body in thought.items():
-        title = heading if heading.startswith("**") else f"**{heading}:**"
-        if isinstance(body, list):
-            text = "\n".join(map(str, body))
-        else:
-            text = body if isinstance(body, str) else json.dumps(body)
-        sections.append(f"{title}\n{text}")
-    return "\n\n".join(sections)
-
-
-def _kind(value: Any) -> str:
-    """A JSON value's kind, as JSON names it."""
-    kinds = {dict: "object", list: "list", str: "string", bool: "boolean", type(None): "null"}
-    return kinds.get(type(value), "number")
-
-
-def _generation(raw: Any, where: str) -> int:
-    if raw is None or raw == "initial":  # none given: counted with the hand-written agents
-        return 0
-    if isinstance(raw, int) and not isinstance(raw, bool) and raw >= 0:
-        generation = raw
-    elif isinstance(raw, str) and re.fullmatch(r"\s*[0-9]+\s*", raw):
-        generation = int(raw)  # short: its field's size is checked first
-    else:
-        raise AdasImportError(
-            f"{where}: generation {raw!r} is neither 'initial' nor a whole number"
-        )
-    if generation > MAX_GENERATION:
-        raise AdasLimitError(
-            f"{where}: generation {generation:,} is beyond the limit {MAX_GENERATION:,}"
-        )
-    return generation
+    name: str
+    median: float | None
+    ci: tuple[float, float] | None
+    problem: str | None = None
+    error: str | None = None
 
 
 def evaluation_of(entry: AdasEntry, fitness_name: str, repeat_of: int | None) -> Evaluation:
@@ -352,6 +132,7 @@ def evaluation_of(entry: AdasEntry, fitness_name: str, repeat_of: int | None) ->
     if repeat_of is not None:
         metrics["repeat_of"] = repeat_of
     metrics.update(_test_metrics(entry.test_fitness))
+    metrics.update(_transfer_metrics(entry.test_sets))
     try:
         score = parse_score(entry.fitness)
     except ScoreFormatError as exc:
@@ -374,21 +155,92 @@ def evaluation_of(entry: AdasEntry, fitness_name: str, repeat_of: int | None) ->
     )
 
 
+def _score_metrics(text: Any) -> dict[str, Any]:
+    """An ADAS fitness string other than the design's own fitness, read as that one is: its
+    median and interval, the interval kept aside with its problem when it cannot be trusted,
+    or why the string could not be read (the design stays valid: its fitness is another)."""
+    try:
+        score = parse_score(text)
+    except ScoreFormatError as exc:
+        return {"error": str(exc)}
+    read: dict[str, Any] = {"median": score.median, "ci": list(score.ci) if score.ci else None}
+    if score.problem:
+        read.update({"interval": [score.low, score.high], INTERVAL_PROBLEM: score.problem})
+    return read
+
+
+# The test split's reading, under the names its metrics have always had.
+_TEST_KEYS = {
+    "median": "test_median",
+    "ci": "test_ci",
+    "interval": "adas_test_interval",
+    INTERVAL_PROBLEM: "test_interval_problem",
+    "error": "test_fitness_error",
+}
+
+
 def _test_metrics(test_fitness: Any) -> dict[str, Any]:
     """ADAS's score on its test split, read as the validation fitness is."""
     if test_fitness is None:
         return {}
-    metrics: dict[str, Any] = {"adas_test_fitness": test_fitness}
-    try:
-        score = parse_score(test_fitness)
-    except ScoreFormatError as exc:
-        return {**metrics, "test_fitness_error": str(exc)}
-    metrics.update(test_median=score.median, test_ci=list(score.ci) if score.ci else None)
-    if score.problem:
-        metrics.update(
-            adas_test_interval=[score.low, score.high], test_interval_problem=score.problem
+    read = _score_metrics(test_fitness)
+    return {"adas_test_fitness": test_fitness, **{_TEST_KEYS[k]: v for k, v in read.items()}}
+
+
+def _transfer_metrics(test_sets: dict[str, Any]) -> dict[str, Any]:
+    """ADAS's scores on other data sets' test splits (`test_fitness_<set>`), by set."""
+    if not test_sets:
+        return {}
+    return {
+        TRANSFER: {name: {"adas": text, **_score_metrics(text)} for name, text in test_sets.items()}
+    }
+
+
+def transfer_scores(metrics: dict[str, Any]) -> list[SetScore]:
+    """A design's scores on other data sets, as the import kept them (none: []). Read with
+    care, as anything stored: a value of another shape is skipped."""
+    kept = metrics.get(TRANSFER)
+    if not isinstance(kept, dict):
+        return []
+    scores = []
+    for name, read in list(kept.items())[:MAX_TEST_SETS]:
+        if not isinstance(read, dict):
+            continue
+        problem, error = read.get(INTERVAL_PROBLEM), read.get("error")
+        scores.append(
+            SetScore(
+                name=str(name),
+                median=_number(read.get("median")),
+                ci=_pair(read.get("ci")),
+                problem=None if problem is None else str(problem),
+                error=None if error is None else str(error),
+            )
         )
-    return metrics
+    return scores
+
+
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def _pair(value: Any) -> tuple[float, float] | None:
+    if isinstance(value, list) and len(value) == 2:
+        low, high = _number(value[0]), _number(value[1])
+        if low is not None and high is not None:
+            return low, high
+    return None
+
+
+def _set_counts(evaluations: list[Evaluation]) -> tuple[SetCount, ...]:
+    """Each `test_fitness_<set>` the archive gave, counted over its entries."""
+    counts: dict[str, list[int]] = {}
+    for evaluation in evaluations:
+        for name, read in evaluation.metrics.get(TRANSFER, {}).items():
+            count = counts.setdefault(name, [0, 0, 0])
+            count[0] += 1
+            count[1] += INTERVAL_PROBLEM in read
+            count[2] += "error" in read
+    return tuple(SetCount(name, *count) for name, count in counts.items())
 
 
 def _summary(metrics: dict[str, Any], fitness_name: str) -> str:
@@ -463,6 +315,7 @@ def import_adas(path: str | Path, run_dir: str | Path) -> ImportSummary:
             flagged=sum(INTERVAL_PROBLEM in ev.metrics for ev in evaluations),
             invalid=sum(ev.status is Status.INVALID for ev in evaluations),
             generations=tuple(sorted({e.generation for e in entries})),
+            test_sets=_set_counts(evaluations),
         )
         archive.set_meta_many(
             {
@@ -473,11 +326,16 @@ def import_adas(path: str | Path, run_dir: str | Path) -> ImportSummary:
                     "flagged": summary.flagged,
                     "invalid": summary.invalid,
                     "generations": list(summary.generations),
+                    "test_sets": {c.name: _counted(c) for c in summary.test_sets},
                 },
                 "state": "imported",
             }
         )
     return summary
+
+
+def _counted(count: SetCount) -> dict[str, int]:
+    return {"values": count.values, "flagged": count.flagged, "unreadable": count.unreadable}
 
 
 def _meta(path: Path, run_dir: Path, domain: str, fitness_name: str) -> dict[str, Any]:
