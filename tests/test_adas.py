@@ -12,14 +12,21 @@ import yaml
 from agentic_design.records import Origin, Status
 from agentic_design.store.archive import Archive
 from agentic_design.store.import_adas import (
+    MAX_FIELD_CHARS,
+    MAX_TEST_SET_NAME_CHARS,
+    MAX_TEST_SETS,
+    TRANSFER,
     AdasImportError,
     ScoreFormatError,
+    SetCount,
+    SetScore,
     guess_domain,
     import_adas,
     parse_score,
+    transfer_scores,
 )
 
-from .conftest import ADAS_ARCHIVES, cli, small_digits_config
+from .conftest import ADAS_ARCHIVES, ADAS_DATA, cli, small_digits_config
 
 # Small archives of our own in ADAS's format (tests/data/adas/README.md): the default tests
 # read these. ADAS's three real archives are read by the tests at the end, where they are here
@@ -506,6 +513,179 @@ def test_the_python_api_refuses_an_imported_run_directory_too(tmp_path):
         Search(config, progress=False).run()
     with Archive.open(run_dir, readonly=True) as archive:
         assert archive.total() == 7
+
+
+# -- scores on other data sets (`test_fitness_<set>`, as in ADAS's transfer archives) ----------
+
+TRANSFER_ARCHIVE = ADAS_DATA / "mgsm_transfer_small_results.json"  # 4 entries, 13 such scores
+
+
+def test_every_test_set_score_is_kept_and_read_as_the_main_fitness_is(tmp_path):
+    summary = import_adas(TRANSFER_ARCHIVE, tmp_path / "run")
+    assert summary.test_sets == (
+        SetCount("gsm8k", values=4, flagged=0, unreadable=0),
+        SetCount("SVAMP", values=4, flagged=0, unreadable=0),
+        SetCount("DROP", values=3, flagged=1, unreadable=0),
+        SetCount("GPQA", values=2, flagged=0, unreadable=1),
+    )
+    # the main fitness of every entry is sound: only the other sets' scores are flagged
+    assert (summary.flagged, summary.invalid) == (0, 0)
+    source = json.loads(TRANSFER_ARCHIVE.read_text())
+    with Archive.open(tmp_path / "run", readonly=True) as archive:
+        designs = {d.id: d for d in archive.designs()}
+        assert archive.meta("import")["test_sets"]["DROP"] == {
+            "values": 3,
+            "flagged": 1,
+            "unreadable": 0,
+        }
+    for design_id, entry in enumerate(source, start=1):
+        kept = designs[design_id].metrics[TRANSFER]
+        given = {k.removeprefix("test_fitness_"): v for k, v in entry.items() if "fitness_" in k}
+        assert list(kept) == list(given)  # every set, in the archive's order
+        for name, text in given.items():
+            assert kept[name]["adas"] == text  # ADAS's words, kept
+            try:
+                read = parse_score(text)  # the one reading of a fitness string
+            except ScoreFormatError as exc:
+                assert kept[name] == {"adas": text, "error": str(exc)}
+                continue
+            assert kept[name]["median"] == read.median
+            assert kept[name]["ci"] == (list(read.ci) if read.ci else None)
+    sound = designs[1].metrics[TRANSFER]["gsm8k"]
+    assert sound == {"adas": source[0]["test_fitness_gsm8k"], "median": 0.375, "ci": [0.34, 0.41]}
+    flagged = designs[3].metrics[TRANSFER]["DROP"]
+    assert flagged["median"] == 0.697 and flagged["ci"] is None
+    assert flagged["interval"] == [0.64, 0.659]
+    assert flagged["interval_problem"] == "median 0.697 lies outside the interval [0.64, 0.659]"
+    unreadable = designs[4]
+    assert unreadable.status is Status.OK and unreadable.fitness == 0.5  # still valid
+    assert "is not ADAS's form" in unreadable.metrics[TRANSFER]["GPQA"]["error"]
+
+
+def test_the_scores_read_back_as_they_were_kept(tmp_path):
+    import_adas(TRANSFER_ARCHIVE, tmp_path / "run")
+    with Archive.open(tmp_path / "run", readonly=True) as archive:
+        scores = transfer_scores(archive.get(4).metrics)
+    assert [s.name for s in scores] == ["gsm8k", "SVAMP", "DROP", "GPQA"]
+    assert scores[0] == SetScore("gsm8k", 0.604, (0.57, 0.638))
+    unreadable = scores[3]
+    assert unreadable.median is None and unreadable.ci is None
+    assert "not ADAS's form" in str(unreadable.error)
+    # a design that holds none, or holds something else under the key, reads as none
+    assert transfer_scores({}) == [] and transfer_scores({TRANSFER: "?"}) == []
+    assert transfer_scores({TRANSFER: {"x": 1, "y": {"median": True}}}) == [
+        SetScore("y", None, None)
+    ]
+
+
+@pytest.mark.parametrize("path", [ARC, DROP, MGSM], ids=["arc", "drop", "mgsm"])
+def test_an_archive_without_other_test_sets_keeps_none(tmp_path, path):
+    summary = import_adas(path, tmp_path / "run")
+    assert summary.test_sets == ()
+    with Archive.open(tmp_path / "run", readonly=True) as archive:
+        assert not any(TRANSFER in d.metrics for d in archive.designs())
+
+
+@pytest.mark.slow
+def test_the_import_lists_the_other_test_sets_and_show_prints_them(tmp_path):
+    run_dir = tmp_path / "run"
+    result = cli("import-adas", str(TRANSFER_ARCHIVE), "--run-dir", str(run_dir))
+    assert result.returncode == 0, result.stderr
+    assert (
+        "other test sets (test_fitness_<set>, in the metrics under transfer): 4 sets, 13 values, "
+        "1 intervals flagged, 1 unreadable: gsm8k 4, SVAMP 4, DROP 3 (1 flagged), "
+        "GPQA 2 (1 unreadable)"
+    ) in " ".join(result.stdout.split())
+    one = cli("show", str(run_dir), "--id", "3")
+    assert one.returncode == 0, one.stderr
+    lines = [line.strip() for line in one.stdout.splitlines()]
+    at = lines.index("ADAS's test scores on other data sets (transfer):")
+    assert lines[at + 1 : at + 5] == [
+        "gsm8k  0.5860 (95% CI 0.5510 to 0.6200)",
+        "SVAMP  0.8200 (95% CI 0.7940 to 0.8460)",
+        "DROP   0.6970 (interval flagged: median 0.697 lies outside the interval [0.64, 0.659])",
+        "GPQA   0.2940 (95% CI 0.2630 to 0.3250)",
+    ]
+    unreadable = cli("show", str(run_dir), "--id", "4")
+    assert "GPQA   unreadable: fitness '95% Bootstrap Confidence Interval: evaluation failed'" in (
+        unreadable.stdout
+    )
+    plain = cli("import-adas", str(MGSM), "--run-dir", str(tmp_path / "plain"))
+    assert plain.returncode == 0 and "other test sets" not in plain.stdout
+
+
+def _transfer_entry(**sets: object) -> dict:
+    return entry("def forward(self, taskInfo):\n    return '1'\n", **sets)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "entries, problem",
+    [
+        (
+            [_transfer_entry(test_fitness_gsm8k="9" * (MAX_FIELD_CHARS["test_fitness"] + 1))],
+            "entry 1 of 1: its test_fitness_gsm8k holds 1,001 characters; the limit is 1,000",
+        ),
+        (
+            [_transfer_entry(**{"test_fitness_" + "s" * (MAX_TEST_SET_NAME_CHARS + 1): "x"})],
+            "entry 1 of 1: a test_fitness_<set> field whose set name holds 101 characters; "
+            f"the limit is {MAX_TEST_SET_NAME_CHARS}",
+        ),
+        (
+            [_transfer_entry(**{f"test_fitness_set{i}": "x" for i in range(MAX_TEST_SETS + 1)})],
+            "entry 1 of 1: 101 test sets (test_fitness_<set> fields); "
+            f"the limit is {MAX_TEST_SETS}",
+        ),
+        (  # within the limit in each entry, beyond it over the archive
+            [
+                _transfer_entry(**{f"test_fitness_set{i}": "x" for i in range(n, n + 60)})
+                for n in (0, 60)
+            ],
+            f"120 test sets (test_fitness_<set> fields); the limit is {MAX_TEST_SETS}",
+        ),
+    ],
+    ids=["an oversized score", "an oversized set name", "too many sets", "too many over the file"],
+)
+def test_the_import_limits_hold_for_the_other_test_sets(tmp_path, entries, problem):
+    path = write_archive(tmp_path / "mgsm_results.json", entries)
+    result = cli("import-adas", str(path), "--run-dir", str(tmp_path / "run"))
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert result.stderr.startswith(f"error: {path}") and problem in result.stderr
+    assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.slow
+def test_names_that_look_like_markup_are_shown_as_written(tmp_path):
+    hostile = "[/x] Agent [bold]loud[/bold] [/]"
+    path = write_archive(
+        tmp_path / "mgsm_results.json",
+        [
+            {
+                **_transfer_entry(**{"test_fitness_[/y]": "[red]not a score[/]"}),
+                "name": hostile,
+                "thought": "Think [/think] first",
+            },
+            {**_transfer_entry(), "name": "[/z]", "fitness": "[/] no score"},
+        ],
+    )
+    run_dir = tmp_path / "run"
+    assert cli("import-adas", str(path), "--run-dir", str(run_dir)).returncode == 0
+    one = cli("show", str(run_dir), "--id", "1")
+    assert one.returncode == 0, one.stderr
+    assert f"#1 {hostile}  status ok" in one.stdout
+    assert "thought: Think [/think] first" in one.stdout
+    assert "[/y]  unreadable: fitness '[red]not a score[/]'" in one.stdout
+    invalid = cli("show", str(run_dir), "--id", "2")
+    assert invalid.returncode == 0, invalid.stderr
+    assert "#2 [/z]  status invalid" in invalid.stdout
+    assert "error: fitness '[/] no score' is not ADAS's form" in invalid.stdout
+    table = cli("show", str(run_dir))
+    assert table.returncode == 0, table.stderr
+    assert "[/x] Agent" in table.stdout and "[/z]" in table.stdout
+    status = cli("status", str(run_dir))
+    assert status.returncode == 0, status.stderr
+    assert f"best: #1 {hostile}" in status.stdout
 
 
 # -- ADAS's three real archives, where they are here (`real_adas_archives` skips otherwise) -----

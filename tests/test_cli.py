@@ -361,3 +361,58 @@ def test_sandbox_info_says_which_protections_are_in_force():
     assert result.returncode == 0
     for name in ("network namespace", "landlock", "uid drop", "resource limits"):
         assert name in result.stdout
+
+
+@pytest.fixture(scope="module")
+def capped_run(tmp_path_factory) -> Path:
+    """A real agent search whose cap, 3 LLM calls per example, is below what four of its eight
+    seeds need: self-consistency (5 calls), debate (6) and quality-diversity (5) fail every
+    example, self-refine those whose critic objects."""
+    root = tmp_path_factory.mktemp("capped")
+    config = yaml.safe_load((REPO / "examples" / "agents.yaml").read_text())
+    config.update(run_dir=str(root / "run"), budget={"evaluations": 8})
+    config["task_budget"] = {"examples": 10, "max_calls_per_example": 3}
+    config["search"]["report"] = False
+    path = root / "agents.yaml"
+    path.write_text(yaml.safe_dump(config))
+    result = cli("run", str(path), "--no-progress")
+    assert result.returncode == 0, result.stderr
+    return root / "run"
+
+
+def _failed_at_the_cap(metrics: dict) -> int:
+    """The examples whose error is the broker's refusal at the per-example cap."""
+    refusal = "this example's cap of 3 LLM calls is reached"
+    return sum(n for error, n in metrics.get("errors", {}).items() if refusal in error)
+
+
+@pytest.mark.slow
+def test_show_says_which_designs_the_call_cap_decided(capped_run):
+    payload = json.loads(cli("show", str(capped_run), "--json").stdout)
+    designs = {d["name"]: d for d in payload["designs"]}
+    failed = {name: _failed_at_the_cap(d["metrics"]) for name, d in designs.items()}
+    # every seed that needs more than 3 calls an example met the cap; those that need fewer
+    # never did
+    assert failed["Self-consistency"] == failed["Debate"] == failed["Quality-diversity"] == 10
+    assert 0 < failed["Self-refine"] < 10
+    assert failed["Chain of thought"] == failed["Step back"] == 0
+    table = cli("show", str(capped_run))
+    assert table.returncode == 0, table.stderr
+    rows = {line.split("│")[2].strip(): line for line in table.stdout.splitlines() if "│" in line}
+    for name, n in failed.items():
+        assert (f"ok, capped {n}/10" in rows[name]) == (n > 0), rows[name]
+    assert "capped: examples failed at the LLM call cap" in table.stdout
+    for name, d in designs.items():
+        one = cli("show", str(capped_run), "--id", str(d["id"]))
+        assert one.returncode == 0, one.stderr
+        line = (
+            f"capped: {failed[name]} of 10 examples failed at the cap of 3 LLM calls per "
+            "example; raise task_budget.max_calls_per_example"
+        )
+        assert (line in one.stdout) == (failed[name] > 0), one.stdout[:400]
+
+
+@pytest.mark.slow
+def test_a_run_without_a_capped_design_marks_none(run_dir):
+    table = cli("show", str(run_dir))
+    assert table.returncode == 0 and "capped" not in table.stdout

@@ -17,11 +17,15 @@ from PIL import Image
 
 from agentic_design.records import Evaluation, Origin, Proposal, Status
 from agentic_design.report import build_report, plots, sections, write_report
+from agentic_design.report.capped import capped
 from agentic_design.store.archive import Archive
+from agentic_design.store.import_adas import import_adas
 
-from .conftest import ADAS_ARCHIVES, REPO, cli, small_digits_config
+from .conftest import ADAS_ARCHIVES, ADAS_DATA, REPO, cli, small_digits_config
 
 MGSM = ADAS_ARCHIVES["mgsm"]  # a small ADAS archive of our own (tests/data/adas)
+# Ours too, with scores on other data sets' test splits (test_fitness_<set>)
+MGSM_TRANSFER = ADAS_DATA / "mgsm_transfer_small_results.json"
 
 # What models wrote, as hostile as it gets: each would run a script if it reached the page raw.
 NAME = "<script>alert(1)</script>"
@@ -251,6 +255,103 @@ def test_a_failing_section_is_shown_in_its_place_and_the_rest_stand(tmp_path, mo
     assert "could not be made:</strong> RuntimeError: no &lt;fonts&gt; here" in report.html
     assert report.html.count('<img class="plot"') == 2  # progress and lineage
     assert '<section id="sandbox">' in report.html and "network namespace" in report.html
+
+
+# The broker's refusal of a call at a cap, as an agent's example fails with it (run/broker.py).
+AT_EXAMPLE_CAP = (
+    "AgentError: the LLM call failed: refused by the broker: "
+    "this example's cap of 24 LLM calls is reached"
+)
+AT_EVALUATION_CAP = (
+    "AgentError: the LLM call failed: refused by the broker: "
+    "this evaluation's cap of 960 LLM calls is reached"
+)
+
+
+def agent_run(run_dir: Path, designs: dict[str, tuple[float, dict[str, int]]]) -> Path:
+    """An agent run whose designs (name -> fitness, errors of their 40 examples) are scored."""
+    meta = {"task": "arithmetic", "task_kind": "agent", "fitness_name": "accuracy"}
+    with Archive.create(run_dir, meta=meta) as archive:
+        for name, (fitness, errors) in designs.items():
+            design = archive.add(Proposal(name, "", "x = 1\n"), eval_seed=0, task_fingerprint="f")
+            metrics = {"examples": 40, "failed_examples": sum(errors.values()), "errors": errors}
+            archive.finish(design, Evaluation(Status.OK, "validation", 0, fitness, metrics=metrics))
+    return run_dir
+
+
+def design_block(page: str, design_id: int) -> str:
+    return page.split(f'id="design-{design_id}">')[1].split('<div class="design"')[0]
+
+
+def test_the_report_says_which_designs_the_call_cap_decided(tmp_path):
+    run_dir = agent_run(
+        tmp_path / "run",
+        {
+            "Vote of <b>seven</b>": (0.6, {AT_EXAMPLE_CAP: 12, "ValueError: <i>no</i>": 2}),
+            "Chain of thought": (0.5, {"ValueError: no answer": 1}),
+            "Debate": (0.4, {AT_EXAMPLE_CAP: 3, AT_EVALUATION_CAP: 2}),
+        },
+    )
+    report = build_report(Archive.open(run_dir, readonly=True))
+    page = report.html
+    assert report.failed == []
+    assert_only_our_markup(page)
+    line = (
+        "capped: 12 of 40 examples failed at the cap of 24 LLM calls per example; "
+        "raise task_budget.max_calls_per_example"
+    )
+    assert f'<tr><th>capped</th><td class="bad">{line}</td></tr>' in design_block(page, 1)
+    overview = page.split('<section id="overview">')[1].split("</section>")[0]
+    assert f'<p class="bad">{line}</p>' in overview  # the best design was decided by the cap
+    assert "capped" not in design_block(page, 2)
+    assert (
+        "capped: 5 of 40 examples failed at the cap of 24 LLM calls per example (3) and the "
+        "evaluation&#39;s cap of 960 LLM calls (2); raise task_budget.max_calls_per_example"
+    ) in design_block(page, 3)
+
+
+@pytest.mark.parametrize(
+    "metrics",
+    [
+        {},
+        {"errors": "this example's cap of 24 LLM calls is reached"},
+        {"errors": {"ValueError: this example's cap of many LLM calls is reached": 3}},
+        {"errors": {AT_EXAMPLE_CAP: True}},
+        {"errors": {AT_EXAMPLE_CAP: -2}},
+        {"errors": {AT_EXAMPLE_CAP: "5"}},
+    ],
+)
+def test_metrics_that_show_no_refusal_at_a_cap_mark_nothing(metrics):
+    assert capped(metrics) is None
+
+
+def test_the_report_shows_imported_scores_on_other_test_sets(tmp_path):
+    import_adas(MGSM_TRANSFER, tmp_path / "run")
+    page = build_report(Archive.open(tmp_path / "run", readonly=True)).html
+    assert_only_our_markup(page)
+    best = design_block(page, 4)  # Unit Tracker, 0.500
+    assert "<h4>ADAS's test scores on other data sets</h4>" in best
+    assert "<tr><th>gsm8k</th><td>0.6040 (95% CI 0.570 to 0.638)</td></tr>" in best
+    assert (
+        "<tr><th>GPQA</th><td>unreadable: fitness &#39;95% Bootstrap Confidence Interval: "
+        "evaluation failed&#39; is not ADAS&#39;s form"
+    ) in best
+    assert (
+        "<tr><th>DROP</th><td>0.6970 (interval flagged: median 0.697 lies outside the interval "
+        "[0.64, 0.659])</td></tr>"
+    ) in design_block(page, 3)
+    assert "<tr><th>test_sets.DROP.flagged</th><td>1</td></tr>" in page  # the summary
+    # a set's name is text, whatever it looks like
+    path = tmp_path / "mgsm_results.json"
+    code = "def forward(self, taskInfo):\n    return '1'\n"
+    score = "95% Bootstrap Confidence Interval: (20.0%, 40.0%), Median: 30.0%"
+    path.write_text(
+        json.dumps([{"name": "a", "code": code, "fitness": score, "test_fitness_<script>x": score}])
+    )
+    import_adas(path, tmp_path / "hostile")
+    page = build_report(Archive.open(tmp_path / "hostile", readonly=True)).html
+    assert_only_our_markup(page)
+    assert "<tr><th>&lt;script&gt;x</th><td>0.3000 (95% CI 0.200 to 0.400)</td></tr>" in page
 
 
 def test_a_big_run_gives_a_bounded_report(tmp_path):

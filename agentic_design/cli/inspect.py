@@ -1,6 +1,10 @@
 """`status` and `show`: what a run holds, read from its store while it is live, finished
 or imported: its progress, budget and spend, and its designs as a table, one in full, JSON or
-the Pareto front."""
+the Pareto front.
+
+Everything a run holds was written by a model, a user or another tool's archive (a design named
+`[/x]`, an error quoting markup), so every such text is escaped before rich reads it as markup.
+"""
 
 from __future__ import annotations
 
@@ -12,14 +16,16 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.syntax import Syntax
 from rich.table import Table
 
 from agentic_design.cli.app import _fail, _open, _user_errors, app, out
 from agentic_design.cli.scores import _interval, _scored
 from agentic_design.records import Design, Status
+from agentic_design.report.capped import capped
 from agentic_design.store.archive import Archive
-from agentic_design.store.import_adas import INTERVAL_PROBLEM
+from agentic_design.store.import_adas import INTERVAL_PROBLEM, transfer_scores
 from agentic_design.store.pareto import pareto_front
 
 
@@ -35,10 +41,10 @@ def status(run_dir: Annotated[Path, typer.Argument(help="a run directory")]) -> 
     if state == "running" and not _alive(meta.get("pid")):
         state = "stopped without finishing (killed?): resume it to continue"
     budget = meta.get("budget", {})
-    out.print(f"[bold]run[/] {run_dir}: {state}")
-    out.print(f"task: {meta.get('task')}   proposer: {meta.get('proposer')}")
+    out.print(f"[bold]run[/] {escape(str(run_dir))}: {escape(str(state))}")
+    out.print(f"task: {meta.get('task')}   proposer: {meta.get('proposer')}", markup=False)
     if meta.get("imported_from"):  # no search, no budget: what the source archive recorded
-        out.print(f"imported from {meta['imported_from']}: {meta.get('source')}")
+        out.print(f"imported from {meta['imported_from']}: {meta.get('source')}", markup=False)
         out.print(f"designs: {total - pending} scored, {pending} pending")
     else:
         out.print(f"designs: {total - pending} evaluated, {pending} pending")
@@ -55,11 +61,13 @@ def status(run_dir: Annotated[Path, typer.Argument(help="a run directory")]) -> 
     out.print(f"LLM spend: {spend['calls']} calls, {spend['tokens']} tokens, ${spend['usd']:.4f}")
     _print_models(archive)
     if best is not None:
-        out.print(f"best: {_scored(best, name)}", highlight=False)
+        out.print(f"best: {_scored(best, name)}", highlight=False, markup=False)
     test = meta.get("test") or {}
     fitness = test.get("fitness", test.get("accuracy"))  # runs before 0.2 said "accuracy"
     if fitness is not None:
-        out.print(f"test {name} of #{test['design_id']}: {fitness:.4f}", highlight=False)
+        out.print(
+            f"test {name} of #{test['design_id']}: {fitness:.4f}", highlight=False, markup=False
+        )
     events = archive.events(last=5)
     if events:
         out.print("recent events:")
@@ -105,7 +113,7 @@ def _print_models(archive: Archive) -> None:
         table.add_column(column, justify="left" if column == "model" else "right")
     for model, m in models.items():
         table.add_row(
-            model,
+            escape(model),
             str(m["calls"]),
             str(m["failed_calls"]),
             f"{m['tokens']:,}",
@@ -173,26 +181,33 @@ def show(
     )
     if pareto:
         shown = f"the Pareto front of {name_of(archive)} against {cost_metric}: {total} designs"
-    table = Table(title=f"{run_dir}: {shown}", caption="--top K shows more, --id ID one in full")
+    caption = "--top K shows more, --id ID one in full"
+    if any(capped(d.metrics) for d in designs):
+        caption += (
+            "; capped: examples failed at the LLM call cap, and --id says how many "
+            "(raise task_budget.max_calls_per_example)"
+        )
+    table = Table(title=escape(f"{run_dir}: {shown}"), caption=caption)
     name = archive.meta("fitness_name", "fitness")
     columns = ["id", "name", "status", name, "95% CI", "summary", "gen", "parents", "how"]
     if pareto:
         columns.insert(4, str(cost_metric))
     for column in columns:
-        table.add_column(column, overflow="fold")
+        table.add_column(escape(str(column)), overflow="fold")
     for d in designs:
         cost = [_number(d.metrics.get(str(cost_metric)))] if pareto else []
+        cap = capped(d.metrics)
         table.add_row(
             str(d.id),
-            d.name,
-            d.status.value,
+            escape(d.name),
+            d.status.value + (f", {cap.marker()}" if cap else ""),
             f"{d.fitness:.4f}" if d.fitness is not None else "-",
             *cost,
             _ci_cell(d),
-            d.summary or "-",
+            escape(d.summary or "-"),
             str(d.generation),
             ",".join(map(str, d.parents)) or "-",
-            (d.operator or "")[:60],
+            escape((d.operator or "")[:60]),
         )
     out.print(table)
 
@@ -214,26 +229,52 @@ def _ci_cell(d: Design) -> str:
     return "flagged" if INTERVAL_PROBLEM in d.metrics else "-"
 
 
+def _print_transfer(metrics: dict[str, Any]) -> None:
+    """ADAS's scores of an imported design on other data sets' test splits, one a line."""
+    scores = transfer_scores(metrics)
+    if not scores:
+        return
+    out.print("ADAS's test scores on other data sets (transfer):")
+    width = max(len(s.name) for s in scores)
+    for s in scores:
+        if s.median is None:
+            read = f"unreadable: {s.error}"
+        else:
+            low, high = s.ci or (None, None)
+            read = f"{s.median:.4f} ({_interval(low, high, {INTERVAL_PROBLEM: s.problem})})"
+        out.print(f"  {s.name:<{width}}  {read}", highlight=False, markup=False)
+
+
 def _ranked(designs: list[Design]) -> list[Design]:
     return sorted(designs, key=lambda d: (d.fitness is None, -(d.fitness or 0.0), d.id))
 
 
 def _show_one(d: Design, fitness_name: str, graph: str | None = None) -> None:
-    out.print(f"[bold]#{d.id} {d.name}[/]  status {d.status.value}  generation {d.generation}")
+    out.print(
+        f"[bold]#{d.id} {escape(d.name)}[/]  status {d.status.value}  generation {d.generation}"
+    )
     if d.fitness is not None:
         out.print(
             f"{fitness_name} {d.fitness:.4f}  {_interval(d.ci_low, d.ci_high, d.metrics)}"
             + (f"; {d.summary}" if d.summary else ""),
             highlight=False,
+            markup=False,
         )
-    out.print(f"parents: {list(d.parents) or 'none'}   proposer: {d.proposer}   via: {d.operator}")
+    cap = capped(d.metrics)
+    if cap is not None:
+        out.print(f"[bold yellow]{escape(cap.line())}[/]", highlight=False)
+    _print_transfer(d.metrics)
+    out.print(
+        f"parents: {list(d.parents) or 'none'}   proposer: {d.proposer}   via: {d.operator}",
+        markup=False,
+    )
     if d.thought:
-        out.print(f"thought: {d.thought}")
+        out.print(f"thought: {d.thought}", markup=False)
     if d.metrics:
         shown = {k: v for k, v in d.metrics.items() if k not in ("curve", "stderr_tail")}
-        out.print(f"metrics: {json.dumps(shown)}")
+        out.print(f"metrics: {json.dumps(shown)}", markup=False)
     if d.error:
-        out.print(f"[red]error:[/] {d.error}")
+        out.print(f"[red]error:[/] {escape(d.error)}")
     if d.diff:
         out.print("the change to its parent, as the model's edits made it:")
         out.print(Syntax(d.diff, "diff"))

@@ -18,7 +18,9 @@ import yaml
 
 from agentic_design.records import Design, Status
 from agentic_design.report import data, plots
+from agentic_design.report.capped import capped
 from agentic_design.store.archive import Archive
+from agentic_design.store.import_adas import transfer_scores
 from agentic_design.store.pareto import cost_of
 
 TOP_DESIGNS = 5  # shown in full: code, thought, metrics
@@ -70,6 +72,7 @@ class RunView:
     def design(self, d: Design, text_chars: int = TEXT_CHARS) -> dict[str, Any]:
         """A design as the templates show it, every text clipped."""
         shown = {k: v for k, v in d.metrics.items() if k not in ("curve", "stderr_tail")}
+        cap = capped(d.metrics)
         return {
             "id": d.id,
             "name": clip(d.name, LINE_CHARS),
@@ -91,6 +94,19 @@ class RunView:
             "error": clip(d.error, text_chars),
             "metrics": clip(json.dumps(shown, indent=1, default=str), text_chars),
             "code": clip(d.code, CODE_CHARS),
+            "capped": cap.line() if cap else None,
+            "capped_marker": cap.marker() if cap else None,
+            "transfer": [
+                {
+                    "name": clip(s.name, LINE_CHARS),
+                    "median": s.median,
+                    "ci_low": s.ci[0] if s.ci else None,
+                    "ci_high": s.ci[1] if s.ci else None,
+                    "problem": clip(s.problem, LINE_CHARS),
+                    "error": clip(s.error, LINE_CHARS),
+                }
+                for s in transfer_scores(d.metrics)
+            ],
         }
 
 
