@@ -5,6 +5,8 @@ problems' tests in the sandbox — never in the search process."""
 from __future__ import annotations
 
 import json
+import math
+import random
 
 import pytest
 
@@ -13,11 +15,24 @@ from agentic_design.agents.toolkit import FIELDS_LINE
 from agentic_design.config import ConfigError
 from agentic_design.resources import shipped_dir
 from agentic_design.run.assemble import build_task, evaluator_for, sandbox_for
+from agentic_design.run.evaluation import run_programs
 from agentic_design.run.program_check import check_programs
 from agentic_design.sandbox import Sandbox, SandboxLimits
 from agentic_design.tasks import load_task
 from agentic_design.tasks.agent.datasets import ARC, HumanEval, extract_code, parse_grid
+from agentic_design.tasks.agent.recorded_tests import (
+    AnswerRaised,
+    NotRecorded,
+    Unsupported,
+    call_each,
+    from_plain,
+    read_outputs,
+    record_calls,
+    replay_check,
+    to_plain,
+)
 from agentic_design.tasks.agent.simulated import SimulatedModel
+from agentic_design.tasks.agent.task import HumanEvalTask
 
 from .conftest import cli
 
@@ -127,26 +142,61 @@ def test_code_is_read_from_the_last_fence_or_the_whole_answer():
 # -- running code answers ------------------------------------------------------------------------
 
 
+def judge(data: HumanEval, answers: dict[str, str]) -> dict[str, dict]:
+    """The verdicts on `answers`, reached as an evaluation reaches them: every step of the
+    data set's scoring run in a sandbox that preloads what the task preloads."""
+    with Sandbox(
+        workers=1, preload=[*HumanEvalTask.preload, "agentic_design.run.evaluation"]
+    ) as sb:
+        result = run_programs(sb, data.scoring(answers, 10.0), SandboxLimits(wall_s=240))
+    assert result.ok, result.error
+    return result.value
+
+
 def test_every_canonical_humaneval_solution_passes_its_tests_in_the_sandbox():
     data = HumanEval({})
     solutions = {
         key: row["prompt"] + row["canonical_solution"] for key, row in data.problems.items()
     }
     stubs = {key: "    pass\n" for key in data.problems}  # a body that does nothing
-    programs = {**{f"ok-{k}": p for k, p in data.programs(solutions, "test").items()}}
-    programs |= {f"stub-{k}": p for k, p in data.programs(stubs, "test").items()}
-    with Sandbox(workers=1) as sandbox:
-        result = sandbox.run(
-            "from agentic_design.run.program_check import check_programs as main\n",
-            entry="main",
-            args={"programs": programs, "timeout_s": 10.0},
-            limits=SandboxLimits(wall_s=240),
-        )
-    assert result.ok, result.error
-    failed = [k for k, v in result.value.items() if k.startswith("ok-") and not v["passed"]]
-    assert failed == []
-    passed_stubs = [k for k, v in result.value.items() if k.startswith("stub-") and v["passed"]]
-    assert passed_stubs == []  # every problem's tests catch a function that does nothing
+    verdicts = judge(data, solutions)
+    assert len(verdicts) == 164
+    assert [k for k, v in verdicts.items() if not v["passed"]] == []
+    # every problem's tests were recorded, and catch a function that does nothing
+    assert judge(data, stubs).keys() == verdicts.keys()
+    assert [k for k, v in judge(data, stubs).items() if v["passed"]] == []
+
+
+def test_a_right_answer_passes_whatever_form_it_takes_and_a_wrong_one_fails_saying_why():
+    data = HumanEval({})
+    key = "humaneval-32"  # find_zero: judged by a property (poly(xs, x) near 0), not by values
+    bisection = (
+        "def find_zero(xs):\n    lo, hi = -1000.0, 1000.0\n    for _ in range(200):\n"
+        "        mid = (lo + hi) / 2\n"
+        "        if (poly(xs, lo) > 0) == (poly(xs, mid) > 0):\n            lo = mid\n"
+        "        else:\n            hi = mid\n    return lo\n"
+    )
+    answers = {
+        key: f"Here it is:\n```python\nimport math\n\n{bisection}```\n",
+        "humaneval-0": "    return True\n",  # wrong
+        "humaneval-2": "    return number % 1.0\n",  # the body alone, after the prompt
+        "humaneval-4": "def mean_absolute_deviation(numbers):\n    raise ValueError('no')\n",
+        "humaneval-7": "def filter_by_substring(strings, substring):\n"
+        "    return (s for s in strings if substring in s)\n",  # a generator, not a list
+    }
+    verdicts = judge(data, answers)
+    assert {k: v["passed"] for k, v in verdicts.items()} == {
+        key: True,
+        "humaneval-0": False,
+        "humaneval-2": True,
+        "humaneval-4": False,
+        "humaneval-7": False,
+    }
+    assert verdicts["humaneval-0"]["error"].startswith("AssertionError (line")
+    assert verdicts["humaneval-4"]["error"] == "AnswerRaised: ValueError: no"
+    assert verdicts["humaneval-7"]["error"] == (
+        "AnswerRaised: it returned a builtins.generator object, not plain data"
+    )
 
 
 def test_programs_that_loop_exit_early_or_crash_fail_alone():
@@ -160,10 +210,18 @@ def test_programs_that_loop_exit_early_or_crash_fail_alone():
         "kills itself": "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)\n",
         "forks and loops": "import os\nos.fork()\nwhile True:\n    pass\n",
         "ok again": "print('noise' * 100_000)\n",
+        "hands back data": "RESULT = {'calls': [1, 'two', None]}\n",
+        "hands back too much": "RESULT = 'x' * (1 << 21)\n",
+        "hands back no JSON": "RESULT = {1, 2}\n",
     }
     results = check_programs(programs, timeout_s=1.0, parallel=3)
     assert list(results) == list(programs)
-    assert {k for k, v in results.items() if v["passed"]} == {"ok", "ok again"}
+    passed = {"ok", "ok again", "hands back data"}
+    assert {k for k, v in results.items() if v["passed"]} == passed
+    assert results["hands back data"]["value"] == {"calls": [1, "two", None]}
+    assert "value" not in results["ok"]
+    assert results["hands back too much"]["error"] == "its RESULT is longer than 1048576 bytes"
+    assert results["hands back no JSON"]["error"].startswith("TypeError: Object of type set")
     assert results["wrong"]["error"] == "AssertionError (line 5)"
     assert results["loops"]["error"] == "timed out after 1 s"
     assert results["forks and loops"]["error"] == "timed out after 1 s"
@@ -171,6 +229,82 @@ def test_programs_that_loop_exit_early_or_crash_fail_alone():
     assert results["sys.exit"]["error"] == "SystemExit: 0"
     assert results["syntax"]["error"].startswith("SyntaxError")
     assert results["kills itself"]["error"] == "the program killed by signal 9 before its end"
+
+
+PLAIN = [
+    None,
+    True,
+    0,
+    -(10**300),
+    "text",
+    1.5,
+    -0.0,
+    float("inf"),
+    [1, [2.0, (3, "4")]],
+    (),
+    {3, 1, 2},
+    {"a", "b", "c"},
+    {(1, 2): [None], "k": {"inner": {0.5}}},
+]
+
+
+@pytest.mark.parametrize("value", PLAIN, ids=repr)
+def test_plain_data_comes_back_as_the_same_builtin_objects(value):
+    plain = to_plain(value)
+    back = from_plain(json.loads(json.dumps(plain)))
+    assert back == value and repr(back) == repr(value)  # types too: 1 is not True, () not []
+    assert json.dumps(to_plain(back)) == json.dumps(plain)  # a set in one order everywhere
+
+
+def test_nan_is_kept_and_anything_but_exact_builtins_is_refused():
+    assert math.isnan(from_plain(to_plain(float("nan"))))
+
+    class Text(str):
+        pass
+
+    deep: list = []
+    for _ in range(60):
+        deep = [deep]
+    for value in (Text("x"), frozenset(), object(), range(3), [1, b"x"], 10**5000, deep):
+        with pytest.raises(Unsupported):
+            to_plain(value)
+    for data in ({"list": [1], "set": []}, {"float": 1}, {"dict": [[1]]}, {"set": [{"list": []}]}):
+        with pytest.raises(ValueError):
+            from_plain(data)
+
+
+def check_sum(candidate):  # a HumanEval-style test: random inputs, by value and by property
+    import random
+
+    assert candidate([1, 2]) == 3
+    for _ in range(5):
+        numbers = [random.randint(0, 9) for _ in range(3)]
+        assert candidate(numbers) - sum(numbers) == 0
+
+
+def test_recorded_calls_replay_the_tests_against_an_answers_outputs_alone():
+    recorded = record_calls(check_sum, lambda xs: sum(xs) + 0 * random.random(), "total")
+    calls = json.dumps(recorded["calls"])  # the same whatever the function draws
+    assert len(recorded["calls"]) == 6 and record_calls(check_sum, sum, "total") == recorded
+
+    def outputs(function) -> str:
+        return json.dumps(call_each(function, calls)["outputs"])
+
+    replay_check(check_sum, "total", calls, outputs(sum))  # passes: no exception
+    with pytest.raises(AssertionError):
+        replay_check(check_sum, "total", calls, outputs(len))
+    with pytest.raises(AnswerRaised, match="ZeroDivisionError"):
+        replay_check(check_sum, "total", calls, outputs(lambda xs: 1 / 0))
+    truthy = call_each(lambda xs: type("Eq", (), {"__eq__": lambda *_: True})(), calls)
+    assert truthy["outputs"][0]["error"].startswith("it returned a ")
+    with pytest.raises(NotRecorded):  # other inputs than recorded: another random seed
+        replay_check(check_sum, "total", calls.replace("[1, 2]", "[1, 3]"), outputs(sum))
+    assert read_outputs({"passed": True, "value": {"outputs": [{"value": 3}]}}, 6)[0] is None
+    assert read_outputs({"passed": True, "value": call_each(sum, calls)}, 6)[0] is not None
+    assert read_outputs({"passed": False, "error": "SystemExit: 0"}, 6) == (
+        None,
+        "the answer's program failed: SystemExit: 0",
+    )
 
 
 def test_a_humaneval_search_scores_pass_at_1_in_the_sandbox_with_failures_explained():

@@ -18,6 +18,7 @@ from agentic_design.records import Evaluation, Status
 from agentic_design.run import program_check  # noqa: F401 - preloaded with this module
 from agentic_design.sandbox import Sandbox, SandboxLimits, SandboxResult
 from agentic_design.tasks import InvalidDesign, InvalidOutputs, Task, TaskBudget, load_task
+from agentic_design.tasks.base import Programs
 
 if TYPE_CHECKING:
     from agentic_design.run.broker import Broker
@@ -130,20 +131,16 @@ class Evaluator:
         return self._judge(result, code, split, seed, wall_s, usage)
 
     def _run_programs(self, result: SandboxResult, split: str) -> SandboxResult:
-        """When scoring means running the outputs (code answers), run them in the sandbox and
-        add their results to the outputs; a failure of that run is the design's failure."""
+        """When scoring means running the outputs (code answers), run them in the sandbox, step
+        after step (`Programs.then`), and add the last step's results to the outputs; a failure
+        of such a run is the design's failure."""
         try:
             programs = self.task.scoring_programs(result.value, split)  # type: ignore[arg-type]
         except InvalidOutputs:
             return result  # reported as unscorable by _judge, with the same message
-        if not programs:
+        if programs is None:
             return result
-        checked = self.sandbox.run(
-            _CHECK_CODE,
-            entry="main",
-            args={"programs": programs.programs, "timeout_s": programs.timeout_s},
-            limits=self.limits,
-        )
+        checked = run_programs(self.sandbox, programs, self.limits)
         if not checked.ok:
             error = f"running the design's answers against their tests failed: {checked.error}"
             return dataclasses.replace(checked, error=error)
@@ -194,6 +191,21 @@ class Evaluator:
             summary=self.task.summarize(metrics),
             wall_s=wall_s,
         )
+
+
+def run_programs(sandbox: Sandbox, programs: Programs, limits: SandboxLimits) -> SandboxResult:
+    """Run scoring programs in the sandbox, step after step (`Programs.then`): the last step's
+    run, whose value is {key: {"passed", "error"}}, or the first run that failed."""
+    while True:
+        checked = sandbox.run(
+            _CHECK_CODE,
+            entry="main",
+            args={"programs": programs.programs, "timeout_s": programs.timeout_s},
+            limits=limits,
+        )
+        if not checked.ok or programs.then is None:
+            return checked
+        programs = programs.then(checked.value)
 
 
 class PartChecker:

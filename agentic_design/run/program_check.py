@@ -5,16 +5,19 @@ design written on its own (`check_module`). Only ever called inside the sandbox.
 Each program runs in a process of its own, forked from the sandboxed evaluation, so that one
 that loops, exits, crashes the interpreter or wrecks its globals costs only itself. It passes
 when it runs to its end without an exception within `timeout_s` and exits normally; output is
-thrown away. A program that ends its own process early (`os._exit(0)` before the tests) is
-caught by a sentinel the parent waits for, written only after the program has run; a program
-that finds and writes that sentinel itself is not caught — code that sets out to forge its own
-result can, as with HumanEval's own harness. The sandbox around it all is what keeps such code
-from doing harm; this only keeps the score honest for code that is merely wrong.
+thrown away. A program that leaves JSON data in a global `RESULT` hands it back with its
+verdict. A program that ends its own process early (`os._exit(0)` before the tests) is caught
+by a sentinel the parent waits for, written only after the program has run; a program that
+finds and writes that sentinel itself is not caught, nor one that writes a result frame for
+the whole run: code that sets out to forge its own result can. So a verdict read here is only
+as trustworthy as the programs that ran: HumanEval's answers run here to say what they return,
+and are judged by programs that hold none of their code (`tasks/agent/recorded_tests.py`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import select
 import signal
@@ -24,12 +27,14 @@ import traceback
 
 PASSED = b"\x00passed\x00"
 ERROR_CHARS = 300
+RESULT_BYTES = 1 << 20  # the most JSON one program may hand back in `RESULT`
 
 
 def check_programs(
     programs: dict[str, str], timeout_s: float = 5.0, parallel: int = 4
 ) -> dict[str, dict[str, object]]:
-    """key -> {"passed": bool, "error": str} for each program, at most `parallel` at once."""
+    """key -> {"passed": bool, "error": str} for each program, at most `parallel` at once;
+    with "value", the JSON data a passed program left in its global `RESULT`."""
     waiting = list(programs.items())
     running: dict[int, tuple[str, int, float, list[bytes]]] = {}  # read fd -> key, pid, ...
     results: dict[str, dict[str, object]] = {}
@@ -42,7 +47,7 @@ def check_programs(
         ready, _, _ = select.select(list(running), [], [], max(0.0, deadline - time.monotonic()))
         for fd in ready:
             chunk = os.read(fd, 65536)
-            if chunk and sum(map(len, running[fd][3])) < 65536:
+            if chunk and sum(map(len, running[fd][3])) <= len(PASSED) + RESULT_BYTES:
                 running[fd][3].append(chunk)
             elif not chunk:  # the program's process closed its end: it has finished
                 key, pid, _, chunks = running.pop(fd)
@@ -75,9 +80,11 @@ def _run_child(source: str, write_fd: int) -> None:
     for fd in (0, 1, 2):
         os.dup2(devnull, fd)
     code = 1
+    namespace: dict[str, object] = {"__name__": "__main__"}
     try:
-        exec(compile(source, "<answer>", "exec"), {"__name__": "__main__"})
-        message, code = PASSED, 0
+        exec(compile(source, "<answer>", "exec"), namespace)
+        result = json.dumps(namespace["RESULT"], allow_nan=False) if "RESULT" in namespace else ""
+        message, code = PASSED + result.encode(), 0
     except BaseException as exc:  # any failure, SystemExit too, is the program's verdict
         text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
         message = text[:ERROR_CHARS].encode(errors="replace")
@@ -93,9 +100,17 @@ def _run_child(source: str, write_fd: int) -> None:
 
 def _verdict(pid: int, data: bytes) -> dict[str, object]:
     _, status = os.waitpid(pid, 0)
-    if data == PASSED and os.waitstatus_to_exitcode(status) == 0:
-        return {"passed": True, "error": ""}
-    if data and data != PASSED:
+    if data.startswith(PASSED) and os.waitstatus_to_exitcode(status) == 0:
+        if data == PASSED:
+            return {"passed": True, "error": ""}
+        if len(data) > len(PASSED) + RESULT_BYTES:
+            return {"passed": False, "error": f"its RESULT is longer than {RESULT_BYTES} bytes"}
+        try:
+            value = json.loads(data[len(PASSED) :])
+        except (ValueError, RecursionError):
+            return {"passed": False, "error": "its RESULT did not come back as JSON data"}
+        return {"passed": True, "error": "", "value": value}
+    if data and not data.startswith(PASSED):
         return {"passed": False, "error": data.decode(errors="replace")[:ERROR_CHARS]}
     code = os.waitstatus_to_exitcode(status)
     how = f"killed by signal {-code}" if code < 0 else f"exited with status {code}"

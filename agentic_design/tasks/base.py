@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
@@ -61,10 +62,16 @@ class Score:
 @dataclass(frozen=True)
 class Programs:
     """Programs to run in the sandbox to score outputs (code a design wrote, and its tests).
-    Each passes when it runs to its end, without an exception, within `timeout_s`."""
+    Each passes when it runs to its end, without an exception, within `timeout_s`; one that
+    leaves JSON data in a global `RESULT` hands it back with its verdict ("value").
+
+    Scoring may take several steps: `then`, called outside the sandbox with these programs'
+    results (untrusted wherever a design's code ran among them), returns the programs of the
+    next step. The results of the last step are the ones `score` reads."""
 
     programs: dict[str, str]
     timeout_s: float = 5.0
+    then: Callable[[dict[str, Any]], Programs] | None = None
 
 
 class TaskBudget(BaseModel):
@@ -197,9 +204,10 @@ class Task(ABC):
     def scoring_programs(self, outputs: dict[str, Any], split: Split) -> Programs | None:
         """Outside: when scoring means running what the design produced (an agent's code
         answers against hidden tests), the programs to run, by key. The evaluator runs them in
-        the sandbox — never in the search process — and `score` then finds their results in
-        `outputs["program_results"]`: {key: {"passed": bool, "error": str}}, untrusted like
-        the rest. Raises InvalidOutputs for outputs it cannot read. None: nothing to run."""
+        the sandbox — never in the search process — step after step (`Programs.then`), and
+        `score` then finds the last step's results in `outputs["program_results"]`:
+        {key: {"passed": bool, "error": str}}, only as trustworthy as the code those programs
+        ran. Raises InvalidOutputs for outputs it cannot read. None: nothing to run."""
         return None
 
     def same_answer(self, answer: str, truth: str) -> bool:

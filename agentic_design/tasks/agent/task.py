@@ -261,12 +261,9 @@ class AgentTask(Task):
 
     def scoring_programs(self, outputs: dict[str, Any], split: Split) -> Programs | None:
         answers = {e.id: a for e, a, _ in self._results(outputs, split) if a is not None}
-        programs = self.data.programs(answers, split)
-        if programs is None:
-            return None
         budget = self.budget
         assert isinstance(budget, AgentBudget)
-        return Programs(programs, timeout_s=budget.program_timeout_s)
+        return self.data.scoring(answers, budget.program_timeout_s)
 
     def score(self, outputs: dict[str, Any], split: Split) -> Score:
         results = self._results(outputs, split)
@@ -376,3 +373,8 @@ class HumanEvalTask(AgentTask):
     """HumanEval: the agent writes each function; pass@1 by its tests, run in the sandbox."""
 
     name: ClassVar[str] = "humaneval"
+    # The three steps of judging an answer each import it, in a fresh process per answer.
+    preload: ClassVar[tuple[str, ...]] = (
+        *AgentTask.preload,
+        "agentic_design.tasks.agent.recorded_tests",
+    )
