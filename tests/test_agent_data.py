@@ -62,6 +62,20 @@ def test_the_same_call_gives_the_same_problems_on_every_machine():
     assert [e.id for e in first[:3]] == [f"arith-validation-000{i}" for i in range(3)]
 
 
+def test_a_salt_draws_another_set_that_only_the_same_salt_makes_again():
+    plain = arithmetic_examples("validation", 200)
+    salted = arithmetic_examples("validation", 200, salt="a secret of a search")
+    assert salted == arithmetic_examples("validation", 200, salt="a secret of a search")
+    assert salted[:20] == arithmetic_examples("validation", 20, salt="a secret of a search")
+    other = arithmetic_examples("validation", 200, salt="another secret")
+    questions = {e.question for e in salted}
+    assert len(questions & {e.question for e in plain}) <= 2  # a coincidence, at most
+    assert len(questions & {e.question for e in other}) <= 2
+    assert arithmetic_examples("validation", 50, salt="") == plain[:50]  # no salt: as always
+    owned = {s: {e.question for e in arithmetic_examples(s, 500, salt="x")} for s in SPLITS}
+    assert not owned["train"] & owned["validation"] and not owned["validation"] & owned["test"]
+
+
 def test_splits_are_disjoint_and_questions_unique(splits):
     questions = {split: [e.question for e in examples] for split, examples in splits.items()}
     for split, listed in questions.items():

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import math
 import random
+from pathlib import Path
 
 import pytest
 
@@ -19,6 +20,7 @@ from agentic_design.run.evaluation import run_programs
 from agentic_design.run.program_check import check_programs
 from agentic_design.sandbox import Sandbox, SandboxLimits
 from agentic_design.tasks import load_task
+from agentic_design.tasks.agent import task as agent_task
 from agentic_design.tasks.agent.datasets import ARC, HumanEval, extract_code, parse_grid
 from agentic_design.tasks.agent.recorded_tests import (
     AnswerRaised,
@@ -32,7 +34,7 @@ from agentic_design.tasks.agent.recorded_tests import (
     to_plain,
 )
 from agentic_design.tasks.agent.simulated import SimulatedModel
-from agentic_design.tasks.agent.task import HumanEvalTask
+from agentic_design.tasks.agent.task import HumanEvalTask, machine_salt
 
 from .conftest import cli
 
@@ -109,11 +111,58 @@ def test_a_budget_larger_than_a_split_is_a_config_error_with_exit_2(tmp_path):
     )
 
 
+def test_the_arithmetic_salt_is_secret_recorded_and_never_sent_to_the_sandbox():
+    first, same = load_task("arithmetic"), load_task("arithmetic")  # this machine's salt
+    other = load_task("arithmetic", {"salt": "another salt, for another set"})
+    for task in (first, same, other):
+        task.configure({"examples": 5, "test_examples": 5})
+    salt = first.run_params()["salt"]
+    assert salt == machine_salt() == same.run_params()["salt"] and len(salt) >= 16
+    assert first.examples("validation") == same.examples("validation")
+    assert first.examples("validation") != other.examples("validation")
+    assert first.fingerprint() == same.fingerprint() != other.fingerprint()
+    # What the sandbox's copy is built from names the set, without the salt in any form.
+    assert "salt" not in first.params and salt not in json.dumps(first.params)
+    assert set(first.params) == {"questions"}
+    again = load_task("arithmetic", first.run_params())  # a resume, a replay, a Ray worker
+    again.configure({"examples": 5, "test_examples": 5})
+    assert again.examples("validation") == first.examples("validation")
+    assert again.params == first.params and again.fingerprint() == first.fingerprint()
+    inside = load_task("arithmetic", first.params)
+    inside.configure({"examples": 5, "test_examples": 5})
+    first.prepare()
+    assert inside.questions("validation") == [
+        {"id": e.id, "question": e.question} for e in first.examples("validation")
+    ]
+    with pytest.raises(RuntimeError, match="secret salt"):
+        inside.examples("validation")
+    (inputs,) = first.sandbox_readable()  # the questions asked, and nothing else
+    written = json.loads(Path(inputs).read_text())
+    assert {split: len(asked) for split, asked in written.items()} == {"validation": 5, "test": 5}
+    assert {tuple(sorted(q)) for asked in written.values() for q in asked} == {("id", "question")}
+
+
+def test_a_machine_keeps_one_secret_salt_in_its_data_cache(tmp_path, monkeypatch):
+    monkeypatch.setattr(agent_task, "CACHE_DIR", tmp_path / "cache")
+    salt = machine_salt()
+    path = tmp_path / "cache" / "arithmetic-salt"
+    assert path.read_text() == salt and path.stat().st_mode & 0o777 == 0o600
+    assert machine_salt() == salt and len(salt) == 32
+    assert list(path.parent.iterdir()) == [path]  # no temporary file left behind
+    monkeypatch.setattr(agent_task, "CACHE_DIR", tmp_path / "not-a-folder")
+    (tmp_path / "not-a-folder").write_text("")  # a cache that cannot be written
+    assert machine_salt() == machine_salt() != salt  # this process's own
+
+
 def test_task_parameters_are_checked():
     with pytest.raises(Exception, match="max_grid is a parameter of the arc data set only"):
         load_task("humaneval", {"max_grid": 5})
     with pytest.raises(Exception, match="max_grid must be an integer from 1 to 30"):
         load_task("arc", {"max_grid": 0})
+    with pytest.raises(Exception, match="salt must be a string of at least 16 characters"):
+        load_task("arithmetic", {"salt": "guessable"})
+    with pytest.raises(Exception, match="salt is a parameter of the arithmetic data set only"):
+        load_task("humaneval", {"salt": "0123456789abcdef0123"})
 
 
 # -- reading answers ----------------------------------------------------------------------------

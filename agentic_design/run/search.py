@@ -138,6 +138,9 @@ class Search:
 
     def _run(self) -> SearchResult:
         task = build_task(self.config)
+        # What the task settled for itself (the arithmetic set's secret salt) is kept in the
+        # configuration the run saves: its resume, replays and Ray workers build the same task.
+        self.config = self.config.with_overrides(task_params=task.run_params())
         if self.config.executor == "local":  # Ray's workers check their own nodes' devices
             devices = device_plan(self.config, task)  # a GPU the machine lacks: before anything
             if devices.note:

@@ -147,6 +147,13 @@ class Task(ABC):
             )
         )
 
+    def run_params(self) -> dict[str, Any]:
+        """Outside, when a search starts: the `task_params` its configuration keeps, which
+        build this very task again on resume, replay and every Ray worker. A task that settles
+        something itself that the sandbox must not see (the arithmetic set's secret salt,
+        when none is given) adds it here; the default is the parameters it was given."""
+        return dict(self.params)
+
     def check_budget(self) -> None:  # noqa: B027 - optional hook, a no-op by default
         """Outside, once the budget is set: ValueError (a message naming the budget's field)
         when the task's data cannot meet it, e.g. more examples than a split holds."""

