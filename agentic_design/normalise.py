@@ -2,30 +2,46 @@
 agents' vote compares answers in it (inside the sandbox), and scoring compares an answer with
 the truth in it (outside). It imports nothing but the standard library.
 
-- A number, alone or the last one in a sentence, written plainly: "The answer is $1,234.50."
-  -> "1234.5"; "42.0" and "42 km" -> "42"; "007" -> "7"; "-3" -> "-3" (a hyphen between
-  digits, as in "2-3", is no sign). Commas count as thousands separators only in groups of
-  three ("1,2" is 1 then 2).
-- Text with no number: lowercased, its spaces folded, a trailing "." dropped: "Yes." -> "yes".
+- A numeric answer — one line, with no brackets or braces — is its last number, written
+  plainly: "The answer is $1,234.50." -> "1234.5"; "42.0", "42 km" and "42%" -> "42";
+  "007" -> "7"; "-3" -> "-3" (a hyphen between digits, as in "2-3", is no sign); "3/4" and
+  "6/8" -> "3/4" (a fraction, in lowest terms). Commas count as thousands separators only in
+  groups of three ("1,2" is 1 then 2). Units, currency signs and a percent sign go with the
+  words around the number: a question's truth is a plain number, and "50%" to "what percent
+  ..." means 50 (a percent is not turned into a fraction: "0.5" and "50%" stay different).
+- Anything else is text: lowercased, its spaces folded (line breaks kept, blank lines
+  dropped), a trailing "." dropped: "Yes." -> "yes". So are the answers whose last number
+  would say nothing about them: a grid ("[[0, 1], [1, 4]]", or rows of digits on several
+  lines), a list or a dict, code, a worked solution over several lines (what is compared is
+  a final answer, not the working).
 - Anything not a string (an int, a float, None) is first written with `str`.
 """
 
 from __future__ import annotations
 
+import math
 import re
 
 _NUMBER = re.compile(
-    r"(?:(?<![\w.-])-)?(?<![\d.])(?:\d{1,3}(?:,\d{3})+(?!\d)|\d+)(?:\.\d+)?|(?<![\d.])\.\d+"
+    r"(?P<sign>(?<![\w.-])-)?(?<![\d/])(?P<fraction>\d+)\s*/\s*(?P<over>\d+)(?![\d/.])"
+    r"|(?:(?<![\w.-])-)?(?<![\d.])(?:\d{1,3}(?:,\d{3})+(?!\d)|\d+)(?:\.\d+)?|(?<![\d.])\.\d+"
 )
+# What makes an answer more than a number: a grid, a list or a dict, or several lines.
+_STRUCTURE = re.compile(r"[\[\]{}\n]")
 
 
 def normalise_answer(text: object) -> str:
     """`text` in the normal form the module's docstring describes."""
     text = str(text).strip()
-    numbers = _NUMBER.findall(text)
+    numbers = list(_NUMBER.finditer(text)) if not _STRUCTURE.search(text) else []
     if not numbers:
-        return " ".join(text.rstrip(".").split()).lower()
-    number = numbers[-1].replace(",", "")
+        lines = (" ".join(line.split()) for line in text.rstrip(".").splitlines())
+        return "\n".join(line for line in lines if line).lower()
+    last = numbers[-1]
+    if last["fraction"] is not None:
+        plain = _fraction(int(last["fraction"]), int(last["over"]))
+        return plain if plain == "0" or not last["sign"] else "-" + plain
+    number = last.group().replace(",", "")
     sign = "-" if number.startswith("-") else ""
     whole, _, fraction = number.lstrip("-").partition(".")
     whole = whole.lstrip("0") or "0"
@@ -37,3 +53,11 @@ def normalise_answer(text: object) -> str:
 def same_answer(answer: object, truth: object) -> bool:
     """Whether two answers are the same in the normal form."""
     return normalise_answer(answer) == normalise_answer(truth)
+
+
+def _fraction(numerator: int, denominator: int) -> str:
+    if denominator == 0:
+        return f"{numerator}/0"
+    common = math.gcd(numerator, denominator) or 1
+    numerator, denominator = numerator // common, denominator // common
+    return str(numerator) if denominator == 1 else f"{numerator}/{denominator}"

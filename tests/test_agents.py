@@ -448,3 +448,24 @@ def test_a_seed_agent_decomposes_its_question_through_the_broker():
     assert len(second) == 3 and all(first in p for p in second)
     combined = [p for p in planner.prompts if "Answer: 11" in p and "Answer: 7" in p]
     assert len(combined) == 3
+
+
+@pytest.mark.slow
+def test_a_plan_that_restates_its_question_is_answered_directly_not_failed():
+    """The planner's last part is the question itself (a cycle in the task graph): each example
+    is answered directly instead, at the cost of the plan and one answer."""
+    task = small_task(examples=3)
+    truths = task.simulation_answers()
+
+    def answer(messages, temperature, sample, design_id) -> BrokerReply:
+        system, user = messages[0]["content"], messages[-1]["content"]
+        question = max((q for q in truths if q in user), key=len)
+        if '"parts"' in system:
+            plan = [{"question": "How many at first?", "uses": []},
+                    {"question": question, "uses": [0]}]  # fmt: skip
+            return BrokerReply(json.dumps({"parts": json.dumps(plan)}))
+        return BrokerReply(json.dumps({"thinking": "t", "answer": truths[question]}))
+
+    result = evaluate_with(task, answer, {"decompose": seed("decompose")})["decompose"]
+    assert result.status is Status.OK and result.metrics["failed_examples"] == 0, result.metrics
+    assert result.fitness == 1.0 and result.metrics["calls_per_example"] == 2.0

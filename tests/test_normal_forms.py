@@ -43,7 +43,8 @@ def test_an_agents_fields_are_read_as_leniently_as_the_meta_agents_answers(reply
 
 def test_a_plan_with_a_trailing_comma_is_read():
     plan = '[{"question": "How many apples?", "uses": []}, {"question": "Sum?", "uses": [0]},]'
-    assert [q for q, _ in _read_plan(plan, 5)] == ["How many apples?", "Sum?"]
+    parts, unusable = _read_plan(plan, 5)
+    assert [q for q, _ in parts] == ["How many apples?", "Sum?"] and not unusable
 
 
 def test_lenient_loads_takes_the_whole_text_and_nothing_else():
@@ -57,3 +58,63 @@ def test_lenient_loads_takes_the_whole_text_and_nothing_else():
 def test_the_normal_form_folds_what_an_answer_may_vary_in():
     assert normalise_answer("42 km") == normalise_answer("42.0") == "42"
     assert normalise_answer("  New   York. ") == "new york"
+
+
+@pytest.mark.parametrize(
+    "text, value",
+    [
+        ("{'a': 'it\\'s', \"b\": \"Let's\"}", {"a": "it's", "b": "Let's"}),  # a Python dict
+        ("{'ok': True, 'no': False, 'none': None}", {"ok": True, "no": False, "none": None}),
+        ('{"a": 1, // why\n "b": [1, 2,], /* c */ "c": 3} ', {"a": 1, "b": [1, 2], "c": 3}),
+        ('{"a": 1, # a note\n "b": "#not a comment"}', {"a": 1, "b": "#not a comment"}),
+        ("{answer: 42, thinking: 'x'}", {"answer": 42, "thinking": "x"}),
+        ("['a\\d', \"b\"]", ["a\\d", "b"]),
+    ],
+)
+def test_lenient_loads_reads_the_python_flavoured_json_models_write(text, value):
+    assert lenient_json.loads(text) == value
+
+
+def test_what_is_no_json_stays_no_json():
+    for text in ["{x}", "[1 2]", "{'a': 1", "{True: 1}", "{'a' 1}"]:
+        with pytest.raises(ValueError):
+            lenient_json.loads(text)
+
+
+def test_values_in_text_are_found_outermost_first_and_each_once():
+    text = 'Plan {"a": {"b": 1}} then {broken and {"c": [2]} end'
+    inner = text.index('{"c"')
+    assert list(lenient_json.values_in(text)) == [
+        ({"a": {"b": 1}}, 5, 20),
+        ({"c": [2]}, inner, inner + len('{"c": [2]}')),
+    ]
+
+
+@pytest.mark.parametrize(
+    "given, normal",
+    [
+        ("The answer is $1,234.50.", "1234.5"),
+        ("42%", "42"),
+        ("3/4", "3/4"),
+        ("6/8 of it", "3/4"),
+        ("84/2", "42"),
+        ("-1/2", "-1/2"),
+        ("12/25/2023", "2023"),  # a date is no fraction
+        # answers whose last number says nothing of them are compared as text
+        ("[[0, 1], [1, 4]]", "[[0, 1], [1, 4]]"),
+        ("0 1\n1 4\n", "0 1\n1 4"),
+        ("def f(x):\n    return x + 1", "def f(x):\nreturn x + 1"),
+        ('{"value": 4}', '{"value": 4}'),
+        ("Step 1: 6*7\nAnswer: 42", "step 1: 6*7\nanswer: 42"),
+    ],
+)
+def test_only_a_numeric_answer_is_reduced_to_its_number(given, normal):
+    assert normalise_answer(given) == normal
+
+
+def test_the_vote_tells_grids_and_code_apart_by_more_than_their_last_number():
+    grids = ["[[0, 1], [1, 4]]", "[[4]]", "[[2, 4]]", "[[0,1],[1,4]]"]
+    assert vote(grids) == "[[0, 1], [1, 4]]"
+    assert vote(["[[4]]", "[[2, 4]]", "[[4]]"]) == "[[4]]"
+    code = ["def f():\n    return 1", "def g():\n    return 1", "def g():\n    return 1"]
+    assert vote(code) == "def g():\n    return 1"

@@ -5,6 +5,7 @@ from agentic_design.agents.decompose import solve_in_parts
 from agentic_design.agents.toolkit import (
     Agent,
     AgentError,
+    MissingFields,
     critique,
     parse_fields,
     repeat,
@@ -17,6 +18,7 @@ __all__ = [
     "AgentError",
     "BrokerUnavailable",
     "CallFailed",
+    "MissingFields",
     "critique",
     "parse_fields",
     "repeat",

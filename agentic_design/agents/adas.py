@@ -11,6 +11,14 @@ ADAS agents define `forward(self, taskInfo)` and use two names its framework pro
 This module re-creates that interface (our own code, from its documented behaviour) over
 `toolkit.Agent`, so every call goes through the broker like any of our agents' — sandboxed,
 metered, capped and recorded. `model` is accepted and ignored: the run's `agent_llm` answers.
+
+Replies are read as ours are (`fields.read_fields`), and then as ADAS's `LLMAgentBase.query`
+treats them: a field the reply lacks, or every field of a reply that cannot be read, is ''
+(never asked again, never an error), and fields not asked for are dropped. Two differences,
+both deliberate: the Infos come in the order of `output_fields` (ADAS's follow the reply's
+keys), and values are text (a JSON `true` is "True", a list is its JSON). A call the broker
+refuses or the model fails still raises AgentError: the example is recorded as failed, with
+the reason, rather than scored on answers no model gave.
 """
 
 from __future__ import annotations
@@ -19,7 +27,9 @@ import itertools
 from collections import namedtuple
 from typing import Any
 
-from agentic_design.agents.toolkit import Agent
+from agentic_design.agents import events
+from agentic_design.agents.fields import Read
+from agentic_design.agents.toolkit import Agent, Asked
 
 Info = namedtuple("Info", ["name", "author", "content", "iteration_idx"])
 
@@ -31,6 +41,16 @@ _FIELDS = {
     "correct": "Your judgement: True or False.",
 }
 _ids = itertools.count()
+#: The event counted (`events`) when a reply lacked fields and they were filled with ''.
+FILLED = "ADAS fields missing, filled with ''"
+
+
+class _AdasAgent(Agent):
+    """An Agent that fills a missing field with '' as ADAS does, instead of asking again."""
+
+    def _settle(self, asked: Asked, reply: str, read: Read) -> dict[str, str]:
+        events.count(FILLED)
+        return {f: read.values.get(f, "") for f in self.outputs}
 
 
 class LLMAgentBase:
@@ -49,9 +69,9 @@ class LLMAgentBase:
         self.role = role
         self.temperature = temperature
         self.id = next(_ids)
-        self._agent = Agent(
+        self._agent = _AdasAgent(
             f"a {role}" if not role.lower().startswith(("a ", "an ", "the ")) else role,
-            outputs={f: _FIELDS.get(f, f"Your {f}.") for f in self.output_fields},
+            outputs={f: describe(f) for f in self.output_fields},
             temperature=min(max(float(temperature), 0.0), 2.0),
         )
 
@@ -73,6 +93,11 @@ class LLMAgentBase:
         fields = self._agent(task, context=context, instruction=instruction)
         author = repr(self)
         return [Info(f, author, fields[f], iteration_idx) for f in self.output_fields]
+
+
+def describe(field: str) -> str:
+    """What an output field should hold, as the adapter asks for it."""
+    return _FIELDS.get(field, f"Your {field}.")
 
 
 def adas_names() -> dict[str, Any]:

@@ -9,22 +9,25 @@ helpers that structures like self-consistency, debate and self-refinement are ma
         return vote(a["answer"] for a in answers)
 
 Every call goes to the broker (the search process), which asks the configured model, records
-and meters the call, and caps how many one evaluation may make. A call that fails raises
-`AgentError`: the example is recorded as failed with that error, never as a silent wrong answer.
+and meters the call, and caps how many one evaluation may make. Replies are read as models
+write them (`agents/fields.py`); a reply that lacks a field is asked for again, once, saying
+what was missing. A call that fails, or whose fields are still missing, raises `AgentError`:
+the example is recorded as failed with that error, never as a silent wrong answer.
 """
 
 from __future__ import annotations
 
 import contextvars
 import json
-import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
+from agentic_design.agents import events
 from agentic_design.agents.channel import CallFailed, Pending, client
-from agentic_design.lenient_json import decode_at
+from agentic_design.agents.fields import Read, as_text, read_fields
 from agentic_design.normalise import normalise_answer
 
 DEFAULT_OUTPUTS = {
@@ -32,6 +35,9 @@ DEFAULT_OUTPUTS = {
     "answer": "the final answer only, with no words or units",
 }
 FIELDS_LINE = "Reply with a single JSON object and nothing else, with exactly these fields:"
+#: The event counted (`events`) when a reply lacked fields and the model was asked again.
+REASKED = "asked again for missing fields"
+MAX_REPLY_SHOWN = 16_000  # characters of a reply shown back to the model when asking again
 
 
 # `repeat` numbers its runs; a run's calls have samples run * RUN_STRIDE + their own, within
@@ -44,6 +50,24 @@ class AgentError(RuntimeError):
     """An LLM call failed, or its answer lacked the fields asked for."""
 
 
+class MissingFields(AgentError):
+    """A reply lacked output fields even when the model was asked again; `missing` names
+    them."""
+
+    def __init__(self, message: str, missing: tuple[str, ...]) -> None:
+        super().__init__(message)
+        self.missing = missing
+
+
+@dataclass(frozen=True)
+class Asked:
+    """A call sent: what was asked, with its sample number, for asking again."""
+
+    pending: Pending
+    messages: list[dict[str, str]]
+    sample: int
+
+
 class Agent:
     """One role played by the LLM. Calling it asks one question and returns the output fields
     as strings: `Agent("a physicist")(question)["answer"]`.
@@ -51,6 +75,11 @@ class Agent:
     `outputs` maps each field to what it should hold (default: thinking, answer);
     `temperature` 0 answers the same prompt the same way, higher samples;
     `instruction` is added to the role's system message.
+
+    Replies are read as models write them (`fields.read_fields`). A reply that still lacks a
+    field is followed, once, by a message saying exactly what was missing, in the same
+    conversation and with the same sample number (a replay asks the same again); if the
+    answer to that lacks it too, the call raises `MissingFields`, an AgentError naming it.
     """
 
     def __init__(
@@ -84,7 +113,7 @@ class Agent:
         user = ""
         if context:
             user += "What others have said so far:\n" + "\n".join(
-                f"- {_as_text(item)}" for item in context
+                f"- {as_text(item)}" for item in context
             )
             user += "\n\n"
         user += f"Question:\n{question}"
@@ -101,43 +130,68 @@ class Agent:
 
     def _submit(
         self, question: str, context: Sequence[Any], instruction: str, sample: int
-    ) -> Pending:
+    ) -> Asked:
         messages = self.messages(question, context, instruction)
         # Inside `repeat`, each run's calls are numbered apart from the other runs' identical
         # calls, so which run gets which sample of the model never depends on thread timing.
         sample = _RUN.get() * RUN_STRIDE + sample
+        return Asked(self._send(messages, sample), messages, sample)
+
+    def _send(self, messages: list[dict[str, str]], sample: int) -> Pending:
         try:
             return client().submit(messages, temperature=self.temperature, sample=sample)
         except CallFailed as exc:
             raise AgentError(f"the LLM call failed: {exc}") from None
 
-    def _finish(self, pending: Pending) -> dict[str, str]:
+    def _wait(self, pending: Pending) -> str:
         try:
-            reply = client().wait(pending)
+            return client().wait(pending).text
         except CallFailed as exc:
             raise AgentError(f"the LLM call failed: {exc}") from None
-        return parse_fields(reply.text, list(self.outputs))
+
+    def _finish(self, asked: Asked) -> dict[str, str]:
+        reply = self._wait(asked.pending)
+        read = read_fields(reply, self.outputs)
+        return read.values if not read.missing else self._settle(asked, reply, read)
+
+    def _settle(self, asked: Asked, reply: str, read: Read) -> dict[str, str]:
+        """The fields of a reply that lacked some: the model is asked once more, told what was
+        missing; what it then gives completes the first reply's fields."""
+        events.count(REASKED)
+        messages = [
+            *asked.messages,
+            {"role": "assistant", "content": reply[:MAX_REPLY_SHOWN]},
+            {"role": "user", "content": reask(read.problem, self.outputs)},
+        ]
+        again = self._wait(self._send(messages, asked.sample))
+        second = read_fields(again, self.outputs)
+        values = {**read.values, **second.values}
+        missing = tuple(f for f in self.outputs if f not in values)
+        if not missing:
+            return {f: values[f] for f in self.outputs}
+        raise MissingFields(
+            f"the model's reply lacked fields even when asked again: {second.problem}: "
+            + repr(again[:200])
+            + ("..." if len(again) > 200 else ""),
+            missing,
+        )
 
 
-def parse_fields(text: str, fields: list[str]) -> dict[str, str]:
-    """The output fields from an answer: the JSON object holding them (fenced, after prose, or
-    with the raw control characters models write); a one-field agent also takes plain text."""
-    decoder = json.JSONDecoder(strict=False)
-    for start in [m.start() for m in re.finditer(r"\{", text)][:20]:
-        try:
-            value, _ = decode_at(decoder, text, start)
-        except ValueError:
-            continue
-        if isinstance(value, dict):
-            lowered = {str(k).lower(): v for k, v in value.items()}
-            missing = [f for f in fields if f.lower() not in lowered]
-            if not missing:
-                return {f: _as_text(lowered[f.lower()]) for f in fields}
-    if len(fields) == 1 and text.strip():
-        return {fields[0]: text.strip()}
-    raise AgentError(
-        f"the answer lacks the fields {fields}: {text[:200]!r}" + ("..." if len(text) > 200 else "")
-    )
+def reask(problem: str, outputs: Mapping[str, str]) -> str:
+    """The message that asks a model again for the fields its reply lacked."""
+    return f"Your last reply could not be used: {problem}.\n\n{FIELDS_LINE}\n{json.dumps(outputs)}"
+
+
+def parse_fields(text: str, fields: Mapping[str, str] | Sequence[str]) -> dict[str, str]:
+    """The output fields from a reply, read as `fields.read_fields` reads them (fenced, after
+    prose, Python-flavoured, markdown lines...); MissingFields when some are not there.
+    `fields` with their descriptions (a mapping) also tells an echo of them from an answer."""
+    read = read_fields(text, fields)
+    if read.missing:
+        raise MissingFields(
+            f"{read.problem}: {text[:200]!r}" + ("..." if len(text) > 200 else ""), read.missing
+        )
+    return read.values
 
 
 def repeat(function: Any, n: int, *args: Any) -> list[Any]:
@@ -169,19 +223,19 @@ def sample(agent: Agent, question: str, n: int, **kwargs: Any) -> list[dict[str,
     context, instruction = kwargs.pop("context", ()), kwargs.pop("instruction", "")
     if kwargs:
         raise TypeError(f"sample() got unexpected keyword arguments {sorted(kwargs)}")
-    pending = [agent._submit(question, context, instruction, i) for i in range(n)]
+    asked = [agent._submit(question, context, instruction, i) for i in range(n)]
     try:
-        return [agent._finish(p) for p in pending]
+        return [agent._finish(a) for a in asked]
     finally:
-        for p in pending:  # replies no one waits for any more (after a failure) are dropped
-            client()._forget(p.id)
+        for a in asked:  # replies no one waits for any more (after a failure) are dropped
+            client()._forget(a.pending.id)
 
 
 def vote(answers: Iterable[Any]) -> str:
     """The most common answer, compared in the normal form scoring uses (`normalise`: "42",
     "42.0" and "$42." are one answer; text is compared without case, spacing or a trailing
     period); ties go to the one given first. Empty answers do not vote."""
-    given = [_as_text(a).strip() for a in answers]
+    given = [as_text(a).strip() for a in answers]
     keys = [normalise_answer(a) for a in given]
     counts = Counter(k for k in keys if k)
     if not counts:
@@ -207,11 +261,3 @@ def critique(
         temperature=temperature,
     )
     return critic(f"{question}\n\nAnswer to check: {answer}")
-
-
-def _as_text(value: Any) -> str:
-    if isinstance(value, str):
-        return value
-    if isinstance(value, Mapping):
-        return "; ".join(f"{k}: {_as_text(v)}" for k, v in value.items())
-    return json.dumps(value) if not isinstance(value, int | float) else str(value)
