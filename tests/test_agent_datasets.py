@@ -7,11 +7,12 @@ from __future__ import annotations
 import json
 import math
 import random
+import shutil
 from pathlib import Path
 
 import pytest
 
-from agentic_design import RunConfig, Status
+from agentic_design import Archive, RunConfig, Search, Status
 from agentic_design.agents.toolkit import FIELDS_LINE
 from agentic_design.config import ConfigError
 from agentic_design.resources import shipped_dir
@@ -405,3 +406,37 @@ def test_arc_answers_are_judged_as_grids_and_the_simulated_critic_agrees():
         {"role": "user", "content": f"{example.question}\n\nAnswer to check: {rows}"},
     ]
     assert json.loads(model.complete(critic, temperature=0.0))["correct"] == "yes"
+
+
+# -- runs started before the salt --------------------------------------------------------------
+
+UNSALTED_RUN = Path(__file__).parent / "data" / "old_runs" / "arithmetic-unsalted"
+
+
+@pytest.fixture
+def unsalted_run(tmp_path: Path) -> Path:
+    copy = tmp_path / "old"
+    shutil.copytree(UNSALTED_RUN, copy)
+    return copy
+
+
+def test_a_run_started_before_the_salt_still_replays_on_its_own_questions(unsalted_run):
+    with Archive.open(unsalted_run) as archive:
+        config = archive.run_config()
+        assert "salt" not in config.task_params  # as that version saved it
+        best = archive.best()
+        assert best is not None
+        replay = archive.replay(best.id)
+        recorded = archive.meta("task_fingerprint")
+    assert replay.matches and replay.exact, replay
+    # the same configuration, as a new search reads it, is the salted set: other questions
+    fresh = build_task(config)
+    assert fresh.fingerprint() != recorded and fresh.run_params()["salt"]
+    legacy = build_task(config, recorded)
+    assert legacy.fingerprint() == recorded and legacy.run_params()["salt"] == ""
+    assert fresh.examples("validation")[0].question != legacy.examples("validation")[0].question
+
+
+def test_a_run_started_before_the_salt_resumes(unsalted_run):
+    result = Search.resume(unsalted_run, progress=False).run()  # its budget is spent: it ends
+    assert result.best is not None and result.best.status is Status.OK

@@ -44,12 +44,19 @@ if TYPE_CHECKING:
 
 
 # -- the task -------------------------------------------------------------------------------------
-def build_task(config: RunConfig) -> Task:
+def build_task(config: RunConfig, recorded: str | None = None) -> Task:
     """The configured task with this run's budget; ConfigError (exit 2) for a bad name, bad
     parameters, a budget the task's model rejects, or a task the configured executor or agents'
-    model cannot serve."""
+    model cannot serve. `recorded`: the task fingerprint of the run being resumed or replayed,
+    where an older version may have read the same parameters otherwise (`earlier_params`)."""
     try:
         task = load_task(config.task, config.task_params)
+        if recorded is not None and task.fingerprint() != recorded:
+            for params in task.earlier_params():
+                earlier = load_task(config.task, params)
+                if earlier.fingerprint() == recorded:
+                    task = earlier
+                    break
     except TaskLoadError as exc:
         raise ConfigError(f"{config.source}: task: {exc}") from None
     try:

@@ -48,7 +48,7 @@ def replay_design(archive: Archive, design_id: int) -> Replay:
     if design.status is Status.PENDING:
         raise ArchiveError(f"design {design_id} was never evaluated (status pending)")
     config = archive.run_config()
-    task = build_task(config)
+    task = build_task(config, design.task_fingerprint)
     if design.task_fingerprint and task.fingerprint() != design.task_fingerprint:
         raise ArchiveError(
             f"the task's data or parameters differ from when design {design_id} was scored "
@@ -99,7 +99,7 @@ def rescore_design(archive: Archive, design_id: int, config: RunConfig) -> Repla
 def export_design(archive: Archive, design_id: int, output: str | Path) -> Path:
     """Write design `design_id` as a standalone module; return its path."""
     design = archive.get(design_id)
-    task = build_task(archive.run_config())
+    task = build_task(archive.run_config(), archive.meta("task_fingerprint"))
     path = Path(output)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(task.export_module(design.code, design.name))

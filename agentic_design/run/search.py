@@ -81,6 +81,7 @@ class Search:
         self.run_dir = self.config.resolved_run_dir
         self._resuming = False
         self._replay_store: Archive | None = None
+        self._recorded_fingerprint: str | None = None  # the task's, in the run resumed or replayed
         self._stores: list[Archive] = []  # extra connections this search opened, to close
 
     @classmethod
@@ -96,6 +97,7 @@ class Search:
             raise ConfigError(f"{recorded_run} was not an LLM search: there is nothing to replay")
         search = cls(config.with_overrides(run_dir=str(run_dir)), **kwargs)
         search._replay_store = recorded
+        search._recorded_fingerprint = recorded.meta("task_fingerprint")
         return search
 
     @classmethod
@@ -107,10 +109,12 @@ class Search:
         try:
             with Archive.open(run_dir, readonly=True) as archive:
                 config = archive.run_config()
+                fingerprint = archive.meta("task_fingerprint")
         except ArchiveError as exc:
             raise ConfigError(f"cannot resume {run_dir}: {exc}") from None
         search = cls(config.with_overrides(run_dir=str(run_dir)), **kwargs)
         search._resuming = True
+        search._recorded_fingerprint = fingerprint
         return search
 
     # -- set-up ---------------------------------------------------------------------------------
@@ -137,7 +141,7 @@ class Search:
             return self._run()
 
     def _run(self) -> SearchResult:
-        task = build_task(self.config)
+        task = build_task(self.config, self._recorded_fingerprint)
         # What the task settled for itself (the arithmetic set's secret salt) is kept in the
         # configuration the run saves: its resume, replays and Ray workers build the same task.
         self.config = self.config.with_overrides(task_params=task.run_params())

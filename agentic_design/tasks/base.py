@@ -154,6 +154,12 @@ class Task(ABC):
         when none is given) adds it here; the default is the parameters it was given."""
         return dict(self.params)
 
+    def earlier_params(self) -> list[dict[str, Any]]:
+        """Outside: other `task_params` that older versions of this task read the same
+        configuration as — for a run one of them started (its recorded fingerprint is one of
+        theirs), so that it still resumes and replays. None by default."""
+        return []
+
     def check_budget(self) -> None:  # noqa: B027 - optional hook, a no-op by default
         """Outside, once the budget is set: ValueError (a message naming the budget's field)
         when the task's data cannot meet it, e.g. more examples than a split holds."""
@@ -279,10 +285,7 @@ class Task(ABC):
 
     def fingerprint(self) -> str:
         """A hash of everything that decides a design's score: task, parameters, data."""
-        payload = json.dumps(
-            {"task": type(self).__qualname__, "params": self.params}, sort_keys=True, default=str
-        )
-        return hashlib.sha256(payload.encode()).hexdigest()[:16]
+        return params_fingerprint(type(self).__qualname__, self.params)
 
     def descriptors(self, code: str, metrics: dict[str, Any]) -> dict[str, float]:
         """Numbers that place a design in a space of behaviours, for diverse selection."""
@@ -291,3 +294,9 @@ class Task(ABC):
     def export_module(self, code: str, name: str) -> str:
         """A standalone module for `agentic-design export`; tasks may add a runnable footer."""
         return code
+
+
+def params_fingerprint(task: str, params: dict[str, Any]) -> str:
+    """The fingerprint of a task class's name and its parameters (`Task.fingerprint`)."""
+    payload = json.dumps({"task": task, "params": params}, sort_keys=True, default=str)
+    return hashlib.sha256(payload.encode()).hexdigest()[:16]

@@ -113,7 +113,7 @@ class Arithmetic(Dataset):
 
     def examples(self, split: str, n: int) -> list[Example]:
         salt = self.params.get("salt")
-        if not salt:
+        if salt is None:  # "" is the unsalted set, of runs started before there were salts
             raise RuntimeError(
                 "the arithmetic questions are drawn with the search's secret salt, which this "
                 "copy of the task does not hold: it can only read the questions it was given"

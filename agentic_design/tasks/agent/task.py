@@ -51,6 +51,7 @@ from agentic_design.tasks.base import (
     Split,
     Task,
     TaskBudget,
+    params_fingerprint,
 )
 from agentic_design.tasks.common import CACHE_DIR, installed_paths, load_seed_designs
 
@@ -155,7 +156,9 @@ class AgentTask(Task):
                 raise TypeError("give salt or questions, not both")
             return
         salt = params["salt"] if "salt" in params else machine_salt()
-        if type(salt) is not str or len(salt) < MIN_SALT_CHARS:
+        # "" is the unsalted set, which versions before the salt drew inside the sandbox: for
+        # their runs (`earlier_params`), never a default — a design can recompute its labels.
+        if type(salt) is not str or 0 < len(salt) < MIN_SALT_CHARS:
             raise TypeError(
                 f"salt must be a string of at least {MIN_SALT_CHARS} characters: a design "
                 "that can guess the salt can make the questions and their answers"
@@ -167,6 +170,21 @@ class AgentTask(Task):
     def run_params(self) -> dict[str, Any]:
         """The parameters given, with the arithmetic set's salt where it was not given."""
         return dict(self._run_params)
+
+    def earlier_params(self) -> list[dict[str, Any]]:
+        """A run started before the arithmetic set was salted keeps no salt: it read the
+        unsalted set."""
+        given = {k: v for k, v in self._run_params.items() if k != "salt"}
+        if self.data.name != "arithmetic" or self._run_params.get("salt") == "":
+            return []
+        return [{**given, "salt": ""}]
+
+    def fingerprint(self) -> str:
+        """The unsalted set keeps the fingerprint it had before there were salts."""
+        if self._run_params.get("salt") == "":
+            unsalted = {k: v for k, v in self.params.items() if k != "questions"}
+            return params_fingerprint(type(self).__qualname__, unsalted)
+        return super().fingerprint()
 
     def check_budget(self) -> None:
         """ValueError when the budget asks for more examples than a split holds."""
@@ -296,7 +314,7 @@ class AgentTask(Task):
     def run(
         self, design: ModuleType, split: Split, *, seed: int, budget: TaskBudget
     ) -> dict[str, Any]:
-        from agentic_design.agents import adas
+        from agentic_design.agents import adas, events
         from agentic_design.agents.channel import current_example
 
         forward = getattr(design, "forward", None)
@@ -311,7 +329,7 @@ class AgentTask(Task):
             for name, value in adas.adas_names().items():
                 design.__dict__.setdefault(name, value)
 
-        def answer(example: dict[str, str]) -> dict[str, str]:
+        def answer(example: dict[str, str]) -> dict[str, Any]:
             current_example.set(example["id"])
             task: Any = {"question": example["question"]}
             if written_for_adas:
@@ -319,8 +337,13 @@ class AgentTask(Task):
             try:
                 value = adas.answer_text(forward(agent, task))
             except Exception as exc:  # the example's failure, recorded with it
-                return {"id": example["id"], "error": f"{type(exc).__name__}: {exc}"[:500]}
-            return {"id": example["id"], "answer": value[: self.data.answer_chars]}
+                result = {"id": example["id"], "error": f"{type(exc).__name__}: {exc}"[:500]}
+            else:
+                result = {"id": example["id"], "answer": value[: self.data.answer_chars]}
+            # What the toolkit did on its own for this example (asked again, answered a bad
+            # plan directly...), counted for the evaluation's metrics (`agent_events`).
+            counted = events.take(example["id"])
+            return {**result, "events": counted} if counted else result
 
         questions = self.questions(split)
         with ThreadPoolExecutor(limits.concurrency) as pool:
@@ -390,6 +413,8 @@ class AgentTask(Task):
             metrics["errors"] = _most_common(errors)
         if failures:
             metrics["test_failures"] = _most_common(failures)
+        if counted := _event_counts(outputs):
+            metrics["agent_events"] = counted
         return Score(accuracy, low, high, metrics)
 
     def usage_metrics(self, usage: dict[str, Any], metrics: dict[str, Any]) -> dict[str, Any]:
@@ -432,6 +457,20 @@ class AgentTask(Task):
             "Does it let AgentError propagate (no bare except that returns a guess)?",
             "Is every extra LLM call worth its cost (calls per example are metered and capped)?",
         ]
+
+
+def _event_counts(outputs: dict[str, Any]) -> dict[str, int]:
+    """The toolkit's events summed over the examples (`agents/events.py`). They come from the
+    sandbox, untrusted, and only inform: entries that are not a short name with a count are
+    left out rather than failing the evaluation; at most 10 names."""
+    total: dict[str, int] = {}
+    results = outputs.get("results")
+    for result in results if isinstance(results, list) else []:
+        counted = result.get("events") if isinstance(result, dict) else None
+        for name, n in counted.items() if isinstance(counted, dict) else ():
+            if isinstance(name, str) and len(name) <= 80 and type(n) is int and 0 < n <= 10**6:
+                total[name] = total.get(name, 0) + n
+    return dict(sorted(total.items(), key=lambda kv: (-kv[1], kv[0]))[:10])
 
 
 def _most_common(counts: dict[str, int]) -> dict[str, int]:
