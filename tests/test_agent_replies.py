@@ -539,7 +539,7 @@ def test_agents_score_under_realistic_replies_as_under_clean_ones():
     assert {s.shape for s in served} == set(SHAPES)  # every shape was met
     assert not [s for s in served if misread(s)]
     for name in codes:
-        (calm, _), (rough, _) = clean[name], realistic[name]
+        (calm, _), (rough, model) = clean[name], realistic[name]
         assert rough.status is calm.status, (name, rough.error)
         assert parse_failures(rough) == 0, (name, rough.metrics.get("errors"))
         if name in ADAS_AGENTS:
@@ -547,7 +547,30 @@ def test_agents_score_under_realistic_replies_as_under_clean_ones():
         else:  # our toolkit asks again: nothing lost, the very same answers
             assert rough.metrics["failed_examples"] == calm.metrics["failed_examples"]
             assert abs(rough.fitness - calm.fitness) <= 0.02, name
+        counted = rough.metrics.get("agent_events", {})
+        if any(s.left_out for s in model.served):  # what the toolkit did about them, counted
+            assert counted.get(adas.FILLED if name in ADAS_AGENTS else REASKED), name
+        if name == "decompose":  # the simulated planner's plan is no plan
+            assert counted[PLAN_EVENTS["unreadable"]] == 6
+            assert calm.metrics["agent_events"] == {PLAN_EVENTS["unreadable"]: 6}
     asked_again = [s for s in served if s.again]
     assert asked_again and all(
         s.shape in ("clean", "fence", "prose_then_json") for s in asked_again
     )
+
+
+def test_the_events_of_each_example_are_summed_in_the_metrics_and_forgeries_left_out():
+    from .realistic_model import agent_task
+
+    task = agent_task(examples=3)
+    forged = {"x" * 81: 1, "a bool": True, "negative": -2, "a string": "3"}
+    results = [
+        {"id": e.id, "answer": e.answer, "events": events_}
+        for e, events_ in zip(
+            task.examples("validation"),
+            [{REASKED: 2, "plan empty, answered directly": 1}, {REASKED: 1}, forged],
+            strict=True,
+        )
+    ]
+    score = task.score({"results": results}, "validation")
+    assert score.metrics["agent_events"] == {REASKED: 3, "plan empty, answered directly": 1}

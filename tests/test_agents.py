@@ -469,3 +469,4 @@ def test_a_plan_that_restates_its_question_is_answered_directly_not_failed():
     result = evaluate_with(task, answer, {"decompose": seed("decompose")})["decompose"]
     assert result.status is Status.OK and result.metrics["failed_examples"] == 0, result.metrics
     assert result.fitness == 1.0 and result.metrics["calls_per_example"] == 2.0
+    assert result.metrics["agent_events"] == {"plan restates the question, answered directly": 3}
