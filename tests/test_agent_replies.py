@@ -315,9 +315,9 @@ class ScriptedChannel:
         self.calls: list[dict[str, Any]] = []
         self.lock = threading.Lock()
 
-    def submit(self, messages, temperature=0.0, sample=0) -> Pending:
+    def submit(self, messages, temperature=0.0, sample=0, **asked: Any) -> Pending:
         with self.lock:
-            self.calls.append({"messages": messages, "sample": sample})
+            self.calls.append({"messages": messages, "sample": sample, **asked})
             reply = self.replies.pop(0)
         if isinstance(reply, Exception):
             raise CallFailed(str(reply))
