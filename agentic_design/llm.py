@@ -245,6 +245,11 @@ class LLM:
         }
         key = request_key(self.model, messages, params, sample)
         recorded = self._recorded(design_id, key)
+        if recorded is None and "response_format" in params:
+            # Recorded before the request asked for structured output (agents' calls did not):
+            # the same messages, answered then.
+            plain = {k: v for k, v in params.items() if k != "response_format"}
+            recorded = self._recorded(design_id, request_key(self.model, messages, plain, sample))
         if recorded is not None:
             return recorded
         if self.replaying:

@@ -4,7 +4,8 @@ The sandbox (made with `channel=True`) hands every child one end of a socket pai
 the fork; the broker in the search process holds the other. A call is one JSON message out, one
 back, matched by id, so any number of threads can have calls in flight at once:
 
-    request  {"id", "messages": [{"role", "content"}...], "temperature", "sample", "example"}
+    request  {"id", "messages": [{"role", "content"}...], "temperature", "sample", "example",
+              "fields" (optional: the JSON fields the reply should hold)}
     reply    {"id", "text", "error", "prompt_tokens", "completion_tokens", "usd"}
 
 Nothing here holds a key or opens a connection: the sandbox has no network, and the broker
@@ -19,6 +20,7 @@ import os
 import socket
 import threading
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -83,18 +85,25 @@ class BrokerClient:
         return self.wait(self.submit(messages, temperature, sample), timeout)
 
     def submit(
-        self, messages: list[dict[str, str]], temperature: float = 0.0, sample: int = 0
+        self,
+        messages: list[dict[str, str]],
+        temperature: float = 0.0,
+        sample: int = 0,
+        fields: Sequence[str] = (),
     ) -> Pending:
         """Send one call without waiting for its reply (`wait` collects it): several calls
-        in flight from one thread."""
+        in flight from one thread. `fields`: the reply is to be a JSON object of these string
+        fields (the broker asks the model for that where it can)."""
         call_id = uuid.uuid4().hex
-        request = {
+        request: dict[str, Any] = {
             "id": call_id,
             "messages": messages,
             "temperature": temperature,
             "sample": sample,
             "example": current_example.get(),
         }
+        if fields:
+            request["fields"] = list(fields)
         data = json.dumps(request).encode()
         if len(data) > MAX_MESSAGE:
             raise CallFailed(f"the request is {len(data):,} bytes; the limit is {MAX_MESSAGE:,}")

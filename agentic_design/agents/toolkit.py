@@ -139,7 +139,9 @@ class Agent:
 
     def _send(self, messages: list[dict[str, str]], sample: int) -> Pending:
         try:
-            return client().submit(messages, temperature=self.temperature, sample=sample)
+            return client().submit(
+                messages, temperature=self.temperature, sample=sample, fields=list(self.outputs)
+            )
         except CallFailed as exc:
             raise AgentError(f"the LLM call failed: {exc}") from None
 

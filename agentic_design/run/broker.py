@@ -52,10 +52,11 @@ class BrokerCancelled(BrokerCallError):
     """The evaluation ended before the call reached the model: it was never sent."""
 
 
-# The session a call is answered for, while an answerer runs: an answerer that waits (for a
-# slot at the model, between retries) asks it whether the evaluation is still going.
-answering_for: contextvars.ContextVar[BrokerSession | None] = contextvars.ContextVar(
-    "answering_for", default=None
+# The session and the checked request a call is answered for, while an answerer runs: an
+# answerer that waits (for a slot at the model, between retries) asks the session whether the
+# evaluation is still going, and reads what else the request asks (the reply's JSON fields).
+answering_for: contextvars.ContextVar[tuple[BrokerSession, dict[str, Any]] | None] = (
+    contextvars.ContextVar("answering_for", default=None)
 )
 
 
@@ -207,7 +208,7 @@ class BrokerSession:
             raise Refused("a message that is not JSON") from None
         if not isinstance(request, dict):
             raise Refused("a message that is not a JSON object")
-        unknown = set(request) - {"id", "messages", "temperature", "sample", "example"}
+        unknown = set(request) - {"id", "messages", "temperature", "sample", "example", "fields"}
         if unknown:
             # Quoted short: a refusal must never be bigger than what provoked it.
             names = ", ".join(_quote(name) for name in sorted(unknown)[:5])
@@ -243,6 +244,14 @@ class BrokerSession:
         example = request.get("example")
         if example is not None and (not isinstance(example, str) or len(example) > 64):
             raise Refused("the example id must be a string of at most 64 characters")
+        fields = request.get("fields", [])
+        if (
+            not isinstance(fields, list)
+            or len(fields) > 32
+            or not all(isinstance(f, str) and 0 < len(f) <= 64 for f in fields)
+            or len(set(fields)) != len(fields)
+        ):
+            raise Refused("fields must be at most 32 distinct names of 1 to 64 characters")
         with self._lock:
             tokens = self.prompt_tokens + self.completion_tokens
             per_example = self.limits.max_calls_per_example
@@ -261,7 +270,13 @@ class BrokerSession:
                 )
             self.calls += 1
             self.per_example[example or "-"]["calls"] += 1
-        return {**request, "temperature": float(temperature), "sample": sample, "example": example}
+        return {
+            **request,
+            "temperature": float(temperature),
+            "sample": sample,
+            "example": example,
+            "fields": fields,
+        }
 
     def _dispatch(self) -> None:
         """Send queued calls to the shared pool while this session has free slots (under the
@@ -283,7 +298,7 @@ class BrokerSession:
                 self._uncount(request)
             return
         reply: dict[str, Any] = {"id": request["id"]}
-        token = answering_for.set(self)
+        token = answering_for.set((self, request))
         try:
             answer = self.answer(
                 request["messages"], request["temperature"], request["sample"], self.design_id
@@ -436,12 +451,17 @@ def llm_answerer(llm: Any) -> Answerer:
     """The agents' model through `llm.LLM`: retried, recorded (and replayed), priced. A failed
     call's error goes to the agent with every key redacted (a provider may echo one)."""
     from agentic_design import redaction
-    from agentic_design.llm import LLMCancelled, LLMError
+    from agentic_design.llm import LLMCancelled, LLMError, structured_output
+
+    structured = structured_output(llm.config)
 
     def answer(
         messages: list[dict[str, str]], temperature: float, sample: int, design_id: int | None
     ) -> BrokerReply:
-        session = answering_for.get()
+        session, request = answering_for.get() or (None, {})
+        params: dict[str, Any] = {}
+        if structured and request.get("fields"):
+            params["response_format"] = json_fields_schema(request["fields"])
         try:
             reply = llm.complete(
                 messages,
@@ -449,6 +469,7 @@ def llm_answerer(llm: Any) -> Answerer:
                 design_id=design_id,
                 temperature=temperature,
                 cancelled=session.ended.is_set if session is not None else None,
+                **params,
             )
         except LLMCancelled as exc:
             if exc.sent:  # an attempt reached the model and failed; no retry followed
@@ -459,6 +480,24 @@ def llm_answerer(llm: Any) -> Answerer:
         return BrokerReply(reply.text, reply.prompt_tokens, reply.completion_tokens, reply.usd)
 
     return answer
+
+
+def json_fields_schema(fields: list[str]) -> dict[str, Any]:
+    """The structured-output request for a reply of these string fields (what ADAS asked its
+    models for with JSON mode; a schema where the model takes one)."""
+    return {
+        "type": "json_schema",
+        "json_schema": {
+            "name": "reply",
+            "strict": True,
+            "schema": {
+                "type": "object",
+                "properties": {field: {"type": "string"} for field in fields},
+                "required": list(fields),
+                "additionalProperties": False,
+            },
+        },
+    }
 
 
 def simulated_answerer(model: Any) -> Answerer:
