@@ -16,9 +16,9 @@ bit shows) except these, which measure the machine rather than the design:
 - wall_s: the evaluation's wall-clock time;
 - in the JSON of metrics and descriptors, at any depth, keys that are timings: names ending in
   `_s`, `_ms` or `_seconds`, or containing `seconds`, `wall`, `elapsed` or `latency`. In the
-  example tasks these are `train_seconds` (time the training took; the digits task also uses it
-  as a descriptor) and `latency_ms` (time per inference), both wall-clock and never the same
-  twice.
+  example tasks these are `train_seconds` (time the training took) and `latency_ms` (time per
+  inference), both wall-clock and never the same twice. (Descriptors hold no timings: they
+  steer the search, which must not depend on the machine's speed.)
 
 Nothing else is ignored by default: accuracies, losses, curves, bins, token counts and memory
 peaks must match. Two things are known to vary between two runs of the same code (checked at

@@ -288,7 +288,9 @@ class Task(ABC):
         return params_fingerprint(type(self).__qualname__, self.params)
 
     def descriptors(self, code: str, metrics: dict[str, Any]) -> dict[str, float]:
-        """Numbers that place a design in a space of behaviours, for diverse selection."""
+        """Numbers that place a design in a space of behaviours, for diverse selection. They
+        choose what the meta-agent is shown and which parents are drawn, so they must not
+        depend on the machine's speed (no wall-clock times): a replay must ask the same."""
         return {}
 
     def export_module(self, code: str, name: str) -> str:

@@ -238,11 +238,15 @@ class ArchitectureTask(Task):
         return "; ".join(why) or None
 
     def descriptors(self, code: str, metrics: dict[str, Any]) -> dict[str, float]:
-        params = metrics.get("params")
+        # Training cost in steps, not seconds: the seconds differ with the machine's load,
+        # and the diverse designs shown to the meta-agent (and the parents drawn) follow the
+        # descriptors, so a replay on a busy machine would be asked another question. The
+        # steps repeat exactly in a replay (`replay_budget`).
+        params, steps = metrics.get("params"), metrics.get("steps")
         return {
             "log10_params": math.log10(params) if isinstance(params, int) and params > 0 else 0.0,
             "layers": float(count_layer_calls(code)),
-            "train_seconds": float(metrics.get("train_seconds") or 0.0),
+            "log10_steps": math.log10(steps + 1) if isinstance(steps, int) and steps >= 0 else 0.0,
         }
 
     def export_module(self, code: str, name: str) -> str:
