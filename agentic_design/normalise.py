@@ -12,8 +12,9 @@ the truth in it (outside). It imports nothing but the standard library.
 - Anything else is text: lowercased, its spaces folded (line breaks kept, blank lines
   dropped), a trailing "." dropped: "Yes." -> "yes". So are the answers whose last number
   would say nothing about them: a grid ("[[0, 1], [1, 4]]", or rows of digits on several
-  lines), a list or a dict, code, a worked solution over several lines (what is compared is
-  a final answer, not the working).
+  lines), a list or a dict, code, a worked solution over several lines (what a vote compares is
+  a final answer, not the working; scored against a numeric truth, such an answer is read as
+  one line: `same_answer`).
 - Anything not a string (an int, a float, None) is first written with `str`.
 """
 
@@ -51,8 +52,16 @@ def normalise_answer(text: object) -> str:
 
 
 def same_answer(answer: object, truth: object) -> bool:
-    """Whether two answers are the same in the normal form."""
-    return normalise_answer(answer) == normalise_answer(truth)
+    """Whether an answer says the truth, in the normal form. Against a numeric truth, an
+    answer over several lines (a worked solution ending in its result) is read as one line:
+    its last number, as GSM8K-style scoring reads it; a grid, list or dict stays text."""
+    expected = normalise_answer(truth)
+    if _PLAIN_NUMBER.fullmatch(expected):
+        answer = " ".join(str(answer).split())
+    return normalise_answer(answer) == expected
+
+
+_PLAIN_NUMBER = re.compile(r"-?\d+(?:\.\d+)?(?:/\d+)?")
 
 
 def _fraction(numerator: int, denominator: int) -> str:

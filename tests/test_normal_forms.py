@@ -29,6 +29,15 @@ def test_the_vote_and_the_scorer_agree_on_what_is_the_same():
     assert not arithmetic.same_answer("41", "42")
 
 
+def test_a_worked_solution_is_scored_by_its_result_but_voted_on_as_text():
+    worked = "6 boxes of 7 apples.\n6 * 7 = 42\nSo she has 42 apples."
+    arithmetic = DATASETS["arithmetic"]({})
+    assert same_answer(worked, "42") and arithmetic.same_answer(worked, "42")
+    assert not same_answer("41 first,\nthen 43", "42")
+    assert not same_answer("[[4, 2]]\n", "42")  # a grid is no number, on any line
+    assert normalise_answer(worked) != "42"  # a vote compares final answers only
+
+
 @pytest.mark.parametrize(
     "reply",
     [

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from agentic_design import lenient_json
-from agentic_design.normalise import normalise_answer
+from agentic_design.normalise import same_answer
 from agentic_design.tasks.agent.data import (
     MAX_EXAMPLES,
     Example,
@@ -84,7 +84,7 @@ class Dataset(ABC):
 
     def same_answer(self, answer: str, truth: str) -> bool:
         """Whether two answers say the same (the simulated model's critic uses it too)."""
-        return normalise_answer(answer) == normalise_answer(truth)
+        return same_answer(answer, truth)
 
     def scoring(self, answers: dict[str, str], timeout_s: float) -> Programs | None:
         """For code answers (example id -> answer): the programs that judge them in the
