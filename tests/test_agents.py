@@ -219,9 +219,11 @@ def test_hostile_agents_are_contained_capped_and_recorded(monkeypatch):
     assert over.metrics["llm_refused_calls"] == over.metrics["failed_examples"] >= 2
     assert any("example's cap of 10 LLM calls" in e for e in over.metrics["errors"])
     # a flood: refused until it is three times the cap, then the channel is shut; the
-    # design's next call fails at once (no wait for the wall clock), recorded with what it did
+    # design's next call fails at once (no wait for the wall clock), recorded with what it did.
+    # (How many calls were served by then depends on timing: an example slower than the
+    # others may meet the shut channel before its own cap.)
     flood = results["flood"]
-    assert flood.status is Status.OK and flood.metrics["llm_calls"] == 30
+    assert flood.status is Status.OK and flood.metrics["llm_calls"] <= 30
     assert flood.metrics["failed_examples"] == 3
     assert any("BrokerUnavailable" in e for e in flood.metrics["errors"])
     assert flood.metrics["llm_refused_calls"] == 3 * 30 + 1
