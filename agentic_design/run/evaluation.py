@@ -194,14 +194,16 @@ class Evaluator:
 
 
 def run_programs(sandbox: Sandbox, programs: Programs, limits: SandboxLimits) -> SandboxResult:
-    """Run scoring programs in the sandbox, step after step (`Programs.then`): the last step's
-    run, whose value is {key: {"passed", "error"}}, or the first run that failed."""
+    """Run scoring programs in the sandbox, step after step (`Programs.then`), each under
+    `limits` less the hidden paths it may read (`Programs.reveal`): the last step's run, whose
+    value is {key: {"passed", "error"}}, or the first run that failed."""
     while True:
+        hidden = tuple(path for path in limits.hidden if path not in programs.reveal)
         checked = sandbox.run(
             _CHECK_CODE,
             entry="main",
             args={"programs": programs.programs, "timeout_s": programs.timeout_s},
-            limits=limits,
+            limits=dataclasses.replace(limits, hidden=hidden),
         )
         if not checked.ok or programs.then is None:
             return checked

@@ -67,11 +67,16 @@ class Programs:
 
     Scoring may take several steps: `then`, called outside the sandbox with these programs'
     results (untrusted wherever a design's code ran among them), returns the programs of the
-    next step. The results of the last step are the ones `score` reads."""
+    next step. The results of the last step are the ones `score` reads.
+
+    `reveal`: paths of `sandbox_hidden` these programs may read, for a step that runs no design
+    code and reads its secrets itself (HumanEval's tests), so that they never pass through the
+    sandbox's server, whose memory every later child inherits."""
 
     programs: dict[str, str]
     timeout_s: float = 5.0
     then: Callable[[dict[str, Any]], Programs] | None = None
+    reveal: tuple[str, ...] = ()
 
 
 class TaskBudget(BaseModel):
