@@ -20,8 +20,8 @@ ADAS_ARCHIVES = {
 }
 
 # Three archives ADAS itself published (Apache-2.0, data only). They are not part of the
-# repository: the tests that read them run where $AGENTIC_DESIGN_ADAS_ARCHIVES names a folder
-# holding them, or, with that unset, where the project's shared fixtures lie beside the checkout.
+# repository: the tests that read them run only where $AGENTIC_DESIGN_ADAS_ARCHIVES names a
+# folder holding them; elsewhere they skip, saying so. No test looks outside the repository.
 REAL_ADAS_ENV = "AGENTIC_DESIGN_ADAS_ARCHIVES"
 REAL_ADAS_FILES = {domain: f"{domain}_gpt3.5_results.json" for domain in ("arc", "drop", "mgsm")}
 
@@ -64,17 +64,13 @@ def cli(*args: str, cwd: Path | None = None, timeout: float = 300) -> subprocess
 
 
 def find_real_adas_archives() -> tuple[dict[str, Path] | None, str]:
-    """ADAS's three real archives by domain, or None and why they are not here. A set
-    $AGENTIC_DESIGN_ADAS_ARCHIVES is the only place looked in (a folder it names that is
-    missing counts as absent: no fallback); unset or empty, the shared fixtures beside the
-    checkout are."""
+    """ADAS's three real archives by domain, or None and why they are not here: the folder
+    $AGENTIC_DESIGN_ADAS_ARCHIVES names is the only place looked in."""
     named = os.environ.get(REAL_ADAS_ENV, "")
-    if named:
-        folder = Path(named).expanduser().resolve()
-        where = f"{folder} (named by ${REAL_ADAS_ENV})"
-    else:
-        folder = (REPO.parent / "shared" / "fixtures" / "adas").resolve()
-        where = f"{folder} (the shared fixtures beside the checkout; ${REAL_ADAS_ENV} is unset)"
+    if not named:
+        return None, f"ADAS's real archives are not here: ${REAL_ADAS_ENV} names no folder"
+    folder = Path(named).expanduser().resolve()
+    where = f"{folder} (named by ${REAL_ADAS_ENV})"
     if not folder.is_dir():
         return None, f"ADAS's real archives are not here: {where} does not exist"
     paths = {domain: folder / name for domain, name in REAL_ADAS_FILES.items()}
