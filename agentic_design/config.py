@@ -271,10 +271,70 @@ class SelectionConfig(_Strict):
     )
 
 
+class FidelityConfig(_Strict):
+    """Cheap evaluations first (successive halving, ASHA's rule): every design is evaluated at
+    the task's lowest share (`Task.fidelities`) and goes on to the next share, up to the full
+    evaluation, only while it ranks in the best 1/eta of the designs that reached that share
+    before it. Each evaluation costs `budget.evaluations` its share."""
+
+    enabled: bool = Field(
+        True, description="cheap evaluations first, for tasks that offer them (off: all full)"
+    )
+    levels: list[float] | None = Field(
+        None,
+        description="the shares below 1 to evaluate at, lowest first (default: the task's "
+        "own `fidelities()`)",
+    )
+    eta: float = Field(
+        3.0, ge=1.5, le=10, description="the best 1/eta at a share go on to the next share"
+    )
+
+    @field_validator("levels")
+    @classmethod
+    def _increasing_shares(cls, value: list[float] | None) -> list[float] | None:
+        if value is not None:
+            if not all(0 < share < 1 for share in value):
+                raise ValueError("each level is a share of a full evaluation, in (0, 1)")
+            if sorted(set(value)) != value:
+                raise ValueError("levels must increase, lowest first, without repeats")
+        return value
+
+
+class TuneConfig(_Strict):
+    """Tuned constants: now and then a promising design's numeric literals are fitted by an
+    optimiser (Optuna's TPE), each trial a sandboxed evaluation at the cheapest fidelity; the
+    best trial becomes a child (operator `tune`)."""
+
+    every: int = Field(
+        0, ge=0, description="one tuning step every this many designs (0: never)"
+    )
+    trials: int = Field(12, ge=2, le=200, description="evaluations one tuning step may spend")
+    constants: int = Field(
+        6, ge=1, le=32, description="the most numeric literals one step tunes at once"
+    )
+
+
 class SearchConfig(_Strict):
     """How proposals are made."""
 
-    proposer: Literal["auto", "evolution", "meta_agent"] = "auto"
+    proposer: Literal["auto", "evolution", "meta_agent", "random_sampling"] = Field(
+        "auto",
+        description="auto: the meta-agent when an LLM is configured, else evolution; "
+        "random_sampling: a control run, parents drawn uniformly with no selection pressure",
+    )
+    behaviour: bool = Field(
+        True,
+        description="record a child whose behavioural fingerprint (`Task.behaviour`) equals an "
+        "evaluated design's as its duplicate, without evaluating it",
+    )
+    behaviour_tries: int = Field(
+        8,
+        ge=1,
+        le=64,
+        description="children evolution draws, at most, until one behaves in a new way",
+    )
+    fidelity: FidelityConfig = Field(default_factory=FidelityConfig)
+    tune: TuneConfig = Field(default_factory=TuneConfig)
     selection: SelectionConfig = Field(default_factory=SelectionConfig)
     evolution: EvolutionConfig = Field(default_factory=EvolutionConfig)
     meta_agent: MetaAgentConfig = Field(default_factory=MetaAgentConfig)

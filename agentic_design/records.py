@@ -48,6 +48,9 @@ class Status(str, Enum):
     MEMORY = "memory"
     KILLED = "killed"  # died from a signal
     OUTPUT_LIMIT = "output_limit"
+    # Not evaluated, or not in full: the search knew enough to spare the evaluation.
+    DUPLICATE = "duplicate"  # behaves as an earlier design (`behaviour_of`): not evaluated
+    SCREENED_OUT = "screened_out"  # its cheap evaluation did not rank among the best
 
     @property
     def final(self) -> bool:
@@ -105,6 +108,9 @@ class Proposal:
     attempt: int = 0  # which repair attempt made it (0: not a repair)
     diff: str | None = None  # the change to the parent, when a model answered with edits
     graph: str | None = None  # the task graph (node-link JSON) of a design written by parts
+    behaviour: str | None = None  # its behavioural fingerprint, when the proposer took it
+    cost: float = 0.0  # evaluations spent making it (a tuning step's trials), in full ones
+    trials: tuple[dict[str, Any], ...] = ()  # those evaluations (a tuning step's), to record
 
 
 @dataclass(frozen=True)
@@ -124,6 +130,7 @@ class Evaluation:
     summary: str = ""
     error: str | None = None
     wall_s: float = 0.0
+    fidelity: float = 1.0  # the share of a full evaluation it ran (`Task.fidelities`)
 
 
 @dataclass(frozen=True)
@@ -146,6 +153,10 @@ class Design:
     attempt: int = 0
     diff: str | None = None
     near_hash: str | None = None  # records.near_hash of the code (schema 5 on)
+    behaviour: str | None = None  # its behavioural fingerprint (schema 6 on)
+    behaviour_of: int | None = None  # the design it behaves as, when a duplicate
+    fidelity: float = 1.0  # the share of a full evaluation its result comes from
+    evaluation_cost: float = 1.0  # what it spent of budget.evaluations, in full evaluations
     error: str | None = None
     fitness: float | None = None
     ci_low: float | None = None
@@ -186,6 +197,10 @@ class Design:
             "origin": self.origin.value,
             "repair_of": self.repair_of,
             "attempt": self.attempt,
+            "behaviour": self.behaviour,
+            "behaviour_of": self.behaviour_of,
+            "fidelity": self.fidelity,
+            "evaluation_cost": self.evaluation_cost,
             "diff": self.diff,
             "summary": self.summary,
             "error": self.error,

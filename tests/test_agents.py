@@ -37,7 +37,13 @@ def agent_config(run_dir, evaluations: int, examples: int = 6, **extra) -> dict:
         "task_budget": {"examples": examples, "test_examples": examples},
         "agent_llm": {"model": "simulated"},
         "sandbox": {"workers": 2, "wall_s": 30},
-        "search": {"evolution": {"population": 6, "tournament": 2}, "report": False},
+        # Full evaluations only: these tests count each design's calls (cheap evaluations
+        # first are tested in test_cheap_first.py and test_task_fidelity.py).
+        "search": {
+            "evolution": {"population": 6, "tournament": 2},
+            "report": False,
+            "fidelity": {"enabled": False},
+        },
         **extra,
     }
 

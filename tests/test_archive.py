@@ -5,7 +5,7 @@ import sqlite3
 import pytest
 
 from agentic_design.records import Evaluation, Proposal, Status
-from agentic_design.store.archive import Archive, ArchiveError, farthest_points
+from agentic_design.store.archive import SCHEMA_VERSION, Archive, ArchiveError, farthest_points
 
 
 def proposal(i: int, parents: tuple[int, ...] = ()) -> Proposal:
@@ -139,7 +139,7 @@ def test_a_store_of_an_older_schema_is_upgraded_on_open_and_read_as_before(archi
         Archive.open(tmp_path / "run", readonly=True).get(design_id + 1)
     assert Archive.open(tmp_path / "run", readonly=True).get(design_id).diff is None
     upgraded = Archive.open(tmp_path / "run")
-    assert upgraded.meta("schema_version") == 5
+    assert upgraded.meta("schema_version") == SCHEMA_VERSION
     assert upgraded.near_duplicate(proposal(1).code) is None  # old rows have no fingerprint
     assert upgraded.get(design_id).fitness == 0.8 and upgraded.get(design_id).diff is None
     edited = Proposal(name="edited", thought="", code="x = 2\n", parents=(1,), diff="-x\n+x\n")

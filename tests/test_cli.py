@@ -3,6 +3,7 @@ exported, killed and resumed."""
 
 import json
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -136,7 +137,10 @@ def test_show_one_design_prints_its_code(run_dir):
 def test_status_reports_a_finished_run(run_dir):
     result = cli("status", str(run_dir))
     assert result.returncode == 0
-    assert "finished" in result.stdout and "10 evaluated, 0 pending" in result.stdout
+    assert "finished" in result.stdout and " evaluated, 0 pending" in result.stdout
+    # The budget in full evaluations (cheap ones count their share), spent to the last design.
+    spent = re.search(r"budget evaluations: ([\d.]+) of 10", result.stdout)
+    assert spent and 10 <= float(spent.group(1)) < 11.25
 
 
 @pytest.mark.slow

@@ -174,7 +174,8 @@ def test_a_digits_search_runs_with_map_elites(tmp_path):
     data = small_digits_config(tmp_path / "run", evaluations=10)
     data["search"]["selection"] = {"strategy": "map_elites"}
     result = Search(RunConfig.from_dict(data), progress=False).run()
-    assert result.total == 10 and result.best is not None
+    # Cheap evaluations first: more designs than full evaluations (tests/test_cheap_first.py).
+    assert result.total >= 10 and result.best is not None
     children = [d for d in Archive.open(tmp_path / "run").designs() if d.parents]
     assert children and all(d.status is not Status.PENDING for d in children)
 

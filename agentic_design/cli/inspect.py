@@ -56,7 +56,8 @@ def status(run_dir: Annotated[Path, typer.Argument(help="a run directory")]) -> 
         searched_s = float(meta.get("searched_s", 0.0))
         rate = (total - pending) / searched_s * 3600 if searched_s > 0 else 0.0
         out.print(f"searched: {searched_s / 60:.1f} min, {rate:,.0f} evaluations per hour")
-        for line in _budget_lines(budget, total - pending, searched_s, spend, best, archive):
+        evaluated = archive.spent()
+        for line in _budget_lines(budget, evaluated, searched_s, spend, best, archive):
             out.print(f"  {line}", highlight=False)
     out.print(f"LLM spend: {spend['calls']} calls, {spend['tokens']} tokens, ${spend['usd']:.4f}")
     _print_models(archive)
@@ -80,14 +81,15 @@ def status(run_dir: Annotated[Path, typer.Argument(help="a run directory")]) -> 
 
 def _budget_lines(
     budget: dict[str, Any],
-    evaluated: int,
+    evaluated: float,
     searched_s: float,
     spend: dict[str, float],
     best: Design | None,
     archive: Archive,
 ) -> list[str]:
-    """Progress against each budget the run was given."""
-    lines = [f"evaluations: {evaluated} of {budget.get('evaluations', '?')}"]
+    """Progress against each budget the run was given (evaluations in full ones: a cheap
+    evaluation counts its share, a duplicate nothing)."""
+    lines = [f"evaluations: {evaluated:g} of {budget.get('evaluations', '?')}"]
     if budget.get("hours"):
         lines.append(f"hours: {searched_s / 3600:.2f} of {budget['hours']}")
     if budget.get("usd") is not None:
@@ -201,7 +203,7 @@ def show(
             str(d.id),
             escape(d.name),
             d.status.value + (f", {cap.marker()}" if cap else ""),
-            f"{d.fitness:.4f}" if d.fitness is not None else "-",
+            _fitness_cell(d),
             *cost,
             _ci_cell(d),
             escape(d.summary or "-"),
@@ -217,6 +219,13 @@ TABLE_ROWS = 20  # the table's default length; --json lists every design
 
 def name_of(archive: Archive) -> str:
     return str(archive.meta("fitness_name", "fitness"))
+
+
+def _fitness_cell(d: Design) -> str:
+    """The fitness, and the share of a full evaluation it comes from when that is less."""
+    if d.fitness is None:
+        return f"= #{d.behaviour_of}" if d.behaviour_of is not None else "-"
+    return f"{d.fitness:.4f}" + (f" @{d.fidelity:.0%}" if d.fidelity < 1 else "")
 
 
 def _number(value: Any) -> str:
@@ -246,7 +255,11 @@ def _print_transfer(metrics: dict[str, Any]) -> None:
 
 
 def _ranked(designs: list[Design]) -> list[Design]:
-    return sorted(designs, key=lambda d: (d.fitness is None, -(d.fitness or 0.0), d.id))
+    """Best first: full evaluations, then cheap ones (a number on a scale of its own), then
+    designs without a fitness."""
+    return sorted(
+        designs, key=lambda d: (d.fitness is None, d.fidelity < 1, -(d.fitness or 0.0), d.id)
+    )
 
 
 def _show_one(d: Design, fitness_name: str, graph: str | None = None) -> None:
@@ -260,6 +273,13 @@ def _show_one(d: Design, fitness_name: str, graph: str | None = None) -> None:
             highlight=False,
             markup=False,
         )
+    if d.fidelity < 1:
+        out.print(
+            f"from a cheap evaluation: {d.fidelity:.0%} of a full one (search.fidelity)",
+            highlight=False,
+        )
+    if d.behaviour_of is not None:
+        out.print(f"behaves as #{d.behaviour_of}: not evaluated itself", highlight=False)
     cap = capped(d.metrics)
     if cap is not None:
         out.print(f"[bold yellow]{escape(cap.line())}[/]", highlight=False)

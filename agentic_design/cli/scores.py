@@ -14,6 +14,8 @@ def _scored(design: Design, fitness_name: str) -> str:
     interval with words, since fitness may be negative."""
     fitness = "-" if design.fitness is None else f"{design.fitness:.4f}"
     interval = _interval(design.ci_low, design.ci_high, design.metrics)
+    if design.fidelity < 1:
+        fitness += f" at {design.fidelity:.0%} of a full evaluation"
     line = f"#{design.id} {design.name}: {fitness_name} {fitness} ({interval})"
     return f"{line}, {design.summary}" if design.summary else line
 

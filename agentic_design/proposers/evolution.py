@@ -8,12 +8,18 @@ are chosen (best-k, MAP-Elites, islands: `agentic_design.proposers.selection`).
 
 Planning is incremental: each plan reads only the designs finished since the last one, so it
 costs the same at design 100,000 as at design 100.
+
+With `behaviour` set (a task's behavioural fingerprint, taken in the sandbox), a child that
+behaves as a design already in the run, or as a child planned since, is drawn again, up to
+`behaviour_tries` times: a constant scaled where it changes no comparison is not worth an
+evaluation. After that many, the last child goes as it is, and the search records it as a
+duplicate without evaluating it.
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
@@ -82,6 +88,7 @@ class EvolutionProposer:
         operators: Operators,
         seed: int,
         selection: SelectionConfig | None = None,
+        strategy: Callable[[], Strategy] | None = None,
     ) -> None:
         self.settings = settings
         if settings.operator_weights is not None:  # the named operators only
@@ -90,6 +97,9 @@ class EvolutionProposer:
         self.operators = operators
         self.seed = seed
         self.selection = selection or SelectionConfig()
+        # Makes the parents' strategy: `search.selection`'s, unless the caller brings its own
+        # (the control run's uniform draw).
+        self._make_strategy = strategy
         # What `plan` has read of the run so far: the strategy fed with every finished design
         # up to `_read_upto`, and the code hashes of all of them (and of planned children).
         self._strategy = self._new_strategy()
@@ -98,8 +108,15 @@ class EvolutionProposer:
         self._seen: set[str] = set()
         self._planned: list[str] = []  # code hashes of children planned by `plan`
         self._archive: Archive | None = None  # where `plan` reads chosen parents' code
+        #: The fingerprint of a child's behaviour (None: none could be taken); None: children
+        #: are not fingerprinted. Set by the search, with the sandbox to take them in.
+        self.behaviour: Callable[[str], str | None] | None = None
+        self.behaviour_tries = 8
+        self._behaviours: set[str] = set()  # of the designs read and the children planned
 
     def _new_strategy(self) -> Strategy:
+        if self._make_strategy is not None:
+            return self._make_strategy()
         return make_strategy(self.selection, self.settings.population, self.settings.tournament)
 
     def _load(self, design: Design) -> Design:
@@ -126,6 +143,10 @@ class EvolutionProposer:
         if self._read_upto == 0:  # the first plan (of a resumed run, too): the store's hashes
             self._seen |= archive.code_fingerprints(upto)
             self._count = upto
+            if self.behaviour is not None:  # every design before this one, planned or not
+                self._behaviours |= archive.behaviours(number - 1)
+        elif self.behaviour is not None:
+            self._behaviours |= archive.behaviours(upto, after=self._read_upto)
         new = self._strategy.follow(archive, self._read_upto, upto)
         for design in new:
             self._seen |= self._hashes(design)
@@ -135,6 +156,8 @@ class EvolutionProposer:
         proposal = self._propose(self._strategy, self._seen, self._count, rng, number)
         self._planned.append(code_hash(proposal.code))
         self._seen.add(code_hash(proposal.code))
+        if proposal.behaviour is not None:
+            self._behaviours.add(proposal.behaviour)
         return proposal
 
     def write(self, plan: Proposal) -> Proposal:
@@ -156,15 +179,24 @@ class EvolutionProposer:
         self._archive = None  # the history holds the designs' code
         strategy = self._new_strategy()
         seen: set[str] = set(self._planned)
+        behaviours = set(self._behaviours)
         for design in sorted(history, key=lambda d: d.id):
             strategy.add(design)
             seen |= self._hashes(design)
+            if design.behaviour is not None:
+                behaviours.add(design.behaviour)
         if number is None:
             number = max((d.id for d in history), default=0) + 1
-        return self._propose(strategy, seen, len(history), rng, number)
+        return self._propose(strategy, seen, len(history), rng, number, behaviours)
 
     def _propose(
-        self, strategy: Strategy, seen: set[str], count: int, rng: random.Random, number: int
+        self,
+        strategy: Strategy,
+        seen: set[str],
+        count: int,
+        rng: random.Random,
+        number: int,
+        behaviours: set[str] | None = None,
     ) -> Proposal:
         if not strategy.population(number):
             raise NoParentsError(
@@ -172,10 +204,13 @@ class EvolutionProposer:
                 "evolution needs at least one working design (a seed) to start from"
             )
         unchangeable: list[int] = []  # parents no configured operator can change
-        for attempt in range(MAX_ATTEMPTS):
+        known = self._behaviours if behaviours is None else behaviours
+        same_behaviour: list[tuple[_Child, str]] = []  # new code, known behaviour
+        for attempt in range(MAX_ATTEMPTS + self.behaviour_tries):
             # Later attempts stack extra mutations: a parent whose close neighbours were all
             # tried already needs a bigger step to reach something new.
-            child = self._child(strategy, number, unchangeable, rng, extra=attempt // 4)
+            extra = min(attempt, MAX_ATTEMPTS) // 4
+            child = self._child(strategy, number, unchangeable, rng, extra=extra)
             if isinstance(child, int):
                 unchangeable.append(child)
                 if all(d.id in unchangeable for d in strategy.population(number)):
@@ -184,8 +219,19 @@ class EvolutionProposer:
                         "population (see search.evolution.operator_weights)"
                     )
                 continue
-            if not {code_hash(child.code), near_hash(child.code)} & seen:
+            if {code_hash(child.code), near_hash(child.code)} & seen:
+                continue
+            if self.behaviour is None:
                 return self._proposal(child, number)
+            behaviour = self.behaviour(child.code)
+            if behaviour is None or behaviour not in known:
+                return self._proposal(child, number, behaviour)
+            same_behaviour.append((child, behaviour))
+            if len(same_behaviour) >= self.behaviour_tries:
+                break
+        if same_behaviour:  # recorded as the duplicate it is, without an evaluation
+            child, behaviour = same_behaviour[-1]
+            return self._proposal(child, number, behaviour)
         raise NoNovelChildError(
             f"{MAX_ATTEMPTS} children in a row duplicated designs already in the run"
         )
@@ -218,7 +264,7 @@ class EvolutionProposer:
             changes.append(change)
         return _Child(code, (parent,), tuple(changes)) if changes else parent.id
 
-    def _proposal(self, child: _Child, number: int) -> Proposal:
+    def _proposal(self, child: _Child, number: int, behaviour: str | None = None) -> Proposal:
         first = child.parents[0]
         what = "; ".join(m.description for m in child.changes)
         if len(child.parents) == 2:
@@ -239,4 +285,5 @@ class EvolutionProposer:
             operator="; ".join(f"{m.operator}: {m.description}" for m in child.changes),
             proposer=self.name,
             generation=max(d.generation for d in child.parents) + 1,
+            behaviour=behaviour,
         )

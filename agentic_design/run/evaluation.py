@@ -9,6 +9,8 @@ and, for status ok, the score computed against labels the sandbox never saw.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 import linecache
 import time
 import types
@@ -33,6 +35,8 @@ BROKER_FINISH_S = 60.0
 _ENTRY_CODE = "from agentic_design.run.evaluation import evaluate_in_sandbox as main\n"
 # ...and this to score outputs that are programs (an agent's code against hidden tests).
 _CHECK_CODE = "from agentic_design.run.program_check import check_programs as main\n"
+# ...and this for a design's behavioural fingerprint (`Task.behaviour`).
+_BEHAVIOUR_CODE = "from agentic_design.run.evaluation import behaviour_in_sandbox as main\n"
 # ...and this to check one part of a design written part by part (the meta-agent's decompose).
 _PART_CODE = "from agentic_design.run.program_check import check_module as main\n"
 
@@ -66,6 +70,33 @@ def evaluate_in_sandbox(
     return task_obj.run(module, split, seed=seed, budget=task_obj.budget)  # type: ignore[arg-type]
 
 
+def behaviour_in_sandbox(
+    task: str,
+    task_params: dict[str, Any],
+    code: str,
+    seed: int,
+    budget: dict[str, Any],
+) -> Any:
+    """The sandbox entry point of a fingerprint: build the task, load the design, probe it."""
+    task_obj = load_task(task, task_params)
+    task_obj.configure(budget)
+    module = load_design_module(code)
+    return task_obj.behaviour(module, seed=seed, budget=task_obj.budget)
+
+
+def has_behaviour(task: Task) -> bool:
+    """Whether the task fingerprints behaviour (overrides `Task.behaviour`)."""
+    return type(task).behaviour is not Task.behaviour
+
+
+def behaviour_hash(value: Any) -> str | None:
+    """The fingerprint of what `Task.behaviour` returned (None stays None)."""
+    if value is None:
+        return None
+    payload = json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(payload.encode()).hexdigest()[:24]
+
+
 class Evaluator:
     """Evaluates designs of one task in a sandbox pool; safe to call from several threads."""
 
@@ -92,18 +123,23 @@ class Evaluator:
         split: str = "validation",
         recorded: dict[str, Any] | None = None,
         design_id: int | None = None,
+        fidelity: float = 1.0,
     ) -> Evaluation:
         """Run and score one design. With the `recorded` metrics of an earlier evaluation it
         runs under the budget that repeats that evaluation exactly (`Task.replay_budget`).
-        An agent's LLM calls are served by the broker, recorded under `design_id`."""
+        An agent's LLM calls are served by the broker, recorded under `design_id`. A
+        `fidelity` below 1 runs the task's cheap evaluation of that share (`Task.fidelities`)."""
         budget: TaskBudget = self.task.budget
         if recorded is not None:
             budget = self.task.replay_budget(budget, recorded)
+        if fidelity != budget.fidelity:
+            budget = budget.model_copy(update={"fidelity": fidelity})
+        cheap: dict[str, Any] = {"fidelity": budget.fidelity} if budget.fidelity < 1 else {}
         session = None
         if self.broker is not None:
             session = self.broker.session(
                 design_id,
-                self.task.call_cap(split),  # type: ignore[arg-type]
+                self.task.call_cap(split, **cheap),  # type: ignore[arg-type]
                 self.task.example_call_cap(),
             )
         started = time.monotonic()
@@ -126,16 +162,38 @@ class Evaluator:
             session.finish(timeout=BROKER_FINISH_S)
             usage = session.metrics()
         if result.ok:
-            result = self._run_programs(result, split)
+            result = self._run_programs(result, split, cheap)
         wall_s = time.monotonic() - started
-        return self._judge(result, code, split, seed, wall_s, usage)
+        evaluation = self._judge(result, code, split, seed, wall_s, usage, budget.fidelity)
+        return dataclasses.replace(evaluation, fidelity=budget.fidelity)
 
-    def _run_programs(self, result: SandboxResult, split: str) -> SandboxResult:
+    def behaviour(self, code: str, *, seed: int) -> str | None:
+        """The design's behavioural fingerprint (`Task.behaviour`, run in the sandbox), or None
+        when the task has none or the probe failed (the full evaluation then says why)."""
+        if not has_behaviour(self.task):
+            return None
+        result = self.sandbox.run(
+            _BEHAVIOUR_CODE,
+            entry="main",
+            args={
+                "task": self.task_ref,
+                "task_params": self.task.params,
+                "code": code,
+                "seed": seed,
+                "budget": self.task.budget.model_dump(mode="json"),
+            },
+            limits=self.limits,
+        )
+        return behaviour_hash(result.value) if result.ok else None
+
+    def _run_programs(
+        self, result: SandboxResult, split: str, cheap: dict[str, Any]
+    ) -> SandboxResult:
         """When scoring means running the outputs (code answers), run them in the sandbox, step
         after step (`Programs.then`), and add the last step's results to the outputs; a failure
         of such a run is the design's failure."""
         try:
-            programs = self.task.scoring_programs(result.value, split)  # type: ignore[arg-type]
+            programs = self.task.scoring_programs(result.value, split, **cheap)  # type: ignore[arg-type]
         except InvalidOutputs:
             return result  # reported as unscorable by _judge, with the same message
         if programs is None:
@@ -154,6 +212,7 @@ class Evaluator:
         seed: int,
         wall_s: float,
         usage: dict[str, Any],
+        fidelity: float = 1.0,
     ) -> Evaluation:
         if not result.ok:
             metrics = {"stderr_tail": result.stderr[-2000:]} if result.stderr else {}
@@ -166,7 +225,10 @@ class Evaluator:
                 metrics={**metrics, **usage},
             )
         try:
-            score = self.task.score(result.value, split)  # type: ignore[arg-type]
+            if fidelity < 1:
+                score = self.task.score(result.value, split, fidelity=fidelity)  # type: ignore[arg-type, call-arg]
+            else:
+                score = self.task.score(result.value, split)  # type: ignore[arg-type]
         except InvalidOutputs as exc:
             return Evaluation(
                 status=Status.INVALID,

@@ -134,6 +134,7 @@ class EvaluationWorker:
         design_id: int | None = None,
         earlier: list[dict[str, Any]] | None = None,
         replay: bool = False,
+        fidelity: float = 1.0,
     ) -> tuple[Evaluation, list[dict[str, Any]]]:
         """The evaluation, and the LLM calls its agent made (for the run's store). With the
         calls recorded `earlier` for this design, or `replay`, a broker of its own answers
@@ -148,7 +149,12 @@ class EvaluationWorker:
             )
         try:
             evaluation = evaluator.evaluate(
-                code, seed=seed, split=split, recorded=recorded, design_id=design_id
+                code,
+                seed=seed,
+                split=split,
+                recorded=recorded,
+                design_id=design_id,
+                fidelity=fidelity,
             )
         finally:
             if evaluator is not self.evaluator and evaluator.broker is not None:
@@ -157,6 +163,10 @@ class EvaluationWorker:
 
     def check_part(self, code: str, names: list[str], check: str) -> str | None:
         return self.checker(code, names, check)
+
+    def behaviour(self, code: str, seed: int) -> list[str | None]:
+        # In a list: `_call` answers "timeout" or "died: ..." in words when it fails.
+        return [self.evaluator.behaviour(code, seed=seed)]
 
     def close(self) -> None:
         if self.evaluator.broker is not None:
@@ -305,6 +315,13 @@ class RayEvaluator:
         raise SandboxError(f"a Ray evaluation worker failed to start: {exc}") from None
 
     # -- the work -------------------------------------------------------------------------------
+    def behaviour(self, code: str, *, seed: int) -> str | None:
+        """A design's behavioural fingerprint, taken on a free worker (None when the worker
+        fails to answer: the design is then evaluated in full)."""
+        deadline_s = self.wall_s + self.settings.timeout_margin_s
+        outcome = self._call("behaviour", (code, seed), deadline_s)
+        return outcome[0] if isinstance(outcome, list) else None
+
     def evaluate(
         self,
         code: str,
@@ -313,6 +330,7 @@ class RayEvaluator:
         split: str = "validation",
         recorded: dict[str, Any] | None = None,
         design_id: int | None = None,
+        fidelity: float = 1.0,
     ) -> Evaluation:
         """Run and score one design on a free worker; as `Evaluator.evaluate`, plus a timeout
         when the worker stops answering and a retry when it dies."""
@@ -321,7 +339,7 @@ class RayEvaluator:
         if self._agents and self._calls is not None and design_id is not None:
             with self._lock:  # one store connection, shared by the pipeline's threads
                 earlier = self._calls.recorded_llm_calls(design_id)
-        args = (code, seed, split, recorded, design_id, earlier, self._replay)
+        args = (code, seed, split, recorded, design_id, earlier, self._replay, fidelity)
         outcome = self._call("evaluate", args, deadline_s)
         if isinstance(outcome, tuple):
             evaluation, calls = outcome

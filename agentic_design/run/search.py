@@ -24,8 +24,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from agentic_design.config import ConfigError, RunConfig
 from agentic_design.proposers.base import Proposer
+from agentic_design.proposers.evolution import EvolutionProposer
 from agentic_design.proposers.meta_agent import MetaAgentProposer
-from agentic_design.records import ArchiveError, Design, Evaluation, Origin, Status, StopReason
+from agentic_design.records import ArchiveError, Design, Evaluation, Origin, StopReason
 from agentic_design.run.assemble import (
     build_task,
     device_plan,
@@ -33,9 +34,7 @@ from agentic_design.run.assemble import (
     preflight,
     proposer_for,
 )
-from agentic_design.run.evaluation import (
-    Evaluator,
-)
+from agentic_design.run.evaluation import Evaluator, has_behaviour
 from agentic_design.run.lifecycle import final_test, open_run, record_stop
 from agentic_design.run.pipeline import Evaluates, Pipeline
 from agentic_design.store.archive import Archive
@@ -179,6 +178,11 @@ class Search:
                 self._record_protections(archive, protections)
                 if isinstance(proposer, MetaAgentProposer):  # its decompose mode checks parts
                     proposer.checker = checker
+                if isinstance(proposer, EvolutionProposer) and fingerprints(self.config, task):
+                    seed = self.config.seed  # children behaving as a design before: redrawn
+                    proposer.behaviour = lambda code: evaluator.behaviour(code, seed=seed)
+                    proposer.behaviour_tries = self.config.search.behaviour_tries
+                proposer = self._with_tuning(proposer, evaluator, task)
                 stopped_by, reason = self._loop(archive, evaluator, proposer, task)
                 if stopped_by not in (StopReason.INTERRUPTED, StopReason.DIVERGED):
                     test = final_test(archive, evaluator, task)
@@ -273,6 +277,10 @@ class Search:
                     elapsed=elapsed,
                     on_result=on_result,
                     reference=self._replay_store,
+                    levels=cheap_levels(self.config, task),
+                    eta=self.config.search.fidelity.eta,
+                    behaviour=fingerprints(self.config, task),
+                    proposal_cost=self._tuning_cost(task),
                 )
                 stopped_by = pipeline.run()
                 reason = pipeline.reason
@@ -284,6 +292,29 @@ class Search:
         finally:
             archive.set_meta("searched_s", elapsed())
         return stopped_by, reason
+
+    def _tuning_cost(self, task: Task) -> float:
+        """The most a proposal may spend: a tuning step's trials at the cheapest share."""
+        settings = self.config.search.tune
+        if not settings.every:
+            return 0.0
+        return settings.trials * (*cheap_levels(self.config, task), 1.0)[0]
+
+    def _with_tuning(self, proposer: Proposer, evaluator: Evaluates, task: Task) -> Proposer:
+        """The proposer, tuning a promising design's constants every `search.tune.every`
+        designs, each trial at the cheapest share."""
+        settings = self.config.search.tune
+        if not settings.every:
+            return proposer
+        from agentic_design.proposers.tune import TuningStep  # optuna: only now
+
+        seed, share = self.config.seed, (*cheap_levels(self.config, task), 1.0)[0]
+        cheap: dict[str, Any] = {"fidelity": share} if share < 1 else {}
+
+        def evaluate(code: str) -> Evaluation:
+            return evaluator.evaluate(code, seed=seed, **cheap)
+
+        return TuningStep(proposer, settings, evaluate, seed=seed, share=share)
 
     def _say_interrupted(self) -> None:
         self.console.print(
@@ -333,11 +364,27 @@ class Search:
 
     @staticmethod
     def _update(progress: Progress, bar: Any, archive: Archive) -> None:
-        counts = archive.counts()
-        finished = sum(n for status, n in counts.items() if status != Status.PENDING.value)
+        # Against budget.evaluations: a cheap evaluation counts its share, a duplicate nothing.
+        finished = archive.spent()
         best = archive.best()
         label = f"best {best.fitness:.4f} (#{best.id})" if best and best.fitness else "no best yet"
         progress.update(bar, completed=finished, description=label)
+
+
+def cheap_levels(config: RunConfig, task: Task) -> tuple[float, ...]:
+    """The shares of a full evaluation a design climbs before its full one (`search.fidelity`:
+    its levels, else the task's own), or () when every evaluation is a full one."""
+    settings = config.search.fidelity
+    if not settings.enabled:
+        return ()
+    levels = settings.levels if settings.levels is not None else task.fidelities()
+    return tuple(sorted({float(share) for share in levels if 0 < share < 1}))
+
+
+def fingerprints(config: RunConfig, task: Task) -> bool:
+    """Whether the run takes behavioural fingerprints (`search.behaviour`, for a task that
+    defines them)."""
+    return config.search.behaviour and has_behaviour(task)
 
 
 def _raise_interrupt(signum: int, frame: FrameType | None) -> None:

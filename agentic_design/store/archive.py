@@ -142,6 +142,8 @@ class Archive:
     ) -> int:
         design_id = insert_design(db, self.run_name, proposal, eval_seed, task_fingerprint)
         insert_event(db, "proposed", design_id, operator=proposal.operator)
+        for trial in proposal.trials:  # a tuning step's evaluations
+            insert_event(db, "tune_trial", design_id, **trial)
         return design_id
 
     def graph(self, design_id: int) -> str | None:
@@ -151,10 +153,26 @@ class Archive:
         ).fetchone()
         return str(row[0]) if row else None
 
-    def finish(self, design_id: int, evaluation: Evaluation) -> None:
-        """Record a design's evaluation result: its status becomes final."""
+    def finish(
+        self,
+        design_id: int,
+        evaluation: Evaluation,
+        *,
+        cost: float = 1.0,
+        behaviour_of: int | None = None,
+        cheaper: Sequence[Evaluation] = (),
+        behaviour: str | None = None,
+    ) -> None:
+        """Record a design's evaluation result: its status becomes final. `cost`: what its
+        evaluations spent, in full evaluations; `cheaper`: the cheap evaluations that came
+        before this one (recorded too); `behaviour`: its fingerprint, when it was taken only
+        now (a seed's); `behaviour_of`: the design it duplicates, not evaluated itself."""
         with self._transaction() as db:
-            finish_design(db, design_id, evaluation)
+            finish_design(db, design_id, evaluation, cost, behaviour_of)
+            if behaviour is not None:
+                db.execute("UPDATE designs SET behaviour = ? WHERE id = ?", (behaviour, design_id))
+            for earlier in cheaper:
+                insert_evaluation(db, design_id, "search", earlier)
             insert_evaluation(db, design_id, "search", evaluation)
             insert_event(
                 db,
@@ -332,6 +350,41 @@ class Archive:
             "SELECT id FROM designs WHERE near_hash = ? ORDER BY id LIMIT 1", (near_hash(code),)
         ).fetchone()
         return int(row[0]) if row else None
+
+    def behaviour_twin(self, behaviour: str) -> int | None:
+        """The first design with this behavioural fingerprint, if there is one."""
+        row = self._db.execute(
+            "SELECT id FROM designs WHERE behaviour = ? ORDER BY id LIMIT 1", (behaviour,)
+        ).fetchone()
+        return int(row[0]) if row else None
+
+    def behaviours(self, upto: int | None = None, after: int = 0) -> set[str]:
+        """The behavioural fingerprints of the designs with ids in (`after`, `upto`]."""
+        rows = self._db.execute(
+            "SELECT behaviour FROM designs WHERE id <= ? AND id > ? AND behaviour IS NOT NULL",
+            (NO_LIMIT if upto is None else upto, after),
+        )
+        return {row[0] for row in rows}
+
+    def spent(self, upto: int | None = None, after: int = 0) -> float:
+        """What the finished designs with ids in (`after`, `upto`] spent of
+        `budget.evaluations`, in full evaluations (a cheap one counts its share, a duplicate
+        nothing)."""
+        row = self._db.execute(
+            "SELECT TOTAL(evaluation_cost) FROM designs WHERE id <= ? AND id > ? "
+            "AND status != ?",
+            (NO_LIMIT if upto is None else upto, after, Status.PENDING.value),
+        ).fetchone()
+        return float(row[0])
+
+    def cheap_results(self) -> list[tuple[int, float, float]]:
+        """(design id, share, fitness) of every cheap evaluation of the search that scored."""
+        rows = self._db.execute(
+            "SELECT design_id, fidelity, fitness FROM evaluations WHERE purpose = 'search' "
+            "AND fidelity < 1 AND status IN ('ok', 'screened_out') AND fitness IS NOT NULL "
+            "ORDER BY id"
+        )
+        return [(int(r[0]), float(r[1]), float(r[2])) for r in rows]
 
     def finished_after(self, design_id: int) -> int:
         """How many designs proposed after `design_id` have been evaluated (any status)."""

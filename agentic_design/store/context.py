@@ -47,7 +47,9 @@ def bounded_context(
     candidates = [d for d in map(design_from_row, rows) if d.id not in chosen and d.descriptors]
     diverse = farthest_points(best, candidates, n_diverse)
     failed = db.execute(
-        "SELECT * FROM designs WHERE status NOT IN ('ok', 'pending') AND id <= ? "
+        # Neither a duplicate nor a design screened out by its cheap evaluation failed.
+        "SELECT * FROM designs WHERE status NOT IN ('ok', 'pending', 'duplicate', "
+        "'screened_out') AND id <= ? "
         "ORDER BY id DESC LIMIT ?",
         (limit, n_failures),
     ).fetchall()

@@ -32,8 +32,9 @@ def insert_design(
     cursor = db.execute(
         "INSERT INTO designs (run, name, thought, code, code_hash, status, parents, "
         "generation, proposer, operator, origin, repair_of, attempt, diff, eval_seed, "
-        "task_fingerprint, llm_tokens, llm_usd, created_at, near_hash) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "task_fingerprint, llm_tokens, llm_usd, created_at, near_hash, behaviour, "
+        "evaluation_cost) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             run,
             proposal.name,
@@ -55,6 +56,8 @@ def insert_design(
             proposal.llm_usd,
             now,
             near_hash(proposal.code),
+            proposal.behaviour,
+            proposal.cost,
         ),
     )
     design_id = int(cursor.lastrowid or 0)
@@ -66,11 +69,19 @@ def insert_design(
     return design_id
 
 
-def finish_design(db: sqlite3.Connection, design_id: int, evaluation: Evaluation) -> None:
-    """Write a design's evaluation result into its row: its status becomes final."""
+def finish_design(
+    db: sqlite3.Connection,
+    design_id: int,
+    evaluation: Evaluation,
+    cost: float = 1.0,
+    behaviour_of: int | None = None,
+) -> None:
+    """Write a design's evaluation result into its row: its status becomes final. `cost`:
+    what the evaluations of the design spent (its proposal's own cost is added to it)."""
     db.execute(
         "UPDATE designs SET status = ?, error = ?, fitness = ?, ci_low = ?, ci_high = ?, "
-        "metrics = ?, descriptors = ?, summary = ?, wall_s = ?, finished_at = ? "
+        "metrics = ?, descriptors = ?, summary = ?, wall_s = ?, finished_at = ?, "
+        "fidelity = ?, evaluation_cost = evaluation_cost + ?, behaviour_of = ? "
         "WHERE id = ?",
         (
             evaluation.status.value,
@@ -83,6 +94,9 @@ def finish_design(db: sqlite3.Connection, design_id: int, evaluation: Evaluation
             evaluation.summary,
             evaluation.wall_s,
             time.time(),
+            evaluation.fidelity,
+            cost,
+            behaviour_of,
             design_id,
         ),
     )
@@ -94,8 +108,8 @@ def insert_evaluation(
     """Record one evaluation of a design (the search's, a replay, the final test)."""
     db.execute(
         "INSERT INTO evaluations (design_id, purpose, split, seed, status, fitness, ci_low, "
-        "ci_high, metrics, error, wall_s, finished_at) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "ci_high, metrics, error, wall_s, finished_at, fidelity) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             design_id,
             purpose,
@@ -109,6 +123,7 @@ def insert_evaluation(
             evaluation.error,
             evaluation.wall_s,
             time.time(),
+            evaluation.fidelity,
         ),
     )
 
@@ -146,6 +161,10 @@ def design_from_row(row: sqlite3.Row) -> Design:
         summary=row["summary"] if "summary" in columns else "",
         diff=row["diff"] if "diff" in columns else None,
         near_hash=row["near_hash"] if "near_hash" in columns else None,
+        behaviour=row["behaviour"] if "behaviour" in columns else None,
+        behaviour_of=row["behaviour_of"] if "behaviour_of" in columns else None,
+        fidelity=row["fidelity"] if "fidelity" in columns else 1.0,
+        evaluation_cost=row["evaluation_cost"] if "evaluation_cost" in columns else 1.0,
         error=row["error"],
         fitness=row["fitness"],
         ci_low=row["ci_low"],

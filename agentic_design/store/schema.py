@@ -10,7 +10,7 @@ from pathlib import Path
 
 from agentic_design.records import ArchiveError
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (
@@ -35,6 +35,10 @@ CREATE TABLE IF NOT EXISTS designs (
     summary TEXT NOT NULL DEFAULT '',           -- the task's one line on the metrics
     diff TEXT,                                  -- the applied edits, when made by edits
     near_hash TEXT,                             -- records.near_hash of the code
+    behaviour TEXT,                             -- its behavioural fingerprint (Task.behaviour)
+    behaviour_of INTEGER,                       -- the design it behaves as (a duplicate)
+    fidelity REAL NOT NULL DEFAULT 1,           -- the share of a full evaluation its result is
+    evaluation_cost REAL NOT NULL DEFAULT 1,    -- budget.evaluations it spent, in full ones
     error TEXT,
     fitness REAL,
     ci_low REAL,
@@ -64,7 +68,8 @@ CREATE TABLE IF NOT EXISTS evaluations (
     metrics TEXT NOT NULL DEFAULT '{}',
     error TEXT,
     wall_s REAL,
-    finished_at REAL NOT NULL
+    finished_at REAL NOT NULL,
+    fidelity REAL NOT NULL DEFAULT 1            -- the share of a full evaluation it ran
 );
 CREATE TABLE IF NOT EXISTS events (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -111,7 +116,13 @@ ADDED_COLUMNS = {
     "summary": "TEXT NOT NULL DEFAULT ''",
     "diff": "TEXT",  # version 3
     "near_hash": "TEXT",  # version 5: records.near_hash, for rejecting near duplicates
+    "behaviour": "TEXT",  # version 6: behavioural fingerprints, cheap evaluations first
+    "behaviour_of": "INTEGER",
+    "fidelity": "REAL NOT NULL DEFAULT 1",
+    "evaluation_cost": "REAL NOT NULL DEFAULT 1",
 }
+# ...and to `evaluations`.
+ADDED_EVALUATION_COLUMNS = {"fidelity": "REAL NOT NULL DEFAULT 1"}  # version 6
 
 
 def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
@@ -153,6 +164,7 @@ def upgrade(db: sqlite3.Connection) -> None:
     """Bring a store an older version wrote up to this version's schema, in one transaction."""
     present = {row[1] for row in db.execute("PRAGMA table_info(designs)")}
     graph_columns = {row[1] for row in db.execute("PRAGMA table_info(graphs)")}
+    evaluation_columns = {row[1] for row in db.execute("PRAGMA table_info(evaluations)")}
     with db:
         if "design_id" not in graph_columns:  # version 4: graphs belong to designs
             db.execute("ALTER TABLE graphs ADD COLUMN design_id INTEGER")
@@ -164,7 +176,14 @@ def upgrade(db: sqlite3.Connection) -> None:
         for name, declaration in ADDED_COLUMNS.items():
             if name not in present:
                 db.execute(f"ALTER TABLE designs ADD COLUMN {name} {declaration}")
+        if present and "evaluation_cost" not in present:  # version 6: a pending design has
+            # spent nothing yet (its evaluation adds what it cost when it finishes)
+            db.execute("UPDATE designs SET evaluation_cost = 0 WHERE status = 'pending'")
+        for name, declaration in ADDED_EVALUATION_COLUMNS.items():
+            if name not in evaluation_columns:
+                db.execute(f"ALTER TABLE evaluations ADD COLUMN {name} {declaration}")
         db.execute("CREATE INDEX IF NOT EXISTS designs_near ON designs (near_hash)")
+        db.execute("CREATE INDEX IF NOT EXISTS designs_behaviour ON designs (behaviour)")
         db.execute(  # the best first, read in order: `top` and the context's scans
             "CREATE INDEX IF NOT EXISTS designs_ranked ON designs (status, fitness DESC, id)"
         )

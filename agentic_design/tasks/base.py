@@ -87,6 +87,13 @@ class TaskBudget(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     threads: int = Field(1, ge=1, le=64, description="CPU threads of one evaluation")
+    fidelity: float = Field(
+        1.0,
+        gt=0,
+        le=1,
+        description="the share of a full evaluation to run (set by the search's cheap "
+        "evaluations, `search.fidelity`, to one of the task's `fidelities()`; 1: all of it)",
+    )
 
 
 class Task(ABC):
@@ -193,11 +200,30 @@ class Task(ABC):
     def score(self, outputs: dict[str, Any], split: Split) -> Score:
         """Score outputs against the held-out labels of `split`; InvalidOutputs if malformed.
 
-        Runs outside the sandbox; `outputs` is untrusted data: check every field before use."""
+        Runs outside the sandbox; `outputs` is untrusted data: check every field before use.
+        A task with `fidelities()` is also called as `score(outputs, split, fidelity=f)` for a
+        cheap evaluation (f < 1), whose outputs cover only what `run` did at that fidelity."""
 
     # -- optional hooks, each with a safe default --------------------------------------------------
     def prepare(self) -> None:  # noqa: B027 - optional hook, a no-op by default
         """Make data available before any evaluation (generate and cache it); idempotent."""
+
+    def behaviour(self, design: ModuleType, *, seed: int, budget: TaskBudget) -> Any:
+        """Inside the sandbox: a cheap fingerprint of what the design does — JSON data that two
+        designs share when they would score the same (a heuristic's decisions on a small probe
+        set; an architecture's built structure, parameter count and recipe). A child whose
+        fingerprint equals an evaluated design's is recorded as its duplicate (`behaviour_of`)
+        and not evaluated. It must cost a small fraction of `run` and be deterministic. A task
+        that does not override it has no fingerprint (agents, whose calls to a model vary)."""
+        return None
+
+    def fidelities(self) -> tuple[float, ...]:
+        """The cheap evaluations this task offers, as shares of a full one, lowest first
+        (`(0.2,)`: a fifth of the instances, examples or training steps); `run` reads the share
+        asked for in `budget.fidelity`, and `score` gets it as `fidelity=`. Cheap evaluations
+        only rank designs against each other at the same share, so a share must rank them
+        much as the full evaluation would. () by default: every evaluation is a full one."""
+        return ()
 
     def summarize(self, metrics: dict[str, Any]) -> str:
         """One line on a design's metrics beside its fitness ("16,666 parameters, 900 steps"),
@@ -219,7 +245,9 @@ class Task(ABC):
 
         return generic_operators()
 
-    def scoring_programs(self, outputs: dict[str, Any], split: Split) -> Programs | None:
+    def scoring_programs(
+        self, outputs: dict[str, Any], split: Split, fidelity: float = 1.0
+    ) -> Programs | None:
         """Outside: when scoring means running what the design produced (an agent's code
         answers against hidden tests), the programs to run, by key. The evaluator runs them in
         the sandbox — never in the search process — step after step (`Programs.then`), and
@@ -252,8 +280,9 @@ class Task(ABC):
         default cap); a fork bomb still stops there."""
         return None
 
-    def call_cap(self, split: Split) -> int | None:
-        """Outside: the most LLM calls one evaluation on `split` may make (uses_broker)."""
+    def call_cap(self, split: Split, fidelity: float = 1.0) -> int | None:
+        """Outside: the most LLM calls one evaluation on `split` may make (uses_broker), at
+        `fidelity` (a task with `fidelities()` is asked with the share of a cheap one)."""
         return None
 
     def simulation_answers(self) -> dict[str, str]:

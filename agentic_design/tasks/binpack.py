@@ -9,11 +9,17 @@ What the scorer trusts is its own copy of the items: it checks the returned assi
 (every item placed once, no bin over capacity) and counts the bins itself. A design could still
 read the upcoming items from its caller's frame and pack offline: online packing is not
 enforced inside one process, only the validity of the packing is.
+
+A cheap evaluation (`fidelities`) packs the first fifth of a split's instances. A design's
+fingerprint (`behaviour`) is its packing of two small probe instances of its own: two priority
+functions that order every bin alike pack alike, and score alike.
 """
 
 from __future__ import annotations
 
 import ast
+import hashlib
+import json
 import math
 import time
 from dataclasses import dataclass
@@ -35,13 +41,24 @@ from agentic_design.tasks.base import (
     Task,
     TaskBudget,
 )
-from agentic_design.tasks.common import load_seed_designs
+from agentic_design.tasks.common import load_seed_designs, share_count
 
 BOOTSTRAP_RESAMPLES = 1000
 BOOTSTRAP_SEED = 0
 
-# Each split draws from its own seeds, so that a design tuned on validation meets new instances.
-SPLIT_STREAMS = {"train": 0, "validation": 1, "test": 2}
+# Each split draws from its own seeds, so that a design tuned on validation meets new instances;
+# the fingerprint's probe instances from theirs.
+SPLIT_STREAMS = {"train": 0, "validation": 1, "test": 2, "probe": 3}
+
+#: The probe: this many instances, each of a fifth of a split's items (at least
+#: PROBE_MIN_ITEMS, at most PROBE_MAX_ITEMS). A call of priority costs in proportion to the
+#: bins it scores, so FunSearch's 5 x 5,000 items cost 25 times the 2 x 1,000 of the probe.
+PROBE_INSTANCES = 2
+PROBE_MIN_ITEMS = 250
+PROBE_MAX_ITEMS = 1000
+#: A cheap evaluation packs this share of the instances. On the Weibull 5k instances the first
+#: instance alone ranks 20 designs as all five do with Spearman's rho 0.93 (the first two: 0.997).
+CHEAP_SHARE = 0.2
 
 
 @dataclass(frozen=True)
@@ -176,15 +193,22 @@ class BinPackingTask(Task):
         self.data_seed = _int_param(params, "data_seed", 0, minimum=0)
         self._cache: dict[str, list[np.ndarray]] = {}
 
-    def split_items(self, split: str) -> list[np.ndarray]:
-        """The item sizes of each instance of `split` ("train", "validation" or "test")."""
+    def split_items(self, split: str, fidelity: float = 1.0) -> list[np.ndarray]:
+        """The item sizes of each instance of `split` ("train", "validation", "test" or
+        "probe"), or of the first ones a cheap evaluation of share `fidelity` packs."""
         if split not in self._cache:
-            stream = SPLIT_STREAMS[split]
+            count, items = self.instances, self.items
+            if split == "probe":
+                count, items = PROBE_INSTANCES, self._probe_items()
             self._cache[split] = [
-                generate_items(self.distribution, self.items, (self.data_seed, stream, i))
-                for i in range(self.instances)
+                generate_items(self.distribution, items, (self.data_seed, SPLIT_STREAMS[split], i))
+                for i in range(count)
             ]
-        return self._cache[split]
+        instances = self._cache[split]
+        return instances[: share_count(len(instances), fidelity)]
+
+    def _probe_items(self) -> int:
+        return min(self.items, max(PROBE_MIN_ITEMS, min(PROBE_MAX_ITEMS, self.items // 5)))
 
     # -- the contract ---------------------------------------------------------------------------
     def describe(self) -> str:
@@ -211,24 +235,11 @@ class BinPackingTask(Task):
     def run(
         self, design: ModuleType, split: Split, *, seed: int, budget: TaskBudget
     ) -> dict[str, Any]:
-        priority = getattr(design, "priority", None)
-        if not callable(priority):
-            raise InvalidDesign("the design must define priority(item, bins)")
-        # A plain TaskBudget (a caller that knows no better) gets this task's default limits.
-        limits = (
-            budget
-            if isinstance(budget, BinPackingBudget)
-            else BinPackingBudget.model_validate(budget.model_dump())
-        )
-        return {
-            "assignments": [
-                pack(priority, items, self.capacity, limits.max_seconds_per_instance)
-                for items in self.split_items(split)
-            ]
-        }
+        instances = self.split_items(split, budget.fidelity)
+        return {"assignments": self._pack_all(design, instances, budget)}
 
-    def score(self, outputs: dict[str, Any], split: Split) -> Score:
-        instances = self.split_items(split)
+    def score(self, outputs: dict[str, Any], split: Split, fidelity: float = 1.0) -> Score:
+        instances = self.split_items(split, fidelity)
         used = _checked_bins_used(outputs, instances, self.capacity)
         bounds = np.array([math.ceil(items.sum() / self.capacity) for items in instances])
         excess = 100.0 * (used - bounds) / bounds
@@ -242,6 +253,36 @@ class BinPackingTask(Task):
         return Score(fitness=-float(excess.mean()), ci_low=low, ci_high=high, metrics=metrics)
 
     # -- optional hooks -------------------------------------------------------------------------
+    def fidelities(self) -> tuple[float, ...]:
+        return (CHEAP_SHARE,)
+
+    def behaviour(self, design: ModuleType, *, seed: int, budget: TaskBudget) -> Any:
+        """The bins used on each probe instance and a digest of where every item went: the
+        decisions themselves, so that a priority scaled, shifted or rewritten without changing
+        any choice shares them."""
+        assignments = self._pack_all(design, self.split_items("probe"), budget)
+        used = [len(set(assignment)) for assignment in assignments]
+        digest = hashlib.sha256(json.dumps(assignments, separators=(",", ":")).encode())
+        return {"bins": used, "decisions": digest.hexdigest()}
+
+    def _pack_all(
+        self, design: ModuleType, instances: list[np.ndarray], budget: TaskBudget
+    ) -> list[list[int]]:
+        """Each instance packed with the design's priority, within the budget's time limit."""
+        priority = getattr(design, "priority", None)
+        if not callable(priority):
+            raise InvalidDesign("the design must define priority(item, bins)")
+        # A plain TaskBudget (a caller that knows no better) gets this task's default limits.
+        limits = (
+            budget
+            if isinstance(budget, BinPackingBudget)
+            else BinPackingBudget.model_validate(budget.model_dump())
+        )
+        return [
+            pack(priority, items, self.capacity, limits.max_seconds_per_instance)
+            for items in instances
+        ]
+
     def summarize(self, metrics: dict[str, Any]) -> str:
         if "excess_pct" not in metrics or "bins" not in metrics:
             return ""

@@ -1,10 +1,11 @@
 """What the built-in tasks share: the data cache, seed designs from files, the data installed
-packages ship, and bootstrap intervals."""
+packages ship, bootstrap intervals, and the part of a split a cheap evaluation covers."""
 
 from __future__ import annotations
 
 import ast
 import glob
+import math
 import os
 import site
 import sys
@@ -36,6 +37,14 @@ def bootstrap_interval(correct: np.ndarray, seed: int = BOOTSTRAP_SEED) -> tuple
     means = correct[index].mean(axis=1)
     low, high = np.percentile(means, [2.5, 97.5])
     return float(low), float(high)
+
+
+def share_count(total: int, fidelity: float) -> int:
+    """How many of `total` instances or examples a cheap evaluation of share `fidelity` covers:
+    the share rounded up, at least one. Run and scorer both call it, so they cover the same
+    first ones. The tolerance keeps a share whose product is whole in decimals (0.3 of 10)
+    from rounding up past it in binary."""
+    return max(1, min(total, math.ceil(total * fidelity - 1e-9)))
 
 
 def load_seed_designs(folder: Path) -> list[Proposal]:

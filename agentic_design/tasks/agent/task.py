@@ -12,6 +12,9 @@ ARC-AGI grid puzzles (`arc`) and HumanEval functions (`humaneval`), whose code a
 scored by running the problem's tests in the sandbox (`scoring_programs`). The simulated model
 (`agent_llm: simulated`) answers any of them with a documented noise model.
 
+A cheap evaluation (`fidelities`) answers the first quarter of the split's examples, and is
+scored on those alone. Agents have no behavioural fingerprint: their model's replies vary.
+
 The sandbox reads the questions it is asked from a file the search process writes (`prepare`),
 never the answers. The arithmetic set is drawn with a secret salt (`task_params: {salt: ...}`,
 else this machine's, `machine_salt`), kept in the run's configuration (`run_params`), and the
@@ -53,10 +56,17 @@ from agentic_design.tasks.base import (
     TaskBudget,
     params_fingerprint,
 )
-from agentic_design.tasks.common import CACHE_DIR, installed_paths, load_seed_designs
+from agentic_design.tasks.common import (
+    CACHE_DIR,
+    installed_paths,
+    load_seed_designs,
+    share_count,
+)
 
 #: The shortest salt a user may fix for the arithmetic set (`task_params: {salt: ...}`).
 MIN_SALT_CHARS = 16
+#: A cheap evaluation answers this share of the split's examples (at least one).
+CHEAP_SHARE = 0.25
 
 
 def machine_salt() -> str:
@@ -279,11 +289,15 @@ class AgentTask(Task):
         assert isinstance(budget, AgentBudget)
         return 32 + budget.concurrency * 17
 
-    def call_cap(self, split: Split) -> int:
-        """The broker's cap on one evaluation's LLM calls."""
+    def call_cap(self, split: Split, fidelity: float = 1.0) -> int:
+        """The broker's cap on one evaluation's LLM calls: the per-example cap times the
+        examples it answers (at a share: `fidelity`, when the caller says which)."""
         budget = self.budget
         assert isinstance(budget, AgentBudget)
-        return budget.max_calls_per_example * len(self.examples(split))
+        return budget.max_calls_per_example * share_count(len(self.examples(split)), fidelity)
+
+    def fidelities(self) -> tuple[float, ...]:
+        return (CHEAP_SHARE,)
 
     def simulation_answers(self) -> dict[str, str]:
         """Every question the simulated model may meet, with its answer (search side only)."""
@@ -320,7 +334,11 @@ class AgentTask(Task):
         forward = getattr(design, "forward", None)
         if not callable(forward):
             raise InvalidDesign("the design must define forward(self, task)")
-        limits = budget if isinstance(budget, AgentBudget) else AgentBudget()
+        limits = (
+            budget
+            if isinstance(budget, AgentBudget)
+            else AgentBudget.model_validate(budget.model_dump())
+        )
         agent = types.SimpleNamespace()  # `self`: designs may keep what they like on it
         # An agent written for ADAS (forward(self, taskInfo) with LLMAgentBase and Info) runs
         # unmodified: its framework's names are provided, and its task comes as an Info.
@@ -346,21 +364,31 @@ class AgentTask(Task):
             return {**result, "events": counted} if counted else result
 
         questions = self.questions(split)
+        questions = questions[: share_count(len(questions), limits.fidelity)]
         with ThreadPoolExecutor(limits.concurrency) as pool:
             results = list(pool.map(lambda e: copy_context().run(answer, e), questions))
         return {"results": results}
 
     # -- outside the sandbox ----------------------------------------------------------------------
     def _results(
-        self, outputs: dict[str, Any], split: Split
+        self, outputs: dict[str, Any], split: Split, fidelity: float | None = 1.0
     ) -> list[tuple[Example, str | None, str | None]]:
-        """(example, answer, error) per example, from the sandbox's untrusted outputs."""
+        """(example, answer, error) per example, from the sandbox's untrusted outputs: one
+        for each of the examples a run of share `fidelity` answers, the first ones; None: a
+        caller not told the share, which takes as many of the first ones as there are
+        results (`score`, which is told, then checks their number)."""
         examples = self.examples(split)
         results = outputs.get("results") if isinstance(outputs, dict) else None
-        if not isinstance(results, list) or len(results) != len(examples):
-            raise InvalidOutputs(f"expected one result per example ({len(examples)})")
+        if not isinstance(results, list):
+            raise InvalidOutputs("outputs must be a dict with a list of results")
+        if fidelity is None:
+            n = len(results) if 0 < len(results) <= len(examples) else len(examples)
+        else:
+            n = share_count(len(examples), fidelity)
+        if len(results) != n:
+            raise InvalidOutputs(f"expected one result per example ({n}), got {len(results)}")
         read: list[tuple[Example, str | None, str | None]] = []
-        for example, result in zip(examples, results, strict=True):
+        for example, result in zip(examples[:n], results, strict=True):
             if not isinstance(result, dict) or result.get("id") != example.id:
                 raise InvalidOutputs("results must be {id, answer | error}, in the examples' order")
             answer, error = result.get("answer"), result.get("error")
@@ -372,14 +400,19 @@ class AgentTask(Task):
                 raise InvalidOutputs("each result needs an answer or an error (strings)")
         return read
 
-    def scoring_programs(self, outputs: dict[str, Any], split: Split) -> Programs | None:
-        answers = {e.id: a for e, a, _ in self._results(outputs, split) if a is not None}
+    def scoring_programs(
+        self, outputs: dict[str, Any], split: Split, fidelity: float | None = None
+    ) -> Programs | None:
+        # The evaluator does not say at which share it ran: any first examples are judged,
+        # and `score`, which is told, rejects a number of them that is not the share's.
+        results = self._results(outputs, split, fidelity)
+        answers = {e.id: a for e, a, _ in results if a is not None}
         budget = self.budget
         assert isinstance(budget, AgentBudget)
         return self.data.scoring(answers, budget.program_timeout_s)
 
-    def score(self, outputs: dict[str, Any], split: Split) -> Score:
-        results = self._results(outputs, split)
+    def score(self, outputs: dict[str, Any], split: Split, fidelity: float = 1.0) -> Score:
+        results = self._results(outputs, split, fidelity)
         checked: dict[str, Any] | None = None
         if self.data.runs_answers:
             checked = outputs.get("program_results")

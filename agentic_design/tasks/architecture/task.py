@@ -3,6 +3,10 @@
 Both built-in tasks classify fixed-size inputs with a seeded train / validation / test split and
 inputs standardised with the training split's statistics. The data is generated offline (never
 downloaded) and cached on disk so that each sandboxed evaluation loads it in milliseconds.
+
+A cheap evaluation trains a quarter of the steps and predicts the whole split: training less,
+not scoring less, is what saves the time. A design's fingerprint is its built model and recipe,
+untrained (`training.model_fingerprint`).
 """
 
 from __future__ import annotations
@@ -31,6 +35,9 @@ from agentic_design.tasks.common import (
 
 if TYPE_CHECKING:
     from agentic_design.mutations.operators import Operators
+
+#: A cheap evaluation trains this share of the steps a full one would.
+CHEAP_SHARE = 0.25
 
 
 class ArchitectureTask(Task):
@@ -170,13 +177,30 @@ class ArchitectureTask(Task):
             budget=cast(TrainBudget, budget),
         )
 
-    def score(self, outputs: dict[str, Any], split: Split) -> Score:
+    def score(self, outputs: dict[str, Any], split: Split, fidelity: float = 1.0) -> Score:
+        # Every share predicts the whole split: a cheap evaluation only trains less.
         labels = self.labels(split)
         predictions = _checked_predictions(outputs, len(labels), self.num_classes)
         correct = (predictions == labels).astype(np.float64)
         low, high = bootstrap_interval(correct)
         metrics = {"accuracy": float(correct.mean()), **_checked_report(outputs)}
         return Score(fitness=float(correct.mean()), ci_low=low, ci_high=high, metrics=metrics)
+
+    def fidelities(self) -> tuple[float, ...]:
+        return (CHEAP_SHARE,)
+
+    def behaviour(self, design: ModuleType, *, seed: int, budget: TaskBudget) -> Any:
+        from agentic_design.tasks.architecture.training import model_fingerprint
+
+        data = self.inputs()
+        return model_fingerprint(
+            design,
+            x_train=data["x_train"],
+            y_train=data["y_train"],
+            num_classes=self.num_classes,
+            seed=seed,
+            budget=cast(TrainBudget, budget),
+        )
 
     def summarize(self, metrics: dict[str, Any]) -> str:
         parts = []
@@ -213,6 +237,8 @@ class ArchitectureTask(Task):
         return torch_operators()
 
     def replay_budget(self, budget: TaskBudget, metrics: dict[str, Any]) -> TaskBudget:
+        # A cheap evaluation's record too: the evaluator sets its share afterwards, and the
+        # trainer takes the recorded steps over the share's (`training.step_and_time_limits`).
         steps = metrics.get("steps")
         if type(steps) is not int:
             return budget

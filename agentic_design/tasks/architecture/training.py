@@ -5,10 +5,16 @@ deterministically within a budget of epochs and seconds, then predict. Determini
 seeded generators, the same batch order; on a GPU, torch's deterministic kernels) is what lets
 `replay` get the same accuracy back; a run cut short by its time budget records how many steps
 it took, and a replay repeats exactly that many, on the device it recorded.
+
+A cheap evaluation (`budget.fidelity` below 1) trains that share of the steps the recipe's
+epochs plan, within that share of the time: the first steps of the full training, since no
+learning rate schedule depends on the total. `model_fingerprint` is the design's behaviour
+without training: what it builds, how it starts and the recipe it trains with.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
 import platform
 import random
@@ -17,7 +23,7 @@ import resource
 import statistics
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from types import ModuleType
 from typing import Any
 
@@ -27,8 +33,13 @@ from torch import nn
 
 from agentic_design.tasks.architecture.budget import AUTO_CPU, AUTO_GPU, BUDGET_ASKS, TrainBudget
 from agentic_design.tasks.base import InvalidDesign
+from agentic_design.tasks.common import share_count
 
 OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop")
+#: The optimizers that read the recipe's momentum; the others ignore it.
+WITH_MOMENTUM = ("sgd", "rmsprop")
+#: Training examples in the fingerprint's one forward and backward pass.
+PROBE_EXAMPLES = 32
 
 # Documented bounds for `train_recipe()`; values outside are clamped, not rejected.
 RECIPE_DEFAULTS: dict[str, Any] = {
@@ -175,6 +186,58 @@ def build_checked(
     return model
 
 
+def model_fingerprint(
+    design: ModuleType,
+    *,
+    x_train: np.ndarray,
+    y_train: np.ndarray,
+    num_classes: int,
+    seed: int,
+    budget: TrainBudget,
+) -> dict[str, Any]:
+    """What decides a design's training, found without training it (`Task.behaviour`): the
+    shapes of its parameters in order, their count, the recipe as the trainer reads it, and
+    digests of the initial weights and of one forward and backward pass in training mode on
+    the first training examples (outputs, gradients, and buffers such as batch norm's running
+    statistics). Built as `train_and_predict` builds it, after the same seeding, so two designs
+    that differ only in code that changes nothing (an unused variable, a renamed layer) share
+    it, and a changed width, activation, connection or initialisation does not."""
+    seed_everything(seed, budget.threads)
+    model = build_checked(design, tuple(x_train.shape[1:]), num_classes, budget.max_params)
+    recipe_fn = getattr(design, "train_recipe", None)
+    recipe = clamp_recipe(recipe_fn() if callable(recipe_fn) else None, budget.max_epochs)
+    # As the trainer reads it: a batch larger than the data is all of it, and momentum is
+    # read by two optimizers only.
+    recipe["batch_size"] = min(recipe["batch_size"], len(x_train))
+    if recipe["optimizer"] not in WITH_MOMENTUM:
+        del recipe["momentum"]
+    parameters = [p for p in model.parameters() if p.requires_grad]
+    weights = _digest(parameters)
+    model.train()
+    xs = torch.as_tensor(x_train[:PROBE_EXAMPLES], dtype=torch.float32)
+    ys = torch.as_tensor(y_train[:PROBE_EXAMPLES], dtype=torch.long)
+    logits = model(xs)
+    nn.CrossEntropyLoss()(logits, ys).backward()
+    gradients = [p.grad for p in parameters if p.grad is not None]
+    return {
+        "params": count_parameters(model),
+        "shapes": [list(p.shape) for p in parameters],
+        "recipe": recipe,
+        "weights": weights,
+        "probe": _digest([logits, *gradients, *model.buffers()]),
+    }
+
+
+def _digest(tensors: Sequence[torch.Tensor]) -> str:
+    """A hash of the tensors' values, in order, bit for bit."""
+    digest = hashlib.sha256()
+    for tensor in tensors:
+        array = tensor.detach().cpu().contiguous().numpy()
+        digest.update(f"{array.dtype}{array.shape}".encode())
+        digest.update(array.tobytes())
+    return digest.hexdigest()
+
+
 def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
@@ -249,6 +312,7 @@ def _train_and_predict(
     # On the CPU whatever the device: the same batch order everywhere.
     generator = torch.Generator().manual_seed(seed)
     batch_size = min(recipe["batch_size"], len(xs))
+    max_steps, max_seconds = step_and_time_limits(budget, recipe["epochs"], len(xs), batch_size)
     curve: list[float] = []
     steps = 0
     stopped_by = "epochs"
@@ -258,10 +322,10 @@ def _train_and_predict(
         order = torch.randperm(len(xs), generator=generator).to(device)
         total, batches = 0.0, 0
         for start in range(0, len(xs), batch_size):
-            if budget.max_steps is not None and steps >= budget.max_steps:
+            if max_steps is not None and steps >= max_steps:
                 stopped_by = "steps"
                 break
-            if budget.max_steps is None and time.perf_counter() - started > budget.max_seconds:
+            if max_seconds is not None and time.perf_counter() - started > max_seconds:
                 stopped_by = "time"
                 break
             index = order[start : start + batch_size]
@@ -300,6 +364,21 @@ def _train_and_predict(
         "latency_ms": round(latency_ms, 4),
         "recipe": recipe,
     }
+
+
+def step_and_time_limits(
+    budget: TrainBudget, epochs: int, examples: int, batch_size: int
+) -> tuple[int | None, float | None]:
+    """The most steps and seconds to train (None: no such limit). A replay repeats the steps
+    it recorded, whatever the time; a cheap evaluation of share f takes f of the steps the
+    epochs plan, within f of the time, so that it trains about f of what a full one would,
+    whether the epochs or the clock would stop that."""
+    if budget.max_steps is not None:
+        return budget.max_steps, None
+    if budget.fidelity < 1:
+        planned = epochs * math.ceil(examples / batch_size)
+        return share_count(planned, budget.fidelity), budget.max_seconds * budget.fidelity
+    return None, budget.max_seconds
 
 
 def _no_sync() -> None:
