@@ -34,16 +34,27 @@ def report(
         Path | None,
         typer.Option("-o", "--output", help="the HTML file (default: RUN_DIR/report.html)"),
     ] = None,
+    control: Annotated[
+        Path | None,
+        typer.Option(
+            "--control",
+            help="the run to set beside this one at equal evaluations (default: a run of the "
+            "same task and the other kind, search or control, in a directory beside RUN_DIR)",
+        ),
+    ] = None,
 ) -> None:
     """Write the run's report: one self-contained HTML file with plots of progress, fitness
-    against cost and lineage, the best designs with their code, and the run's settings."""
+    against cost and lineage, the search beside its control run, the best designs with their
+    code, and the run's settings."""
     from agentic_design.report import write_report  # matplotlib: only for this command
 
     archive = _open(run_dir)
+    if control is not None:
+        _open(control).close()  # a run named on the command line must be there (exit 2)
     target = output if output is not None else run_dir / "report.html"
     with _user_errors():
         try:
-            written = write_report(archive, target)
+            written = write_report(archive, target, control)
         except OSError as exc:  # the output's folder is missing or not writable
             _fail(f"cannot write the report to {target}: {exc.strerror or exc}")
     for failure in written.failed:  # shown in the page too, in the section's place

@@ -10,10 +10,13 @@ to choose parents (`pick`), so choosing costs the same at design 100,000 as at d
   example...), each cell keeping its best design; parents from cells drawn uniformly, so every
   kind of design that works keeps breeding;
 - `islands`: several regularized populations evolving apart; a child joins its first parent's
-  island, and every `migrate_every` designs each island's best joins the next island.
+  island, and every `migrate_every` designs each island's best joins the next island;
+- `uniform`: no selection pressure at all, every working design equally likely (the control
+  run, `search.proposer: random_sampling`, which shows what the others add).
 
-Chosen and tuned in YAML (`search.selection`). Randomness comes from the caller's seeded rng
-only, so a run is reproducible.
+Chosen and tuned in YAML (`search.selection`; `uniform` by `search.proposer`). Randomness comes
+from the caller's seeded rng only (`uniform`'s bounded sample, from the run's seed and the
+design's number), so a run is reproducible.
 """
 
 from __future__ import annotations
@@ -63,9 +66,7 @@ class Strategy(ABC):
         ids = [design.id for design in self.held()]
         self._swap(archive.designs_by_id(ids, outline=outline))
 
-    def follow(
-        self, archive: Archive, after: int, upto: int, outline: bool = True
-    ) -> list[Design]:
+    def follow(self, archive: Archive, after: int, upto: int, outline: bool = True) -> list[Design]:
         """Catch up with a run's designs finished in (`after`, `upto`], as a proposer plans
         from growing snapshots: warmed from the store when nothing was read yet (a resumed run;
         returns []), else fed the new ones, which it returns."""
@@ -264,6 +265,83 @@ class Islands(Strategy):
         return own or sorted(
             {d.id: d for i in self.islands for d in i.window}.values(), key=lambda d: d.id
         )
+
+
+class Uniform(Strategy):
+    """No selection pressure: each working design so far, seeds included, is as likely to be a
+    parent as any other, whatever its fitness (the control run, `search.proposer:
+    random_sampling`).
+
+    Only ids are kept, so a draw is one index however long the run: the drawn design is read
+    from the store the strategy follows (or, fed by `add` alone, kept from the design given).
+    `population(number)` is a uniform sample of `size` working designs, drawn for each design
+    `number` from `seed`: what a prompt shows as the run so far, bounded whatever its size;
+    `pick` draws from all of them, not only from that sample."""
+
+    name = "uniform"
+
+    def __init__(self, size: int, seed: int = 0) -> None:
+        super().__init__(tournament_size=1)
+        self.size = size
+        self.seed = seed
+        self.ids: list[int] = []  # every working design's, in id order
+        self._given: dict[int, Design] = {}  # fed without a store to read them from
+        self._archive: Archive | None = None
+        self._outline = True
+        # The last population drawn, for (number, working designs then): evolution asks for
+        # it several times a plan, and it is read from the store once.
+        self._sample: tuple[tuple[int, int], list[Design]] | None = None
+
+    def add(self, design: Design) -> None:
+        if works(design):
+            self.ids.append(design.id)
+            if self._archive is None:
+                self._given[design.id] = design
+
+    def follow(self, archive: Archive, after: int, upto: int, outline: bool = True) -> list[Design]:
+        self._archive, self._outline = archive, outline
+        return super().follow(archive, after, upto, outline)
+
+    def warm(self, archive: Archive, upto: int, outline: bool = True) -> None:
+        # Ids alone: the designs are read when drawn, so nothing held is read whole here.
+        self._archive, self._outline = archive, outline
+        for design in archive.skeletons(upto):
+            self.add(design)
+
+    def held(self) -> list[Design]:
+        return list(self._given.values())
+
+    def _swap(self, designs: dict[int, Design]) -> None:
+        self._given = {i: designs.get(i, d) for i, d in self._given.items()}
+
+    def _read(self, ids: list[int], outline: bool) -> list[Design]:
+        """The designs with these ids, in that order: as given, else from the store."""
+        missing = [i for i in ids if i not in self._given]
+        read = self._archive.designs_by_id(missing, outline) if missing and self._archive else {}
+        return [self._given[i] if i in self._given else read[i] for i in ids]
+
+    def population(self, number: int) -> list[Design]:
+        key = (number, len(self.ids))
+        if self._sample is None or self._sample[0] != key:
+            rng = random.Random(self.seed * 1_000_003 + number)
+            drawn = rng.sample(range(len(self.ids)), min(self.size, len(self.ids)))
+            self._sample = key, self._read(sorted(self.ids[i] for i in drawn), self._outline)
+        return list(self._sample[1])
+
+    def pick(self, rng: random.Random, number: int, exclude: Sequence[int] = ()) -> Design:
+        # Drawn again when excluded: exact, and a few draws, since only a parent or two and
+        # the designs no operator can change are ever excluded.
+        excluded = set(exclude)
+        for _ in range(64):
+            if not self.ids:
+                break
+            design_id = self.ids[rng.randrange(len(self.ids))]
+            if design_id not in excluded:
+                return self._read([design_id], outline=False)[0]
+        pool = [i for i in self.ids if i not in excluded]  # nearly all excluded: scan once
+        if not pool:
+            raise ValueError("no design to choose from")
+        return self._read([rng.choice(pool)], outline=False)[0]
 
 
 def make_strategy(config: SelectionConfig, population: int, tournament_size: int) -> Strategy:

@@ -76,10 +76,12 @@ def _number(value: Any) -> str:
     return f"{value:,}" if isinstance(value, int) else f"{value:,.4g}"
 
 
-def build_report(archive: Archive) -> Report:
-    """The report of the run in `archive` (finished, running, empty or imported)."""
+def build_report(archive: Archive, control: str | Path | None = None) -> Report:
+    """The report of the run in `archive` (finished, running, empty or imported); beside it the
+    run `control` (a run directory), or else the one of the same task and the other kind (its
+    control, or the search it is the control of) found beside it (`report.control`)."""
     env = environment()
-    view = RunView(archive)
+    view = RunView(archive, Path(control) if control is not None else None)
     sections, failed = [], []
     for key, title, build in SECTIONS:
         try:
@@ -104,9 +106,10 @@ def build_report(archive: Archive) -> Report:
     return Report(html=html, failed=failed)
 
 
-def write_report(archive: Archive, path: str | Path) -> Report:
-    """Build the report and write it to `path` atomically: a reader never sees half a page."""
-    report = build_report(archive)
+def write_report(archive: Archive, path: str | Path, control: str | Path | None = None) -> Report:
+    """Build the report (`build_report`) and write it to `path` atomically: a reader never
+    sees half a page."""
+    report = build_report(archive, control)
     target = Path(path)
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     try:

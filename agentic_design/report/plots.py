@@ -186,3 +186,29 @@ def lineage(points: list[Point], shown: list[int], top: list[int], fitness_name:
     ax.legend(loc="lower right", fontsize="small")
     ax.grid(alpha=0.3)
     return data_uri(fig)
+
+
+def against(
+    curves: Sequence[tuple[str, Sequence[float | None]]], at: int, fitness_name: str
+) -> str:
+    """Best-so-far fitness of two runs over their evaluations (designs by id), a dotted line
+    where they are compared: the evaluations both have made."""
+    fig = Figure(figsize=SIZE, layout="constrained")
+    ax = fig.subplots()
+    for (label, curve), color in zip(curves, (BEST, FRONT), strict=False):
+        line = [(x, b) for x, b in enumerate(curve, start=1) if b is not None]
+        ax.plot(
+            [x for x, _ in line],
+            [b for _, b in line],
+            drawstyle="steps-post",
+            color=color,
+            lw=2,
+            label=label,
+        )
+    ax.axvline(at, color=GREY, lw=1, ls=":", label=f"equal evaluations ({at})")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel("evaluations (designs in the order they were proposed)")
+    ax.set_ylabel(f"best {fitness_name} so far")
+    ax.legend(loc="lower right", fontsize="small")
+    ax.grid(alpha=0.3)
+    return data_uri(fig)

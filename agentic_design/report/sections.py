@@ -12,11 +12,13 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import cached_property
+from pathlib import Path
 from typing import Any
 
 import yaml
 
 from agentic_design.records import Design, Status
+from agentic_design.report import control as controls
 from agentic_design.report import data, plots
 from agentic_design.report.capped import capped
 from agentic_design.store.archive import Archive
@@ -48,10 +50,12 @@ def clip(text: str | None, limit: int) -> Clipped:
 
 
 class RunView:
-    """What the sections read: the run's store and metadata, its designs' points loaded once."""
+    """What the sections read: the run's store and metadata, its designs' points loaded once;
+    `control`, the run to set beside it when the reader named one (else one is looked for)."""
 
-    def __init__(self, archive: Archive) -> None:
+    def __init__(self, archive: Archive, control: Path | None = None) -> None:
         self.archive = archive
+        self.control = control
         self.meta = archive.all_meta()
         cost_metric = self.meta.get("cost_metric")
         self.cost_metric: str | None = cost_metric if isinstance(cost_metric, str) else None
@@ -162,6 +166,47 @@ def progress(view: RunView) -> dict[str, Any]:
     return {"figure": figure, "finished": len(finished), "best": final, "reached": reached}
 
 
+def control(view: RunView) -> dict[str, Any]:
+    found = controls.beside(view.archive, view.meta, view.points, view.control)
+    lookup, comparison = found.lookup, found.comparison
+    shown: dict[str, Any] = {
+        "role": controls.role(view.meta),
+        "named": lookup.named,
+        "folder": str(lookup.folder) if lookup.folder else None,
+        "skipped": [(name, clip(why, LINE_CHARS)) for name, why in lookup.skipped],
+        "left": lookup.left,
+        "scanned": controls.SCANNED,
+        "problem": clip(found.problem, TEXT_CHARS) if found.problem else None,
+        "sides": [],
+        "figure": None,
+    }
+    if comparison is None:
+        return shown
+    sides = [
+        {
+            "label": side.label,
+            "role": side.role,
+            "this": side.this,
+            "name": clip(side.name, LINE_CHARS),
+            "run_dir": str(side.run_dir),
+            "proposer": clip(side.proposer, LINE_CHARS),
+            "evaluations": side.evaluations,
+            "best": view.design(side.best, LINE_CHARS) if side.best else None,
+        }
+        for side in comparison.sides
+    ]
+    curves = [(side.label, side.curve) for side in comparison.sides]
+    scored = any(side.best for side in comparison.sides)
+    return {
+        **shown,
+        "sides": sides,
+        "at": comparison.at,
+        "gap": comparison.gap,
+        "verdict": comparison.verdict,
+        "figure": plots.against(curves, comparison.at, view.fitness_name) if scored else None,
+    }
+
+
 def cost(view: RunView) -> dict[str, Any]:
     metric = view.cost_metric
     if metric is None:
@@ -256,6 +301,7 @@ def sandbox(view: RunView) -> dict[str, Any]:
 SECTIONS = (
     ("overview", "The run", overview),
     ("progress", "Best so far", progress),
+    ("control", "Search and control at equal evaluations", control),
     ("cost", "Fitness against cost", cost),
     ("lineage", "Lineage of the best designs", lineage),
     ("top", "The best designs", top_designs),

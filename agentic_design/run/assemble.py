@@ -282,43 +282,67 @@ def proposer_for(
 ) -> tuple[Proposer, str]:
     """The meta-agent when an LLM is configured, else offline evolution; and a note saying
     which, for the run's record and the console. `llm_store` gives the store the meta-agent's
-    calls are recorded in (or, when `replay`, answered from): asked only when it is needed."""
+    calls are recorded in (or, when `replay`, answered from): asked only when it is needed.
+
+    `search.proposer: random_sampling` is the control run: the same proposer, its parents
+    drawn uniformly from every working design (`selection.Uniform`) instead of by fitness,
+    so that the report can show what selection adds at equal evaluations."""
     from agentic_design.proposers.evolution import EvolutionProposer
     from agentic_design.proposers.meta_agent import MetaAgentProposer
     from agentic_design.proposers.model_choice import model_choice
-    from agentic_design.proposers.selection import make_strategy
+    from agentic_design.proposers.selection import Strategy, Uniform, make_strategy
 
     llm_config = config.llm
+    control = config.search.proposer == "random_sampling"
+    control_note = "random sampling (control: parents drawn uniformly, no selection pressure; "
     if config.search.proposer == "meta_agent" and llm_config is None:
         raise ConfigError("search.proposer is meta_agent, but no llm block (or --llm) is given")
     if llm_config is not None and config.search.proposer != "evolution":
         choice = model_choice(
             llm_config.weights(), llm_config.choice, config.seed, llm_config.exploration
         )
+        settings = config.search.meta_agent
         evolution_settings = config.search.evolution
+        selection: Strategy = make_strategy(
+            config.search.selection, evolution_settings.population, evolution_settings.tournament
+        )
+        if control:
+            # Parents and the designs the prompt shows (as many as the search's would show)
+            # drawn uniformly; no best design and no "most different" ones, chosen by fitness.
+            shown = max(2, settings.context_best + settings.context_diverse)
+            selection = Uniform(shown, config.seed)
+            settings = settings.model_copy(
+                update={"parents": "selection", "context_best": 0, "context_diverse": 0}
+            )
         proposer = MetaAgentProposer(
             llms_for(llm_config, llm_store(), replay),
             task,
-            config.search.meta_agent,
+            settings,
             config.seed,
             choice,
-            selection=make_strategy(
-                config.search.selection,
-                evolution_settings.population,
-                evolution_settings.tournament,
-            ),
+            selection=selection,
         )
         mode = " (replaying its recorded answers, no network)" if replay else ""
-        return proposer, f"LLM meta-agent {models_note(llm_config)}{mode}"
+        meta_agent = f"LLM meta-agent {models_note(llm_config)}{mode}"
+        return proposer, f"{control_note}{meta_agent})" if control else meta_agent
+
+    def uniform() -> Strategy:
+        # No selection pressure: evolution's mutations, crossover and novelty checks, each
+        # parent drawn uniformly from every working design so far.
+        return Uniform(config.search.evolution.population, config.seed)
+
     try:
         evolution = EvolutionProposer(
             config.search.evolution,
             task.evolution_operators(),
             seed=config.seed,
+            strategy=uniform if control else None,
             selection=config.search.selection,
         )
     except ValueError as exc:  # operator weights naming operators the task does not have
         raise ConfigError(f"search.evolution.operator_weights: {exc}") from None
+    if control:
+        return evolution, f"{control_note}offline evolution's operators; no LLM configured)"
     strategy = config.search.selection.strategy
     note = f"offline evolution ({strategy} selection over code; no LLM configured)"
     return evolution, note
