@@ -263,3 +263,33 @@ def test_fingerprints_and_cheap_levels_together_stay_deterministic(tmp_path):
     assert all(o == outcomes[0] for o in outcomes)
     statuses = {status for _, status, *_ in outcomes[0]}
     assert statuses == {"ok", "screened_out", "duplicate"}
+
+
+# -- evolution's redraws -------------------------------------------------------------------------
+def test_evolution_draws_again_until_a_child_behaves_in_a_new_way():
+    from agentic_design.config import EvolutionConfig
+    from agentic_design.proposers.evolution import EvolutionProposer
+
+    from .test_evolution import design, torch_operators
+
+    history = [design(i, fitness=0.5 + i / 100) for i in range(1, 5)]
+    seen: list[str] = []
+
+    def behaviour(code: str) -> str:
+        seen.append(code)
+        # The first three children drawn behave as a design already in the run.
+        return "known" if len(seen) <= 3 else f"new {len(seen)}"
+
+    proposer = EvolutionProposer(EvolutionConfig(), torch_operators(), seed=1)
+    proposer.behaviour = behaviour
+    proposer._behaviours = {"known"}
+    proposal = proposer.propose(history)
+    assert len(seen) == 4 and proposal.behaviour == "new 4" and proposal.code == seen[-1]
+    assert "Drawn after 3 other children that behaved as designs already" in proposal.thought
+
+    # Nothing new in `behaviour_tries` draws: the last child goes, to be recorded as a duplicate.
+    proposer = EvolutionProposer(EvolutionConfig(), torch_operators(), seed=1)
+    proposer.behaviour, proposer.behaviour_tries = (lambda code: "known"), 5
+    proposer._behaviours = {"known"}
+    proposal = proposer.propose(history)
+    assert proposal.behaviour == "known" and "after 4 other children" in proposal.thought

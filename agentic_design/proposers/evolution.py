@@ -225,13 +225,13 @@ class EvolutionProposer:
                 return self._proposal(child, number)
             behaviour = self.behaviour(child.code)
             if behaviour is None or behaviour not in known:
-                return self._proposal(child, number, behaviour)
+                return self._proposal(child, number, behaviour, redrawn=len(same_behaviour))
             same_behaviour.append((child, behaviour))
             if len(same_behaviour) >= self.behaviour_tries:
                 break
         if same_behaviour:  # recorded as the duplicate it is, without an evaluation
             child, behaviour = same_behaviour[-1]
-            return self._proposal(child, number, behaviour)
+            return self._proposal(child, number, behaviour, redrawn=len(same_behaviour) - 1)
         raise NoNovelChildError(
             f"{MAX_ATTEMPTS} children in a row duplicated designs already in the run"
         )
@@ -264,7 +264,9 @@ class EvolutionProposer:
             changes.append(change)
         return _Child(code, (parent,), tuple(changes)) if changes else parent.id
 
-    def _proposal(self, child: _Child, number: int, behaviour: str | None = None) -> Proposal:
+    def _proposal(
+        self, child: _Child, number: int, behaviour: str | None = None, redrawn: int = 0
+    ) -> Proposal:
         first = child.parents[0]
         what = "; ".join(m.description for m in child.changes)
         if len(child.parents) == 2:
@@ -277,6 +279,11 @@ class EvolutionProposer:
         else:
             suffix = "m"
             thought = f"Mutated {first.name!r} (fitness {first.fitness:.3f}): {what}."
+        if redrawn:
+            thought += (
+                f" Drawn after {redrawn} other child{'ren' * (redrawn != 1)} that behaved as "
+                "designs already in the run (not evaluated)."
+            )
         return Proposal(
             name=f"{_base_name(first.name)} ·{suffix}{number}",
             thought=thought,

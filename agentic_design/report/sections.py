@@ -241,11 +241,25 @@ def top_designs(view: RunView) -> dict[str, Any]:
     return {"designs": [view.design(d) for d in view.top], "scored": scored}
 
 
+#: Final, but not failures: the search spared these an evaluation, or a full one.
+SPARED = (Status.DUPLICATE, Status.SCREENED_OUT)
+
+
 def failures(view: RunView) -> dict[str, Any]:
-    failed = [p for p in view.points if p.status.final and p.status is not Status.OK]
+    failed = [
+        p
+        for p in view.points
+        if p.status.final and p.status is not Status.OK and p.status not in SPARED
+    ]
     counts = Counter(p.status.value for p in failed)
     latest = [view.design(view.archive.get(p.id)) for p in failed[-FAILURES:][::-1]]
-    return {"counts": sorted(counts.items()), "total": len(failed), "latest": latest}
+    spared = Counter(p.status.value for p in view.points if p.status in SPARED)
+    return {
+        "counts": sorted(counts.items()),
+        "total": len(failed),
+        "latest": latest,
+        "spared": sorted(spared.items()),
+    }
 
 
 def settings(view: RunView) -> dict[str, Any]:
