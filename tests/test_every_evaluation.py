@@ -123,3 +123,16 @@ def test_show_and_status_say_which_share_a_number_comes_from(tmp_path):
     assert "@50%" in table.stdout
     status = cli("status", str(result.run_dir))
     assert "screened_out" in status.stdout and "budget evaluations: " in status.stdout
+
+
+def test_cheap_levels_for_a_task_that_offers_none_are_a_configuration_error(tmp_path):
+    curve = Path(__file__).parent / "data" / "curve_task.py"
+    config = tmp_path / "run.yaml"
+    config.write_text(
+        f"task: {curve}:CurveFit\nbudget: {{evaluations: 5}}\n"
+        "search: {fidelity: {levels: [0.5]}}\n"
+    )
+    result = cli("run", str(config), "--run-dir", str(tmp_path / "run"))
+    assert result.returncode == 2
+    assert "search.fidelity.levels: the task curve offers no cheap evaluations" in result.stderr
+    assert "Traceback" not in result.stderr

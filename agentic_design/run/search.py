@@ -144,6 +144,7 @@ class Search:
         # What the task settled for itself (the arithmetic set's secret salt) is kept in the
         # configuration the run saves: its resume, replays and Ray workers build the same task.
         self.config = self.config.with_overrides(task_params=task.run_params())
+        cheap_levels(self.config, task)  # a share the task cannot run: before anything starts
         if self.config.executor == "local":  # Ray's workers check their own nodes' devices
             devices = device_plan(self.config, task)  # a GPU the machine lacks: before anything
             if devices.note:
@@ -377,7 +378,13 @@ def cheap_levels(config: RunConfig, task: Task) -> tuple[float, ...]:
     settings = config.search.fidelity
     if not settings.enabled:
         return ()
-    levels = settings.levels if settings.levels is not None else task.fidelities()
+    offered = task.fidelities()
+    if settings.levels is not None and not offered:
+        raise ConfigError(
+            f"search.fidelity.levels: the task {task.name} offers no cheap evaluations "
+            "(its fidelities() is empty); leave levels out, or set enabled: false"
+        )
+    levels = settings.levels if settings.levels is not None else offered
     return tuple(sorted({float(share) for share in levels if 0 < share < 1}))
 
 
