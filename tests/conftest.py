@@ -37,7 +37,15 @@ def small_digits_config(run_dir: Path, evaluations: int = 12, **extra: object) -
         "train": {"max_epochs": 8, "max_seconds": 2},
         "sandbox": {"workers": 2, "wall_s": 60},
         # The report is tested on its own (test_report.py); here it would only cost time.
-        "search": {"evolution": {"population": 8, "tournament": 3}, "report": False},
+        # Every design evaluated in full and once: tests built on this config count designs,
+        # evaluations and calls. Fingerprints and cheap evaluations first are tested on their
+        # own, in real searches too (test_every_evaluation.py, test_cheap_first.py).
+        "search": {
+            "evolution": {"population": 8, "tournament": 3},
+            "report": False,
+            "behaviour": False,
+            "fidelity": {"enabled": False},
+        },
     }
     config.update(extra)
     return config
