@@ -27,6 +27,12 @@ if TYPE_CHECKING:
 
 DESIGN_FILENAME = "<design>"
 
+#: A fingerprint is meant to cost a small share of an evaluation: it may take this share of
+#: the sandbox's wall-clock limit (at least BEHAVIOUR_MIN_S), so that a design that hangs costs
+#: little more than its own timeout.
+BEHAVIOUR_WALL_SHARE = 0.25
+BEHAVIOUR_MIN_S = 5.0
+
 #: How long an agent evaluation waits, once its design stopped, for the LLM calls still being
 #: answered (their cost counts, though nobody reads them).
 BROKER_FINISH_S = 60.0
@@ -182,7 +188,13 @@ class Evaluator:
                 "seed": seed,
                 "budget": self.task.budget.model_dump(mode="json"),
             },
-            limits=self.limits,
+            limits=dataclasses.replace(
+                self.limits,
+                wall_s=min(
+                    self.limits.wall_s,
+                    max(BEHAVIOUR_MIN_S, self.limits.wall_s * BEHAVIOUR_WALL_SHARE),
+                ),
+            ),
         )
         return behaviour_hash(result.value) if result.ok else None
 
