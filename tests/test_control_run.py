@@ -177,6 +177,8 @@ def test_with_an_llm_the_control_is_the_meta_agent_shown_a_uniform_sample(tmp_pa
     assert prompts
     # No design is shown for being the best: only a uniform sample, and parents drawn so.
     assert not any("The best design so far" in prompt for prompt in prompts)
+    assert all("some drawn at random, whatever their score" in prompt for prompt in prompts)
+    assert not any("the best and some of the most different" in prompt for prompt in prompts)
     designs = Archive.open(tmp_path / "run", readonly=True).designs()
     assert any(d.parents for d in designs)
 

@@ -27,7 +27,7 @@ from agentic_design.proposers.answers import Answer, MalformedAnswer, parse_answ
 from agentic_design.proposers.by_parts import Checker, PartsRequest, write_by_parts
 from agentic_design.proposers.edits import unified_diff
 from agentic_design.proposers.model_choice import FixedWeights, ModelChoice
-from agentic_design.proposers.selection import Strategy
+from agentic_design.proposers.selection import Strategy, Uniform
 from agentic_design.records import Design, Proposal, Status
 from agentic_design.store.archive import Archive
 from agentic_design.tasks import Task
@@ -116,6 +116,10 @@ class MetaAgentProposer:
             edits=mode == "mutate" and self._edits_suit(parents[0]),
             context={
                 "total": upto,
+                # A control run's prompt shows a uniform draw: it must not call it the best.
+                "shown": "some drawn at random, whatever their score"
+                if isinstance(self.selection, Uniform)
+                else "the best and some of the most different",
                 "archive": [self._entry(d) for d in pool],
                 "failures": [self._failure(d) for d in context.failures],
                 "best_id": best.id if best else None,
