@@ -202,15 +202,17 @@ class TuningStep:
     """A proposer that, every `settings.every` designs, tunes a promising design's constants
     instead of asking `inner` (`search.tune`): the best design of the snapshot (full
     evaluations only) that has not been tuned yet and has constants to tune. Each trial is an
-    evaluation (`evaluate`, sandboxed, at the search's cheapest share); the best trial is the
-    child, with operator `tune` and its trials recorded. Without any gain it is recorded as
-    an unusable proposal, its trials spent all the same."""
+    evaluation (`evaluate(code, design_id)`, sandboxed, at the search's cheapest share, its
+    LLM calls, for an agent, recorded under the child's id, so that a replay answers them in
+    the same order); the best trial is the child, with operator `tune` and its trials
+    recorded. Without any gain it is recorded as an unusable proposal, its trials spent all
+    the same."""
 
     def __init__(
         self,
         inner: Proposer,
         settings: TuneConfig,
-        evaluate: Callable[[str], Evaluation],
+        evaluate: Callable[[str, int], Evaluation],
         *,
         seed: int,
         share: float,
@@ -261,7 +263,7 @@ class TuningStep:
         parent = plan.parent
 
         def fitness(code: str) -> float | None:
-            evaluation = self.evaluate(code)
+            evaluation = self.evaluate(code, plan.number)
             return evaluation.fitness if evaluation.status is Status.OK else None
 
         tuning = tune_constants(

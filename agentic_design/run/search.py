@@ -312,8 +312,8 @@ class Search:
         seed, share = self.config.seed, (*cheap_levels(self.config, task), 1.0)[0]
         cheap: dict[str, Any] = {"fidelity": share} if share < 1 else {}
 
-        def evaluate(code: str) -> Evaluation:
-            return evaluator.evaluate(code, seed=seed, **cheap)
+        def evaluate(code: str, design_id: int) -> Evaluation:
+            return evaluator.evaluate(code, seed=seed, design_id=design_id, **cheap)
 
         return TuningStep(proposer, settings, evaluate, seed=seed, share=share)
 
