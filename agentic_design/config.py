@@ -277,8 +277,11 @@ class FidelityConfig(_Strict):
     evaluation, only while it ranks in the best 1/eta of the designs that reached that share
     before it. Each evaluation costs `budget.evaluations` its share."""
 
+    # Off by default: on MNIST-1D at equal wall-clock time it did not help (three seeds, four
+    # minutes: mean best 0.967 / 0.965 with it, 0.970 / 0.967 without), since an improving
+    # search's children mostly rank in the best third of all before them and go on anyway.
     enabled: bool = Field(
-        True, description="cheap evaluations first, for tasks that offer them (off: all full)"
+        False, description="cheap evaluations first, for tasks that offer them (off: all full)"
     )
     levels: list[float] | None = Field(
         None,

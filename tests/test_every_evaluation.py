@@ -32,7 +32,7 @@ def binpack_config(run_dir: Path, evaluations: int = 30, **search: Any) -> RunCo
             "sandbox": {"workers": 2, "wall_s": 60},
             "search": {
                 "evolution": {"population": 8, "tournament": 3, "mutations_per_child": 1},
-                "fidelity": {"levels": [0.5]},
+                "fidelity": {"enabled": True, "levels": [0.5]},
                 "tune": {"every": 8, "trials": 4},
                 "report": False,
                 **search,
@@ -133,7 +133,7 @@ def test_cheap_levels_for_a_task_that_offers_none_are_a_configuration_error(tmp_
     config = tmp_path / "run.yaml"
     config.write_text(
         f"task: {curve}:CurveFit\nbudget: {{evaluations: 5}}\n"
-        "search: {fidelity: {levels: [0.5]}}\n"
+        "search: {fidelity: {enabled: true, levels: [0.5]}}\n"
     )
     result = cli("run", str(config), "--run-dir", str(tmp_path / "run"))
     assert result.returncode == 2
