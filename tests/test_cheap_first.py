@@ -22,6 +22,8 @@ from agentic_design.records import Evaluation, Origin, Proposal, Status
 from agentic_design.run.pipeline import MAX_DESIGNS_PER_EVALUATION, Pipeline
 from agentic_design.store.archive import Archive
 
+from .test_pipeline import FakeProposer
+
 SEEDS = 3
 
 
@@ -30,26 +32,17 @@ def quality(code: str) -> float:
     return int(hashlib.sha256(code.encode()).hexdigest()[:6], 16) / 16**6
 
 
-class Proposer:
-    """Design n from its snapshot; every `repeat`-th design behaves as the one before it."""
-
-    name = "fake"
-    repair_attempts = 0
+class Proposer(FakeProposer):
+    """Design n from its snapshot, written after a random pause (test_pipeline's); every
+    `repeat`-th design behaves as the one before it."""
 
     def __init__(self, jitter: random.Random, repeat: int = 0) -> None:
-        self.jitter = jitter
+        super().__init__(jitter)
         self.repeat = repeat
-        self.lock = threading.Lock()
 
     def plan(self, archive: Archive, number: int, upto: int) -> tuple[int, str]:
         behaves = number - 1 if self.repeat and number % self.repeat == 0 else number
         return number, f"design = {number}\nbehaves = {behaves}\nsnapshot = {upto}\n"
-
-    def write(self, plan: tuple[int, str]) -> Proposal:
-        with self.lock:
-            pause = self.jitter.uniform(0, 0.01)
-        time.sleep(pause)
-        return Proposal(name=f"design {plan[0]}", thought="", code=plan[1], proposer="fake")
 
 
 class Evaluator:

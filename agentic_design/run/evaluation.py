@@ -70,10 +70,17 @@ def evaluate_in_sandbox(
     budget: dict[str, Any],
 ) -> dict[str, Any]:
     """The sandbox entry point: build the task, load the design, run it on `split`."""
+    task_obj, module = _task_and_design(task, task_params, code, budget)
+    return task_obj.run(module, split, seed=seed, budget=task_obj.budget)  # type: ignore[arg-type]
+
+
+def _task_and_design(
+    task: str, task_params: dict[str, Any], code: str, budget: dict[str, Any]
+) -> tuple[Task, types.ModuleType]:
+    """Inside the sandbox: the task, built and given its budget, and the design's module."""
     task_obj = load_task(task, task_params)
     task_obj.configure(budget)  # validated in the search process already
-    module = load_design_module(code)
-    return task_obj.run(module, split, seed=seed, budget=task_obj.budget)  # type: ignore[arg-type]
+    return task_obj, load_design_module(code)
 
 
 def behaviour_in_sandbox(
@@ -84,9 +91,7 @@ def behaviour_in_sandbox(
     budget: dict[str, Any],
 ) -> Any:
     """The sandbox entry point of a fingerprint: build the task, load the design, probe it."""
-    task_obj = load_task(task, task_params)
-    task_obj.configure(budget)
-    module = load_design_module(code)
+    task_obj, module = _task_and_design(task, task_params, code, budget)
     return task_obj.behaviour(module, seed=seed, budget=task_obj.budget)
 
 
@@ -170,7 +175,7 @@ class Evaluator:
         if result.ok:
             result = self._run_programs(result, split, cheap)
         wall_s = time.monotonic() - started
-        evaluation = self._judge(result, code, split, seed, wall_s, usage, budget.fidelity)
+        evaluation = self._judge(result, code, split, seed, wall_s, usage, cheap)
         return dataclasses.replace(evaluation, fidelity=budget.fidelity)
 
     def behaviour(self, code: str, *, seed: int) -> str | None:
@@ -224,7 +229,7 @@ class Evaluator:
         seed: int,
         wall_s: float,
         usage: dict[str, Any],
-        fidelity: float = 1.0,
+        cheap: dict[str, Any],
     ) -> Evaluation:
         if not result.ok:
             metrics = {"stderr_tail": result.stderr[-2000:]} if result.stderr else {}
@@ -237,10 +242,8 @@ class Evaluator:
                 metrics={**metrics, **usage},
             )
         try:
-            if fidelity < 1:
-                score = self.task.score(result.value, split, fidelity=fidelity)  # type: ignore[arg-type, call-arg]
-            else:
-                score = self.task.score(result.value, split)  # type: ignore[arg-type]
+            # A cheap evaluation's share, as `call_cap` and `scoring_programs` were given it.
+            score = self.task.score(result.value, split, **cheap)  # type: ignore[arg-type]
         except InvalidOutputs as exc:
             return Evaluation(
                 status=Status.INVALID,

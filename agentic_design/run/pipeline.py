@@ -164,7 +164,8 @@ class Pipeline:
         self._pending: set[int] = set()
         self._queued: deque[int] = deque()
         self._ladders: dict[int, _Ladder] = {}
-        self._waiting: list[set[int]] = [set() for _ in self.levels]
+        # Designs waiting for their promotion to be decided, at each cheap level.
+        self._waiting: list[set[int]] = [set() for _ in self.levels[:-1]]
         self._rungs: dict[float, dict[int, float]] = {share: {} for share in self.levels[:-1]}
         self._proposals: dict[int, Future[Proposal]] = {}
         self._evaluations: dict[Future[Evaluation], int] = {}
@@ -385,10 +386,7 @@ class Pipeline:
     def _decide(self) -> None:
         """Promote or screen out the designs waiting at a cheap level whose rivals (pending
         designs with smaller ids) all have their result there; deterministic by design."""
-        for step, waiting in enumerate(self._waiting):
-            share = self.levels[step] if step < len(self.levels) - 1 else None
-            if share is None:
-                continue
+        for share, waiting in zip(self.levels, self._waiting, strict=False):
             rung = self._rungs[share]
             for design_id in sorted(waiting):
                 if any(m < design_id and m not in rung for m in self._pending):

@@ -299,7 +299,7 @@ class Search:
         settings = self.config.search.tune
         if not settings.every:
             return 0.0
-        return settings.trials * (*cheap_levels(self.config, task), 1.0)[0]
+        return settings.trials * cheapest_share(self.config, task)
 
     def _with_tuning(self, proposer: Proposer, evaluator: Evaluates, task: Task) -> Proposer:
         """The proposer, tuning a promising design's constants every `search.tune.every`
@@ -309,7 +309,7 @@ class Search:
             return proposer
         from agentic_design.proposers.tune import TuningStep  # optuna: only now
 
-        seed, share = self.config.seed, (*cheap_levels(self.config, task), 1.0)[0]
+        seed, share = self.config.seed, cheapest_share(self.config, task)
         cheap: dict[str, Any] = {"fidelity": share} if share < 1 else {}
 
         def evaluate(code: str, design_id: int) -> Evaluation:
@@ -386,6 +386,11 @@ def cheap_levels(config: RunConfig, task: Task) -> tuple[float, ...]:
         )
     levels = settings.levels if settings.levels is not None else offered
     return tuple(sorted({float(share) for share in levels if 0 < share < 1}))
+
+
+def cheapest_share(config: RunConfig, task: Task) -> float:
+    """The share of a full evaluation the run's cheapest evaluation runs (1: no cheap ones)."""
+    return (*cheap_levels(config, task), 1.0)[0]
 
 
 def fingerprints(config: RunConfig, task: Task) -> bool:
