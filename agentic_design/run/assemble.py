@@ -262,11 +262,14 @@ def llms_for(config: LLMConfig, store: CallStore | None, replay: bool) -> dict[s
 
 
 def preflight(config: RunConfig) -> None:
-    """With an LLM configured (the meta-agent's or the agents'), one cheap call to each model
-    before anything starts; ConfigError (exit 2) naming the block whose model failed."""
+    """With an LLM configured (the meta-agent's, unless evolution proposes, or the agents'), one
+    cheap call to each model before anything starts; ConfigError (exit 2) naming the block
+    whose model failed."""
     from agentic_design.llm import LLM, LLMConfigurationError
 
-    checks = [("llm", e) for e in (config.llm.endpoints() if config.llm else [])]
+    # `search.proposer: evolution` writes no design with the meta-agent's model: not asked.
+    asked = config.llm is not None and config.search.proposer != "evolution"
+    checks = [("llm", e) for e in (config.llm.endpoints() if asked and config.llm else [])]
     agent_llm = config.agent_llm
     if agent_llm is not None and agent_llm.model != "simulated":
         checks += [("agent_llm", e) for e in agent_llm.endpoints()]
@@ -341,11 +344,11 @@ def proposer_for(
         )
     except ValueError as exc:  # operator weights naming operators the task does not have
         raise ConfigError(f"search.evolution.operator_weights: {exc}") from None
+    why = "no LLM configured" if llm_config is None else "search.proposer: evolution"
     if control:
-        return evolution, f"{control_note}offline evolution's operators; no LLM configured)"
+        return evolution, f"{control_note}offline evolution's operators; {why})"
     strategy = config.search.selection.strategy
-    note = f"offline evolution ({strategy} selection over code; no LLM configured)"
-    return evolution, note
+    return evolution, f"offline evolution ({strategy} selection over code; {why})"
 
 
 def models_note(config: LLMConfig) -> str:

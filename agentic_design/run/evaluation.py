@@ -80,6 +80,10 @@ def _task_and_design(
     """Inside the sandbox: the task, built and given its budget, and the design's module."""
     task_obj = load_task(task, task_params)
     task_obj.configure(budget)  # validated in the search process already
+    if not task_obj.loads_design:
+        source = types.ModuleType("design")
+        source.SOURCE = code  # type: ignore[attr-defined]
+        return task_obj, source
     return task_obj, load_design_module(code)
 
 

@@ -52,6 +52,7 @@ from agentic_design.proposers.base import Proposer, ProposerExhausted
 from agentic_design.records import ArchiveError, Design, Evaluation, Proposal, Status
 from agentic_design.records import StopReason as Stop
 from agentic_design.store.archive import Archive
+from agentic_design.tasks.base import InvalidDesign
 
 #: A run records at most this many designs per unit of `budget.evaluations` (a duplicate costs
 #: nothing, so a proposer that writes nothing new must still come to an end).
@@ -138,6 +139,7 @@ class Pipeline:
         eta: float = 3.0,
         behaviour: bool = False,
         proposal_cost: float = 0.0,
+        complete: Callable[[str], str] = str,
     ) -> None:
         self.archive = archive
         self.proposer = proposer
@@ -157,6 +159,7 @@ class Pipeline:
         self.most_per_design = sum(self.levels) + proposal_cost
         self.eta = eta
         self.behaviour = behaviour
+        self.complete = complete  # `Task.complete`
         self.stopped_by: Stop | None = None
         self.reason = ""  # what stopped it early, in words
         self._spent_out = False  # the next design would go over budget.evaluations
@@ -249,13 +252,24 @@ class Pipeline:
     def _write(self, plan: Proposal) -> Proposal:
         """The proposer's proposal with its fingerprint, taken here (in the proposal's thread)
         unless the proposer took it already."""
-        proposal = self.proposer.write(plan)
+        proposal = self._completed(self.proposer.write(plan))
         if self.behaviour and proposal.error is None and proposal.behaviour is None:
             behaviour = self.evaluator.behaviour(  # type: ignore[attr-defined]
                 proposal.code, seed=self.eval_seed
             )
             proposal = replace(proposal, behaviour=behaviour)
         return proposal
+
+    def _completed(self, proposal: Proposal) -> Proposal:
+        """The proposal with the whole design its code stands for (`Task.complete`), or with
+        the reason it stands for none as its error."""
+        if proposal.error is not None:
+            return proposal
+        try:
+            code = self.complete(proposal.code)
+        except InvalidDesign as exc:
+            return replace(proposal, error=f"{type(exc).__name__}: {exc}")
+        return proposal if code == proposal.code else replace(proposal, code=code)
 
     def _commit(self, commit_id: int) -> int:
         """Record finished proposals as designs, in id order; return the next id to commit."""

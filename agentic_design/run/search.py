@@ -282,6 +282,7 @@ class Search:
                     eta=self.config.search.fidelity.eta,
                     behaviour=fingerprints(self.config, task),
                     proposal_cost=self._tuning_cost(task),
+                    complete=task.complete,
                 )
                 stopped_by = pipeline.run()
                 reason = pipeline.reason

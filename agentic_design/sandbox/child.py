@@ -13,6 +13,7 @@ import os
 import resource
 import signal
 import sys
+import tempfile
 import traceback
 import types
 from collections.abc import Iterator
@@ -153,6 +154,9 @@ def _scrub_environment(workdir: str) -> None:
     os.environ.update(
         {"HOME": workdir, "TMPDIR": workdir, "PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", **cuda}
     )
+    # tempfile settled its folder in the server, before the fork (the host's /tmp, which the
+    # child may not write): let it look again, so that it finds TMPDIR.
+    tempfile.tempdir = None
 
 
 def _set_threads(limits: SandboxLimits) -> None:

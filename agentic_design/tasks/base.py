@@ -129,6 +129,10 @@ class Task(ABC):
     #: The metric that is a design's cost, lower being better ("params"), for the Pareto
     #: front of fitness against cost (`show --pareto`); None: the task names no cost.
     cost_metric: ClassVar[str | None] = None
+    #: Whether the sandbox executes a design's code as a module before `run`. False: `run`
+    #: gets a module that holds only the code, as `SOURCE`, and runs it its own way (a
+    #: problem folder's evaluator imports the program from a file).
+    loads_design: ClassVar[bool] = True
 
     def __init__(self, **params: Any) -> None:
         unknown = set(params) - self.accepted_params if self.accepted_params is not None else ()
@@ -255,6 +259,12 @@ class Task(ABC):
         {key: {"passed": bool, "error": str}}, only as trustworthy as the code those programs
         ran. Raises InvalidOutputs for outputs it cannot read. None: nothing to run."""
         return None
+
+    def complete(self, code: str) -> str:
+        """Outside, before a proposal is recorded: the design its code stands for (a problem
+        folder's program, its fixed frame restored around the evolve blocks a proposer may
+        change). InvalidDesign when it stands for none; the default keeps the code as it is."""
+        return code
 
     def same_answer(self, answer: str, truth: str) -> bool:
         """Outside: whether an answer says the same as the truth, for the simulated model's
