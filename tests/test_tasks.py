@@ -100,7 +100,13 @@ def test_describe_states_the_interface(mnist1d):
 
 
 def test_unknown_task_lists_the_built_in_ones():
-    with pytest.raises(TaskLoadError, match="arc, arithmetic, binpack, digits, humaneval, mnist1d"):
+    with pytest.raises(
+        TaskLoadError,
+        match=(
+            "arc, arithmetic, autocorrelation, binpack, binpack_or, circle_packing, digits, "
+            "humaneval, mnist1d"
+        ),
+    ):
         load_task("imagenet")
     with pytest.raises(TaskLoadError, match="task file not found"):
         load_task("nowhere.py:MyTask")

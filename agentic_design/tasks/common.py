@@ -47,6 +47,15 @@ def share_count(total: int, fidelity: float) -> int:
     return max(1, min(total, math.ceil(total * fidelity - 1e-9)))
 
 
+def ast_nodes(code: str) -> float:
+    """The size of a design's code: the nodes of its syntax tree (0 where it does not parse),
+    a descriptor that does not depend on layout or comments."""
+    try:
+        return float(sum(1 for _ in ast.walk(ast.parse(code))))
+    except (SyntaxError, ValueError):
+        return 0.0
+
+
 def load_seed_designs(folder: Path) -> list[Proposal]:
     """Seeds are .py files; the module docstring's first line is the name, the rest the thought."""
     seeds = []
