@@ -308,9 +308,7 @@ class TuneConfig(_Strict):
     optimiser (Optuna's TPE), each trial a sandboxed evaluation at the cheapest fidelity; the
     best trial becomes a child (operator `tune`)."""
 
-    every: int = Field(
-        0, ge=0, description="one tuning step every this many designs (0: never)"
-    )
+    every: int = Field(0, ge=0, description="one tuning step every this many designs (0: never)")
     trials: int = Field(12, ge=2, le=200, description="evaluations one tuning step may spend")
     constants: int = Field(
         6, ge=1, le=32, description="the most numeric literals one step tunes at once"
@@ -382,6 +380,10 @@ class RayConfig(_Strict):
 # -- end executor: ray ------------------------------------------------------------------------
 
 
+#: The spellings of a problem folder's task (`task: {openevolve: FOLDER}`), with its format.
+FOLDER_FORMATS = {"openevolve": "openevolve", "shinka": "shinka", "folder": "auto"}
+
+
 class RunConfig(_Strict):
     """Everything a search needs; the resolved form is saved as `config.yaml` in the run dir."""
 
@@ -418,6 +420,26 @@ class RunConfig(_Strict):
         return isinstance(other, RunConfig) and self.model_dump() == other.model_dump()
 
     __hash__ = None  # type: ignore[assignment]  # mutable, like every pydantic model
+
+    @model_validator(mode="before")
+    @classmethod
+    def _folder_task(cls, data: Any) -> Any:
+        """`task: {openevolve: FOLDER}` (or `shinka:`, or `folder:` for either): another
+        system's problem folder, searched as the built-in task `problem_folder`."""
+        if not isinstance(data, dict) or not isinstance(data.get("task"), dict):
+            return data
+        spec = data["task"]
+        kind, folder = next(iter(spec.items())) if len(spec) == 1 else (None, None)
+        if kind not in FOLDER_FORMATS or not isinstance(folder, str) or not folder.strip():
+            raise ValueError(
+                "task, as a mapping, names one problem folder: {openevolve: FOLDER}, "
+                "{shinka: FOLDER} or {folder: FOLDER}"
+            )
+        params = data.get("task_params") or {}
+        if not isinstance(params, dict) or {"folder", "format"} & set(params):
+            raise ValueError("task names the problem folder: task_params may not name another")
+        folder_params = {"folder": folder.strip(), "format": FOLDER_FORMATS[kind]}
+        return {**data, "task": "problem_folder", "task_params": {**params, **folder_params}}
 
     @field_validator("task")
     @classmethod
@@ -517,6 +539,8 @@ def _relative_to(data: dict[str, Any], folder: Path) -> dict[str, Any]:
     if isinstance(task, str) and ".py:" in task:
         file, _, cls = task.rpartition(":")
         data["task"] = f"{resolved(file.strip())}:{cls}"
+    if isinstance(task, dict):  # a problem folder: {openevolve: FOLDER}
+        data["task"] = {kind: resolved(folder) for kind, folder in task.items()}
     if "run_dir" in data:
         data["run_dir"] = resolved(data["run_dir"])
     search = data.get("search")

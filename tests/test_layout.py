@@ -39,6 +39,8 @@ INSIDE = (
     "agentic_design.tasks.circle_packing",
     "agentic_design.tasks.autocorrelation",
     "agentic_design.tasks.verified",
+    "agentic_design.tasks.folder",
+    "agentic_design.tasks.folder.runner",
     "agentic_design.tasks.agent",
     "agentic_design.tasks.architecture",
     "agentic_design.tasks.architecture.training",

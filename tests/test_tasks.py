@@ -104,7 +104,7 @@ def test_unknown_task_lists_the_built_in_ones():
         TaskLoadError,
         match=(
             "arc, arithmetic, autocorrelation, binpack, binpack_or, circle_packing, digits, "
-            "humaneval, mnist1d"
+            "humaneval, mnist1d, problem_folder"
         ),
     ):
         load_task("imagenet")

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 
 from agentic_design.cli.app import (
     _INTERRUPT_REPORTED,
@@ -25,7 +26,12 @@ from agentic_design.sandbox import SandboxError
 
 @app.command()
 def run(
-    config: Annotated[Path, typer.Argument(help="the run's YAML configuration")],
+    config: Annotated[
+        Path,
+        typer.Argument(
+            help="the run's YAML configuration, or an OpenEvolve or ShinkaEvolve problem folder"
+        ),
+    ],
     run_dir: Annotated[Path | None, typer.Option(help="where the run is stored")] = None,
     llm: Annotated[str | None, typer.Option(help="litellm model string for the meta-agent")] = None,
     api_base: Annotated[str | None, typer.Option(help="OpenAI-compatible server URL")] = None,
@@ -34,6 +40,13 @@ def run(
     usd: Annotated[float | None, typer.Option(help="budget: LLM spend in USD")] = None,
     workers: Annotated[int | None, typer.Option(help="parallel evaluations")] = None,
     seed: Annotated[int | None, typer.Option(help="the run's seed")] = None,
+    proposer: Annotated[
+        str | None,
+        typer.Option(
+            help="search.proposer: auto, evolution (offline, even where the config names an "
+            "LLM), meta_agent or random_sampling"
+        ),
+    ] = None,
     executor: Annotated[
         str | None,
         typer.Option(
@@ -49,9 +62,10 @@ def run(
     ] = None,
     progress: Annotated[bool, typer.Option(help="show the progress bar")] = True,
 ) -> None:
-    """Start a search from CONFIG (YAML); CLI options override the file."""
+    """Start a search from CONFIG (YAML), or from an OpenEvolve or ShinkaEvolve problem folder
+    as it is; CLI options override the file."""
     with _user_errors():
-        cfg = RunConfig.from_yaml(config)
+        cfg = _config(config)
         if llm is not None and cfg.llm is not None and cfg.llm.models is not None:
             # --llm names the one model to use: it replaces the file's list of models.
             cfg = cfg.with_overrides(llm={**cfg.llm.model_dump(exclude={"models"}), "model": llm})
@@ -60,6 +74,7 @@ def run(
             seed=seed,
             executor=executor,
             **{
+                "search.proposer": proposer,
                 "budget.evaluations": evaluations,
                 "budget.hours": hours,
                 "budget.usd": usd,
@@ -71,6 +86,23 @@ def run(
             },
         )
         _search_and_report(cfg, resume=False, progress=progress)
+
+
+def _config(path: Path) -> RunConfig:
+    """The configuration in the YAML file `path`, or the one a problem folder maps to (what
+    of its settings is not followed said on the way)."""
+    if not path.is_dir():
+        return RunConfig.from_yaml(path)
+    from agentic_design.run.folder import folder_config
+
+    found = folder_config(path)
+    err.print(
+        f"[bold]problem folder[/] {escape(str(path))} ({found.format}), run as it is",
+        highlight=False,
+    )
+    for setting in found.ignored:
+        err.print(f"  not followed: {escape(setting)}", highlight=False)
+    return found.config
 
 
 @app.command()

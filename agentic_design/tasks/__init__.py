@@ -21,6 +21,7 @@ BUILTIN_TASKS: dict[str, str] = {
     "arithmetic": "agentic_design.tasks.agent:AgentTask",
     "arc": "agentic_design.tasks.agent:ARCTask",
     "humaneval": "agentic_design.tasks.agent:HumanEvalTask",
+    "problem_folder": "agentic_design.tasks.folder:ProblemFolderTask",
 }
 
 
