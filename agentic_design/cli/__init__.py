@@ -20,6 +20,7 @@ from agentic_design.cli import inspect  # noqa: F401  status, show
 from agentic_design.cli import replay  # noqa: F401  replay
 from agentic_design.cli import export  # noqa: F401  export, report
 from agentic_design.cli import adas  # noqa: F401  import-adas
+from agentic_design.cli import imports  # noqa: F401  import-openevolve, import-shinka
 from agentic_design.cli import about  # noqa: F401  sandbox-info, tasks
 
 # isort: on

@@ -23,8 +23,8 @@ from agentic_design.config import ConfigError
 from agentic_design.entry import interrupted
 from agentic_design.llm import ReplayMiss
 from agentic_design.records import ArchiveError
+from agentic_design.store.adas_format import RunImportError
 from agentic_design.store.archive import Archive, db_path
-from agentic_design.store.import_adas import AdasImportError
 from agentic_design.tasks import TaskLoadError
 
 app = typer.Typer(
@@ -54,7 +54,7 @@ def _user_errors() -> Iterator[None]:
         yield
     except KeyboardInterrupt:  # before typer turns it into a silent exit 130
         interrupted()
-    except (ConfigError, ArchiveError, TaskLoadError, ReplayMiss, AdasImportError) as exc:
+    except (ConfigError, ArchiveError, TaskLoadError, ReplayMiss, RunImportError) as exc:
         _fail(str(exc))
     except (FileExistsError, IsADirectoryError, NotADirectoryError, PermissionError) as exc:
         _fail(f"{exc.strerror}: {exc.filename}")  # a path given on the command line or config

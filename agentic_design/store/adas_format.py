@@ -63,11 +63,20 @@ _NOT_A_BRACKET = dict.fromkeys(c for c in range(128) if chr(c) not in '[]{}"')
 _DEPTH_STEP = {"[": 1, "{": 1, "]": -1, "}": -1}
 
 
-class AdasImportError(ValueError):
+class RunImportError(ValueError):
+    """Another system's archive or run cannot be imported, or the run directory is taken: the
+    command line answers it with its message and exit code 2."""
+
+
+class ImportLimitError(RunImportError):
+    """A file is beyond one of the limits an import reads within."""
+
+
+class AdasImportError(RunImportError):
     """The file is not an ADAS archive we can import, or the run directory is taken."""
 
 
-class AdasLimitError(AdasImportError):
+class AdasLimitError(AdasImportError, ImportLimitError):
     """The file is beyond one of the limits an archive is read within (MAX_*)."""
 
 
