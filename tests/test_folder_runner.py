@@ -1023,9 +1023,10 @@ def test_shinkas_run_evo_script_is_read_for_its_literal_settings(tmp_path):
 
 
 def test_the_settings_give_the_folder_task_only_parameters_it_takes():
-    from agentic_design.tasks.folder import ProblemFolderTask
+    from agentic_design.tasks.folder import FOLDER_SETTINGS, ProblemFolderTask
 
     assert ProblemFolderTask.accepted_params >= settings_module.TASK_PARAMS
+    assert settings_module.TASK_PARAMS == FOLDER_SETTINGS  # each has its default there
 
 
 def test_an_unknown_kind_is_refused():

@@ -98,6 +98,8 @@ def test_the_folder_config_maps_onto_ours_and_says_what_it_leaves_out(tmp_path):
     assert any(line.startswith("database.population_size") for line in found.ignored)
     task = load_task(config.task, config.task_params)
     assert "expert in computational geometry" in task.describe()  # prompt.system_message
+    cascade = RunConfig.from_dict({"task": {"openevolve": str(PROBLEMS / "openevolve_cascade")}})
+    assert load_task(cascade.task, cascade.task_params).cascade  # its config's cascade_evaluation
 
 
 def test_a_config_of_ours_names_the_folder_relative_to_itself(tmp_path):
@@ -110,8 +112,16 @@ def test_a_config_of_ours_names_the_folder_relative_to_itself(tmp_path):
     assert loaded.task == "problem_folder"
     assert loaded.task_params == {"folder": str(folder), "format": "shinka"}
     task = load_task(loaded.task, loaded.task_params)
-    # The folder's own problem statement reaches the prompt though the config is ours.
-    assert "26" in task.describe() and "EVOLVE-BLOCK-START" in task.describe()
+    # The folder's own settings hold though the config is ours: its problem statement reaches
+    # the prompt, its script's time limit (job.time 00:02:00) bounds the evaluation, and the
+    # task the sandbox builds from the saved parameters reads nothing more.
+    assert "expert in computational geometry" in task.describe()
+    assert "EVOLVE-BLOCK-START" in task.describe()
+    assert task.params["timeout_s"] == 120.0 and task.timeout_s == 120.0
+    before = task.fingerprint()
+    (folder / "shinka.yaml").unlink()
+    again = load_task(loaded.task, task.params)
+    assert again.params == task.params and again.fingerprint() != before
     result = cli("run", str(config), "--run-dir", str(tmp_path / "run"), "--no-progress")
     assert result.returncode == 0, result.stderr
 
@@ -198,16 +208,55 @@ def test_what_the_evaluator_judges_wrong_is_invalid_with_its_reason(outputs, mes
 SEED_BLOCK = re.compile(r"(# EVOLVE-BLOCK-START\n)(.*?)(# EVOLVE-BLOCK-END)", re.S)
 
 
-class FolderModel:
+class ScriptedDesigner:
+    """A model asked by the meta-agent: 'ok' to the preflight, its proposal unchanged on
+    review, `repair` for a failed design, and `propose` (numbered) for anything else."""
+
+    def __init__(self) -> None:
+        self.proposals = 0
+        self.repair_prompts: list[str] = []
+
+    def __call__(self, request: dict) -> str:
+        prompt = request["messages"][-1]["content"]
+        if "Reply with the word ok" in prompt:
+            return "ok"
+        if "Review your proposal" in prompt:
+            return request["messages"][-2]["content"]
+        if "failed when it was evaluated" in prompt:
+            self.repair_prompts.append(prompt)
+            return self.repair()
+        self.proposals += 1
+        return self.propose(self.proposals)
+
+    def propose(self, number: int) -> str:
+        raise NotImplementedError
+
+    def repair(self) -> str:
+        return self.propose(self.proposals + 1)
+
+
+def folder_search(tmp_path, kind: str, folder: Path, server, evaluations: int, **llm):
+    """A meta-agent search of `folder` against the loopback `server`, run to its end."""
+    data = {
+        "task": {kind: str(folder)},
+        "run_dir": str(tmp_path / "run"),
+        "budget": {"evaluations": evaluations},
+        "sandbox": {"workers": 1, "wall_s": 60},
+        "search": {"meta_agent": {"reflexion_rounds": 1, "edit_format": "full"}},
+        "llm": {"model": "openai/gpt-4o-mini", "api_base": server.url, "timeout_s": 10, **llm},
+    }
+    return Search(RunConfig.from_dict(data), progress=False).run()
+
+
+class FolderModel(ScriptedDesigner):
     """Answers as models do when asked to improve the folder's program: the whole program
     with a changed block; the block alone; the whole program with its fixed part 'improved'
     too (run_packing reporting 4.01); a packing that overlaps (the evaluator's reason comes back
     for repair). A different answer each time, as at temperature > 0."""
 
     def __init__(self, program: str) -> None:
+        super().__init__()
         self.program = program
-        self.proposals = 0
-        self.repair_prompts: list[str] = []
 
     def block(self, x: float, y: float) -> str:
         return (
@@ -224,27 +273,21 @@ class FolderModel:
     def whole(self, block: str) -> str:
         return SEED_BLOCK.sub(lambda m: m.group(1) + block + "\n" + m.group(3), self.program)
 
-    def __call__(self, request: dict) -> str:
-        prompt = request["messages"][-1]["content"]
-        if "Reply with the word ok" in prompt:
-            return "ok"
-        if "Review your proposal" in prompt:
-            return request["messages"][-2]["content"]
-        if "failed when it was evaluated" in prompt:
-            self.repair_prompts.append(prompt)
-            return fenced("repaired", self.whole(self.block(0.8, 0.8)))
-        self.proposals += 1
-        gap = (0.2 * (1 + self.proposals % 4), 0.2 * (1 + (self.proposals // 4) % 4))
-        shape = self.proposals % 4
+    def repair(self) -> str:
+        return fenced("repaired", self.whole(self.block(0.8, 0.8)))
+
+    def propose(self, number: int) -> str:
+        gap = (0.2 * (1 + number % 4), 0.2 * (1 + (number // 4) % 4))
+        shape = number % 4
         if shape == 1:
-            return fenced(f"whole {self.proposals}", self.whole(self.block(*gap)))
+            return fenced(f"whole {number}", self.whole(self.block(*gap)))
         if shape == 2:
-            return fenced(f"block {self.proposals}", self.block(*gap))
+            return fenced(f"block {number}", self.block(*gap))
         if shape == 3:
             forged = self.whole(self.block(*gap)).replace(
                 "return centers, radii, float(np.sum(radii))", "return centers, radii, 4.01"
             )
-            return fenced(f"forged {self.proposals}", forged)
+            return fenced(f"forged {number}", forged)
         return fenced("overlapping", self.whole(self.block(0.25, 0.2)))
 
 
@@ -256,21 +299,9 @@ def test_a_loopback_model_search_keeps_the_frame_and_replays(tmp_path):
     folder = folder_copy(tmp_path, "openevolve_circles")
     program = (folder / "initial_program.py").read_text()
     model = FolderModel(program)
-    data = {
-        "task": {"openevolve": str(folder)},
-        "run_dir": str(tmp_path / "run"),
-        "budget": {"evaluations": 10},
-        "sandbox": {"workers": 1, "wall_s": 60},
-        "search": {"meta_agent": {"reflexion_rounds": 1, "edit_format": "full"}},
-    }
     with ScriptedLLM(answer=model) as server:
-        data["llm"] = {
-            "model": "openai/gpt-4o-mini",
-            "api_base": server.url,
-            "timeout_s": 10,
-            "concurrency": 1,  # a short lag: the failure is repaired within the budget
-        }
-        result = Search(RunConfig.from_dict(data), progress=False).run()
+        # A short lag (one call at a time): the failure is repaired within the budget.
+        result = folder_search(tmp_path, "openevolve", folder, server, 10, concurrency=1)
         prompts = [r["messages"][-1]["content"] for r in server.requests[1:]]
     assert result.total == 10
     designs = assert_frames_kept(tmp_path / "run", folder / "initial_program.py")
@@ -294,3 +325,41 @@ def test_a_loopback_model_search_keeps_the_frame_and_replays(tmp_path):
     assert [(d.code_hash, d.status, d.fitness) for d in again] == [
         (d.code_hash, d.status, d.fitness) for d in designs
     ]
+
+
+class JitterModel(ScriptedDesigner):
+    """For the Shinka folder: the whole program with a new jitter; the block alone; the frame
+    'improved' (run_experiment claiming 4.01); a block that raises. Each time different."""
+
+    def __init__(self, program: str) -> None:
+        super().__init__()
+        self.program = program
+        self.block = cut(program).blocks[0]
+
+    def propose(self, number: int) -> str:
+        block = self.block.replace("0.01, 0.01", f"{0.001 * number}, 0.002")
+        whole = cut(self.program).program([block])
+        shape = number % 4
+        if shape == 1:
+            return fenced(f"jitter {number}", whole)
+        if shape == 2:
+            return fenced(f"block {number}", block)
+        if shape == 3:
+            return fenced("forged", whole.replace("float(np.sum(radii))", "4.01"))
+        broken = block.replace("    rng = ", "    raise ValueError('no packing today')\n    rng = ")
+        return fenced("broken", broken)
+
+
+def test_a_shinka_folder_searched_with_a_loopback_model(tmp_path):
+    folder = folder_copy(tmp_path, "shinka_circles")
+    model = JitterModel((folder / "initial.py").read_text())
+    with ScriptedLLM(answer=model) as server:
+        folder_search(tmp_path, "shinka", folder, server, 7)
+    designs = assert_frames_kept(tmp_path / "run", folder / "initial.py")
+    proposed = [d for d in designs if d.proposer != "seed"]
+    assert len(proposed) == 6 and all("4.01" not in d.code for d in proposed)
+    ok = [d for d in proposed if d.status is Status.OK]
+    assert len(ok) >= 3 and all(d.fitness < 3 for d in ok)
+    assert len({d.fitness for d in ok}) > 1  # the jitter changed the packings
+    broken = [d for d in proposed if "no packing today" in (d.error or "")]
+    assert broken and broken[0].status is Status.INVALID  # Shinka's correct: false, with why

@@ -69,6 +69,20 @@ PROCESS_CAP = 64
 TIMING_WORDS = ("time", "duration", "seconds", "elapsed", "latency", "runtime")
 
 
+#: The task's parameters a folder's own settings give (`settings.TASK_PARAMS`), and their
+#: defaults where neither the run's config nor the folder's gives one.
+SETTING_DEFAULTS: dict[str, Any] = {
+    "cascade": False,
+    "thresholds": [],
+    "feature_dimensions": [],
+    "system_message": "",
+    "timeout_s": None,
+    "evaluator_args": {},
+    "extra_args": {},
+}
+FOLDER_SETTINGS = frozenset({*SETTING_DEFAULTS, "evaluator"})
+
+
 class FolderError(ValueError):
     """A problem folder that cannot be searched: not found, or without its program or
     evaluator. The message names the folder and what is missing."""
@@ -132,8 +146,6 @@ class ProblemFolderTask(Task):
         self.folder = Path(folder).resolve()
         if not self.folder.is_dir():
             raise TypeError(f"folder {folder!r} is not a directory")
-        # Absolute: the sandbox builds the task again in a working directory of its own.
-        self.params = {**params, "folder": str(self.folder)}
         fmt = params.get("format", "auto")
         if fmt == "auto":
             try:
@@ -143,6 +155,10 @@ class ProblemFolderTask(Task):
         if fmt not in FILES:
             raise TypeError(f"format must be one of {sorted(FILES)} or auto, not {fmt!r}")
         self.format: Format = fmt
+        params = self._with_folder_settings(params)
+        # The folder absolute and the format settled: the sandbox builds the task again, in a
+        # working directory of its own, and a resume or a replay reads the folder the same way.
+        self.params = {**params, "folder": str(self.folder), "format": fmt}
         program, evaluator = FILES[fmt]
         self.program_file = self.folder / _file_name(params, "program", program)
         self.evaluator_file = _file_name(params, "evaluator", evaluator)
@@ -167,6 +183,22 @@ class ProblemFolderTask(Task):
         self.extra_args = _mapping(params.get("extra_args", {}), "extra_args")
         self._template: Template | None = None
 
+    def _with_folder_settings(self, params: dict[str, Any]) -> dict[str, Any]:
+        """`params`, each one of the folder's settings they leave out taken from the folder's
+        own configuration (OpenEvolve's config.yaml, Shinka's shinka.yaml), else its default:
+        a config of ours that names the folder runs it as `run FOLDER` does. Read once, where
+        the task is first built: the whole set is what the run saves and the sandbox gets."""
+        if set(params) >= FOLDER_SETTINGS:
+            return params
+        from agentic_design.tasks.folder.settings import FolderSettingsError, folder_settings
+
+        try:
+            settings = folder_settings(self.folder, self.format)
+        except FolderSettingsError as exc:
+            raise TypeError(str(exc)) from None
+        defaults = {**SETTING_DEFAULTS, "evaluator": FILES[self.format][1]}
+        return {**defaults, **settings.task_params, **params}
+
     @property
     def template(self) -> Template:
         """The starting program cut at its evolve blocks (read once)."""
@@ -177,29 +209,15 @@ class ProblemFolderTask(Task):
                 raise FolderError(f"{self.program_file}: {exc}") from None
         return self._template
 
-    def run_params(self) -> dict[str, Any]:
-        # The format settled, so that a resume or a replay reads the folder the same way.
-        return {**self.params, "format": self.format}
-
     # -- the contract ---------------------------------------------------------------------------
     def describe(self) -> str:
         from agentic_design.prompts import render  # jinja: the search's side only
 
-        message = self.system_message
-        if "system_message" not in self.params:  # a config of ours names the folder
-            from agentic_design.tasks.folder.settings import FolderSettingsError, folder_settings
-
-            try:
-                settings = folder_settings(self.folder, self.format)
-            except FolderSettingsError:
-                settings = None  # `run FOLDER` reports it; a config of ours does not need it
-            found = settings.task_params.get("system_message") if settings else None
-            message = found if isinstance(found, str) else ""
         return render(
             "tasks/problem_folder.j2",
             system={"openevolve": "OpenEvolve", "shinka": "ShinkaEvolve"}[self.format],
             folder=self.folder.name,
-            system_message=message.strip(),
+            system_message=self.system_message.strip(),
             program_file=self.program_file.name,
             evaluator_file=self.evaluator_file,
             blocks=len(self.template.blocks),
@@ -302,7 +320,7 @@ class ProblemFolderTask(Task):
 
     def fingerprint(self) -> str:
         return params_fingerprint(
-            type(self).__qualname__, {**self.run_params(), "files": folder_digest(self.folder)}
+            type(self).__qualname__, {**self.params, "files": folder_digest(self.folder)}
         )
 
     def summarize(self, metrics: dict[str, Any]) -> str:
