@@ -5,8 +5,9 @@ names what is wrong and where — never a traceback for a user's mistake.
 
 One typer app (`app.py`) that each module's commands join as the module loads: `search`
 (run, resume), `inspect` (status, show), `replay`, `export` (export, report), `adas`
-(import-adas), `imports` (import-openevolve, import-shinka) and `about` (sandbox-info, tasks). The search, the report and the replay
-load only inside the commands that need them, so the command line starts fast.
+(import-adas), `imports` (import-openevolve, import-shinka) and `about` (sandbox-info,
+tasks). The search, the report and the replay load only inside the commands that need them, so
+the command line starts fast.
 """
 
 from __future__ import annotations
