@@ -194,6 +194,8 @@ def test_without_combined_score_the_numeric_metrics_are_averaged_as_openevolve_d
         ({"metrics": {"combined_score": 0.0, "error": "timed out"}}, "reported an error"),
         ({"metrics": {"label": "no numbers"}}, "no combined_score"),
         ({"metrics": {"combined_score": [1, 2]}}, "not a value"),
+        ({"metrics": {"combined_score": None, "validity": 1.0}}, "not a number: None"),
+        ({"metrics": {"combined_score": "high", "validity": 1.0}}, "not a number: 'high'"),
         ({"metrics": "1000"}, "metrics"),
         ({"metrics": {"combined_score": 1.0}, "artifacts": {"x": 1}}, "artifacts"),
     ],

@@ -186,6 +186,8 @@ def test_runaway_candidates_end_as_failures(outcomes, name):
 def test_forged_scores_do_not_count_where_the_evaluator_keeps_its_verdict_apart(outcomes, name):
     found, _, _, _ = outcomes
     evaluation = found[name]
-    # No forged score: either judged invalid, or scored on the packing it really returned
-    # (at most the sum of radii's known record, far below the forged 1000).
-    assert evaluation.fitness is None or evaluation.fitness < 3, recorded(evaluation)
+    # No forged score: either judged invalid, or scored on the packing it really returned,
+    # which can be no better than the best known (OpenEvolve's folder scores the ratio to it,
+    # Shinka's the sum of radii itself); the forgeries claim 1000.
+    best_possible = 1.001 if name.startswith("circles_") else 2.6360
+    assert evaluation.fitness is None or evaluation.fitness <= best_possible, recorded(evaluation)

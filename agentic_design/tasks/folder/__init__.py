@@ -293,9 +293,13 @@ class ProblemFolderTask(Task):
         return Score(fitness=fitness, ci_low=fitness, ci_high=fitness, metrics=kept)
 
     def _fitness(self, metrics: dict[str, Any]) -> float:
-        value = metrics.get("combined_score")
-        if isinstance(value, (int, float)) and _number(value):
-            return float(value)
+        if "combined_score" in metrics:
+            value = metrics["combined_score"]
+            if isinstance(value, (int, float)) and _number(value):
+                return float(value)
+            # NaN and infinity arrive as None (JSON has neither): not a score, and no other
+            # number stands in for it.
+            raise InvalidOutputs(f"the evaluator's combined_score is not a number: {value!r}")
         numbers = [
             float(v) for k, v in metrics.items() if k not in self.feature_dimensions and _number(v)
         ]
