@@ -307,6 +307,9 @@ class LLM:
                 timeout=self.config.timeout_s,
                 num_retries=0,
                 max_retries=0,
+                # A setting the model does not take (an o-series model's temperature, which a
+                # folder's config may still give) is left out, as the provider requires.
+                drop_params=True,
                 **params,
             )
             if not response.choices:

@@ -365,3 +365,22 @@ def test_a_shinka_folder_searched_with_a_loopback_model(tmp_path):
     assert len({d.fitness for d in ok}) > 1  # the jitter changed the packings
     broken = [d for d in proposed if "no packing today" in (d.error or "")]
     assert broken and broken[0].status is Status.INVALID  # Shinka's correct: false, with why
+
+
+def test_run_folder_with_api_base_serves_every_model_of_the_folder_there(tmp_path):
+    folder = folder_copy(tmp_path, "openevolve_circles")
+    model = FolderModel((folder / "initial_program.py").read_text())
+    run_dir = tmp_path / "run"
+    with ScriptedLLM(answer=model) as server:
+        url = server.url
+        result = cli(
+            "run", str(folder), "--api-base", url, "--run-dir", str(run_dir),
+            "--evaluations", "4", "--workers", "1", "--no-progress",
+        )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    saved = RunConfig.from_yaml(run_dir / "config.yaml")
+    assert saved.llm is not None and saved.llm.models is not None
+    assert {m.api_base for m in saved.llm.models} == {url}  # both of the folder's models
+    assert [m.weight for m in saved.llm.models] == [0.8, 0.2]
+    proposers = {d.proposer for d in Archive.open(run_dir).designs()}
+    assert proposers - {"seed"} <= {"openai/gpt-4o-mini", "openai/o3-mini"}

@@ -69,6 +69,11 @@ def run(
         if llm is not None and cfg.llm is not None and cfg.llm.models is not None:
             # --llm names the one model to use: it replaces the file's list of models.
             cfg = cfg.with_overrides(llm={**cfg.llm.model_dump(exclude={"models"}), "model": llm})
+        elif api_base is not None and cfg.llm is not None and cfg.llm.models is not None:
+            # --api-base with a list of models: every one of them is served there.
+            served = [{**m.model_dump(), "api_base": api_base} for m in cfg.llm.models]
+            cfg = cfg.with_overrides(**{"llm.models": served})
+            api_base = None
         cfg = cfg.with_overrides(
             run_dir=str(run_dir) if run_dir else None,
             seed=seed,
