@@ -138,6 +138,8 @@ def test_every_candidate_is_evaluated_and_the_pool_still_serves(outcomes):
 
 def test_no_secret_reaches_anything_recorded(outcomes):
     found, _, _, _ = outcomes
+    # What the candidate prints is recorded (the evaluator's artifacts): it could have told.
+    assert "SEARCHED the environment" in recorded(found["circles_read_secrets"])
     for name, evaluation in found.items():
         text = recorded(evaluation)
         assert SECRET not in text, name
