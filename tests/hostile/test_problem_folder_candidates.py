@@ -163,6 +163,7 @@ def test_no_process_outlives_its_evaluation():
 def test_no_connection_leaves_the_sandbox(outcomes):
     found, accepted, _, _ = outcomes
     assert accepted == 0
+    assert "refused 127.0.0.1" in recorded(found["circles_network"])  # what it says is kept
     assert "CONNECTED" not in recorded(found["circles_network"])
     assert "RESOLVED" not in recorded(found["circles_network"])
 
