@@ -205,11 +205,11 @@ def _text(path: Path) -> str:
 
 def _parse(text: str, path: Path) -> Any:
     """The JSON in `text`, its depth checked before parsing and each number as it is read."""
-    depth = _nesting_depth(text)
+    depth = nesting_depth(text)
     if depth > MAX_DEPTH:
         raise AdasLimitError(f"{path}: nested {depth:,} deep; the limit is {MAX_DEPTH}")
     try:
-        return json.loads(text, parse_int=_int, parse_float=_float, parse_constant=_not_a_number)
+        return strict_loads(text)
     except json.JSONDecodeError as exc:
         raise AdasImportError(
             f"{path} is not JSON ({exc.msg} at line {exc.lineno}, column {exc.colno}); "
@@ -219,7 +219,15 @@ def _parse(text: str, path: Path) -> Any:
         raise type(exc)(f"{path}: {exc}") from None
 
 
-def _nesting_depth(text: str) -> int:
+def strict_loads(text: str) -> Any:
+    """`json.loads` of an untrusted file's text, each number checked as it is read: at most
+    MAX_NUMBER_CHARS long and within a float's range (ImportLimitError), and NaN or infinity
+    refused (RunImportError); the messages name no file, the caller adds it. Check
+    `nesting_depth` first: the parser recurses."""
+    return json.loads(text, parse_int=_int, parse_float=_float, parse_constant=_not_a_number)
+
+
+def nesting_depth(text: str) -> int:
     """How deep the JSON in `text` nests, counted without parsing it: the parser recurses, and
     100,000 nested lists would end it in a RecursionError. Linear, and every step in C."""
     # Escaped backslashes first, then escaped quotes: what is left of a string holds no quote.

@@ -30,10 +30,8 @@ from agentic_design.store.adas_format import (
     MAX_DEPTH,
     ImportLimitError,
     RunImportError,
-    _float,
-    _int,
-    _nesting_depth,
-    _not_a_number,
+    nesting_depth,
+    strict_loads,
 )
 from agentic_design.store.archive import Archive, db_path
 
@@ -115,11 +113,11 @@ def parse_json(text: str, where: str, what: str) -> Any:
         raise PeerLimitError(
             f"{where}: {what} of {len(text):,} characters; the limit is {MAX_FILE_BYTES:,}"
         )
-    depth = _nesting_depth(text)
+    depth = nesting_depth(text)
     if depth > MAX_DEPTH:
         raise PeerLimitError(f"{where}: {what} nested {depth:,} deep; the limit is {MAX_DEPTH}")
     try:
-        value = json.loads(text, parse_int=_int, parse_float=_float, parse_constant=_not_a_number)
+        value = strict_loads(text)
     except json.JSONDecodeError as exc:
         raise PeerImportError(
             f"{where}: {what} is not JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})"
