@@ -186,8 +186,10 @@ class BinPackingTask(Task):
             raise TypeError(
                 f"distribution must be one of {sorted(DISTRIBUTIONS)}, not {self.distribution!r}"
             )
-        self.capacity = DISTRIBUTIONS[self.distribution].capacity
-        self.items = _int_param(params, "items", DISTRIBUTIONS[self.distribution].items)
+        #: What the prompt says of the instances (the OR-style subclass says its own).
+        self.family = DISTRIBUTIONS[self.distribution]
+        self.capacity = self.family.capacity
+        self.items = _int_param(params, "items", self.family.items)
         self.instances = _int_param(params, "instances", 5)
         self.data_seed = _int_param(params, "data_seed", 0, minimum=0)
         self._cache: dict[str, list[np.ndarray]] = {}
@@ -215,12 +217,11 @@ class BinPackingTask(Task):
 
         budget = self.budget
         assert isinstance(budget, BinPackingBudget)
-        distribution = DISTRIBUTIONS[self.distribution]
         return render(
             "tasks/binpack.j2",
             task=self.name,
-            sizes=distribution.sizes,
-            reference=distribution.reference,
+            sizes=self.family.sizes,
+            reference=self.family.reference,
             capacity=self.capacity,
             items=self.items,
             instances=self.instances,
@@ -346,8 +347,21 @@ def _checked_bins_used(outputs: Any, instances: list[np.ndarray], capacity: floa
     return np.array(used, dtype=np.float64)
 
 
-#: OR-Library's binpack3 (the u500 instances): 20 instances of 500 items, capacity 150.
-OR3_ITEMS = 500
+#: OR-Library's binpack3 (the u500 instances): 20 instances of 500 items, capacity 150, sizes
+#: drawn as the `uniform` family's. The instances are generated from fixed seeds, not read from
+#: the OR-Library's files (the machine may be offline). Best and first fit measured on them
+#: (data_seed 0, 20 instances a split); the published figures are Table 1 of FunSearch
+#: (Romera-Paredes et al. 2024) on the real OR3 files and Weibull 5k, as quoted in issue 23.
+OR3 = Distribution(
+    capacity=DISTRIBUTIONS["uniform"].capacity,
+    items=500,
+    sizes="integer sizes uniform in [20, 100], generated from fixed seeds in the style of the "
+    "OR-Library's binpack3 (u500) instances, not those files",
+    reference="on these generated instances best fit uses 5.06% (validation) and 5.16% (test) "
+    "more bins than the L1 bound, first fit 5.59% and 5.48%; on the OR-Library's own OR3 "
+    "instances FunSearch (Romera-Paredes et al. 2024) reports best fit 5.37% and its evolved "
+    "heuristic 3.11% (on Weibull 5k: best fit 3.98%, FunSearch 0.68%)",
+)
 OR3_INSTANCES = 20
 
 
@@ -356,40 +370,13 @@ class ORBinPackingTask(BinPackingTask):
 
     name: ClassVar[str] = "binpack_or"
     accepted_params: ClassVar[frozenset[str] | None] = frozenset({"instances", "data_seed"})
-    #: The instances are generated from fixed seeds, not read from the OR-Library's files
-    #: (the machine may be offline). Best and first fit measured on them (data_seed 0, 20
-    #: instances a split); the published figures are Table 1 of FunSearch (Romera-Paredes et
-    #: al. 2024) on the real OR3 files and Weibull 5k, as quoted in issue 23.
-    reference: ClassVar[str] = (
-        "on these generated instances best fit uses 5.06% (validation) and 5.16% (test) more "
-        "bins than the L1 bound, first fit 5.59% and 5.48%; on the OR-Library's own OR3 "
-        "instances FunSearch (Romera-Paredes et al. 2024) reports best fit 5.37% and its "
-        "evolved heuristic 3.11% (on Weibull 5k: best fit 3.98%, FunSearch 0.68%)"
-    )
 
     def __init__(self, **params: Any) -> None:
         super().__init__(**params)  # checks params against this class's accepted ones
         # The parent's defaults are Weibull 5k: OR3's replace them, and only `instances` and
         # `data_seed` stay the user's to set.
         self.distribution = "uniform"
-        self.capacity = DISTRIBUTIONS["uniform"].capacity
-        self.items = OR3_ITEMS
+        self.family = OR3
+        self.capacity = OR3.capacity
+        self.items = OR3.items
         self.instances = _int_param(params, "instances", OR3_INSTANCES)
-
-    def describe(self) -> str:
-        from agentic_design.prompts import render  # jinja: the search's side only
-
-        budget = self.budget
-        assert isinstance(budget, BinPackingBudget)
-        return render(
-            "tasks/binpack.j2",
-            task=self.name,
-            sizes="integer sizes uniform in [20, 100], generated from fixed seeds in the style "
-            "of the OR-Library's binpack3 (u500) instances, not those files",
-            reference=self.reference,
-            capacity=self.capacity,
-            items=self.items,
-            instances=self.instances,
-            max_seconds=budget.max_seconds_per_instance,
-            fitness_meaning=self.fitness_meaning,
-        )
