@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -92,6 +92,21 @@ class SettingsMap:
 
     def ignore(self, key: str, why: str) -> None:
         self.ignored.append(f"{key}: {why}")
+
+    def ignore_rest(
+        self,
+        section: Mapping[str, Any],
+        handled: Collection[str],
+        where: str,
+        why: str | Mapping[str, str],
+        unknown: str = "",
+    ) -> None:
+        """Each key of `section` (at `where`; "" for the top level) not in `handled`, listed as
+        not followed: with `why`, or its reason by key there (`unknown` for a key without)."""
+        for key in section:
+            if key not in handled:
+                reason = why if isinstance(why, str) else why.get(str(key), unknown)
+                self.ignore(f"{where}.{key}" if where else str(key), reason)
 
     def section(self, data: Mapping[str, Any], key: str, theirs: str) -> dict[str, Any]:
         value = data.get(key)

@@ -17,6 +17,8 @@ from agentic_design.tasks.folder.mapping import (
 )
 
 # -- OpenEvolve --------------------------------------------------------------------------------
+#: Why a key OpenEvolve 0.4 does not know is not followed.
+_NOT_OURS = "not an OpenEvolve 0.4 setting"
 #: OpenEvolve's settings with no equivalent here, and why.
 _OPENEVOLVE_IGNORED = {
     "checkpoint_interval": "every evaluation is committed to the run store as it finishes",
@@ -97,9 +99,7 @@ def openevolve_settings(data: dict[str, Any], m: SettingsMap, folder: Path) -> N
     _openevolve_prompt(m.section(data, "prompt", "prompt"), m)
     _openevolve_database(m.section(data, "database", "database"), m, data)
     _openevolve_evaluator(m.section(data, "evaluator", "evaluator"), m, folder)
-    for key in data:
-        if key not in handled:
-            m.ignore(str(key), _OPENEVOLVE_IGNORED.get(str(key), "not an OpenEvolve 0.4 setting"))
+    m.ignore_rest(data, handled, "", _OPENEVOLVE_IGNORED, _NOT_OURS)
 
 
 def _openevolve_llm(llm: dict[str, Any], m: SettingsMap) -> None:
@@ -194,7 +194,7 @@ def _openevolve_llm(llm: dict[str, Any], m: SettingsMap) -> None:
     }
     for key in llm:
         if key not in known and llm[key] is not None:
-            m.ignore(f"llm.{key}", _LLM_WHY.get(key, "not an OpenEvolve 0.4 setting"))
+            m.ignore(f"llm.{key}", _LLM_WHY.get(key, _NOT_OURS))
 
 
 def _litellm_openai_name(name: str, api_base: str | None) -> str:
@@ -219,9 +219,8 @@ def _openevolve_prompt(prompt: dict[str, Any], m: SettingsMap) -> None:
         if prompt.get(theirs) is not None:
             count = m.integer(prompt[theirs], f"prompt.{theirs}", minimum=0)
             m.put(f"search.meta_agent.{ours}", count, f"prompt.{theirs}")
-    for key in prompt:
-        if key not in ("system_message", "num_top_programs", "num_diverse_programs"):
-            m.ignore(f"prompt.{key}", _PROMPT_WHY)
+    handled = ("system_message", "num_top_programs", "num_diverse_programs")
+    m.ignore_rest(prompt, handled, "prompt", _PROMPT_WHY)
 
 
 def _openevolve_database(database: dict[str, Any], m: SettingsMap, top: dict[str, Any]) -> None:
@@ -274,9 +273,7 @@ def _openevolve_evaluator(evaluator: dict[str, Any], m: SettingsMap, folder: Pat
         "parallel_evaluations",
         "memory_limit_mb",
     }
-    for key in evaluator:
-        if key not in handled:
-            m.ignore(f"evaluator.{key}", _EVALUATOR_WHY.get(key, "not an OpenEvolve 0.4 setting"))
+    m.ignore_rest(evaluator, handled, "evaluator", _EVALUATOR_WHY, _NOT_OURS)
 
 
 def _stages(evaluator: Path) -> int:

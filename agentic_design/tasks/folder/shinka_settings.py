@@ -73,9 +73,7 @@ def shinka_settings(data: dict[str, Any], m: SettingsMap, folder: Path) -> None:
     _shinka_evo(sections["evo"], m, seen.get("evo", "evo"))
     db = seen.get("db", "db")
     islands(sections["db"], m, db)
-    for key in sections["db"]:
-        if key not in ("num_islands", "migration_interval"):
-            m.ignore(f"{db}.{key}", _DB_WHY)
+    m.ignore_rest(sections["db"], ("num_islands", "migration_interval"), db, _DB_WHY)
     _shinka_job(sections["job"], m, seen.get("job", "job"), folder)
 
 
@@ -127,9 +125,7 @@ def _shinka_evo(evo: dict[str, Any], m: SettingsMap, ns: str) -> None:
         "patch_types",
         "patch_type_probs",
     }
-    for key in evo:
-        if key not in handled:
-            m.ignore(f"{ns}.{key}", _EVO_WHY.get(key, "no equivalent here"))
+    m.ignore_rest(evo, handled, ns, _EVO_WHY, "no equivalent here")
 
 
 def _shinka_llm(evo: dict[str, Any], m: SettingsMap, ns: str) -> None:
