@@ -6,6 +6,7 @@ import hashlib
 import json
 import re
 import shutil
+from abc import ABC, abstractmethod
 from pathlib import Path
 
 import pytest
@@ -210,7 +211,7 @@ def test_what_the_evaluator_judges_wrong_is_invalid_with_its_reason(outputs, mes
 SEED_BLOCK = re.compile(r"(# EVOLVE-BLOCK-START\n)(.*?)(# EVOLVE-BLOCK-END)", re.S)
 
 
-class ScriptedDesigner:
+class ScriptedDesigner(ABC):
     """A model asked by the meta-agent: 'ok' to the preflight, its proposal unchanged on
     review, `repair` for a failed design, and `propose` (numbered) for anything else."""
 
@@ -230,8 +231,9 @@ class ScriptedDesigner:
         self.proposals += 1
         return self.propose(self.proposals)
 
+    @abstractmethod
     def propose(self, number: int) -> str:
-        raise NotImplementedError
+        """The answer to the `number`-th request for a new design."""
 
     def repair(self) -> str:
         return self.propose(self.proposals + 1)
