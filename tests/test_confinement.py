@@ -2,7 +2,8 @@
 child's own session keyring.
 
 The cgroup v2 decisions are tested on fake trees: this machine mounts cgroup v1, so making a
-v2 cgroup for real is exercised only on a v2 machine (see README, "The sandbox"). Each tree is
+v2 cgroup for real is exercised only on a v2 machine (see docs/concepts/sandbox.md, "As an
+ordinary user"). Each tree is
 described by the text of /proc/self/cgroup and /proc/self/mountinfo, as the kernel writes them.
 """
 

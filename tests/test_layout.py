@@ -1,4 +1,4 @@
-"""The package's layout holds its import rules (the README's "Layout" section).
+"""The package's layout holds its import rules (the "Layout" section of docs/index.md).
 
 The graph is read from the source (`tests/layout.py`); what runs inside the sandbox is also
 imported for real, in a fresh interpreter, to see what it loads.

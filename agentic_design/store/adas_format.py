@@ -6,7 +6,8 @@ test_fitness}`, and in its transfer archives a `test_fitness_<set>` for each oth
 agent was tested on; every fitness is a string "95% Bootstrap Confidence Interval: (L%, U%),
 Median: M%", read here as fractions with the interval flagged when it cannot hold its median.
 
-An archive is untrusted input, so it is read within limits (MAX_*, below, and in the README):
+An archive is untrusted input, so it is read within limits (MAX_*, below, and in
+docs/howto/import.md):
 every real ADAS archive fits them many times over. A file beyond one is refused, naming the file
 and the limit; its size, nesting and numbers are checked before or while the JSON is parsed, so
 no parser ever recurses 100,000 deep or reads 10 million digits.

@@ -6,8 +6,9 @@ Whatever a candidate does, the host is protected: no secret reaches anything rec
 is written outside the sandbox, no process outlives the evaluation, the folder is unchanged, no
 connection leaves it, and the pool goes on serving honest candidates. Where the folder's
 evaluator keeps its verdict out of the candidate's reach (a separate process, a result pipe),
-forging the score fails too; the README says what a folder's evaluator cannot be protected
-from (it runs beside the candidate, as it does in those systems).
+forging the score fails too; docs/howto/problem-folders.md ("What this can and cannot
+guarantee") says what a folder's evaluator cannot be protected from (it runs beside the
+candidate, as it does in those systems).
 """
 
 from __future__ import annotations

@@ -77,7 +77,8 @@ class Draws(NamedTuple):
 
 
 def describe() -> str:
-    """One paragraph on what the simulated model is, for the README and the command line."""
+    """One paragraph on what the simulated model is, for the docs (docs/concepts/tasks.md) and
+    the command line."""
     return (
         "The simulated model is a noise model, not a language model: it knows the correct "
         "answer to each dataset question and, on each call, gives it with probability "
