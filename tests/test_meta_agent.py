@@ -112,7 +112,7 @@ def test_with_30_percent_of_requests_faulted_the_search_completes(tmp_path):
     with ScriptedLLM(answer=Designer(), fault_rate=0.3, seed=3) as server:
         server.queue("ok")  # the preflight, which is not part of the run's record
         config = llm_config(server, tmp_path, evaluations=10)
-        result = Search(config, progress=False).run()
+        result = Search(config, progress=False, accept_estimate=True).run()
         faults = len(server.faults_served)
     assert result.total == 10
     assert Status.PENDING.value not in result.counts
@@ -134,7 +134,7 @@ def test_a_broken_proposal_is_repaired_with_its_error_quoted(tmp_path):
         server.queue(answer("broken MLP", BROKEN_CODE))  # its review keeps it
         # design 5 is broken; its repair is planned once it is in the snapshot (lag K + W = 4)
         config = llm_config(server, tmp_path, evaluations=10)
-        Search(config, progress=False).run()
+        Search(config, progress=False, accept_estimate=True).run()
         repair_prompts = [
             r["messages"][-1]["content"]
             for r in server.requests
@@ -171,7 +171,7 @@ def test_a_recorded_search_replays_exactly_without_the_server_on_a_busy_machine(
         config = llm_config(server, tmp_path, evaluations=8)
         # Training cut short by a tiny time limit: the steps taken depend on the machine.
         config = config.with_overrides(**{"task_budget.max_seconds": 0.05})
-        Search(config, progress=False).run()
+        Search(config, progress=False, accept_estimate=True).run()
     before = Archive.open(tmp_path / "run").designs()
     assert any(d.metrics.get("stopped_by") == "time" for d in before)
     # The server is gone, so any real call would fail; and the machine is now loaded.
@@ -229,7 +229,7 @@ def test_a_usd_budget_stops_the_search_cleanly(tmp_path):
     with ScriptedLLM(answer=Designer()) as server:
         config = llm_config(server, tmp_path, evaluations=40)
         config = config.with_overrides(**{"budget.usd": 1e-6})
-        result = Search(config, progress=False).run()
+        result = Search(config, progress=False, accept_estimate=True).run()
     assert result.stopped_by == "usd"
     assert result.total < 40 and Status.PENDING.value not in result.counts
 

@@ -23,6 +23,9 @@ from agentic_design.cli import export  # noqa: F401  export, report
 from agentic_design.cli import adas  # noqa: F401  import-adas
 from agentic_design.cli import imports  # noqa: F401  import-openevolve, import-shinka
 from agentic_design.cli import about  # noqa: F401  sandbox-info, tasks
+from agentic_design.cli import init  # noqa: F401  init
+from agentic_design.cli import serve  # noqa: F401  serve
+from agentic_design.cli import estimate  # noqa: F401  estimate
 
 # isort: on
 

@@ -61,20 +61,27 @@ def run(
         str | None, typer.Option(help="an OpenAI-compatible server for --agent-llm")
     ] = None,
     progress: Annotated[bool, typer.Option(help="show the progress bar")] = True,
+    accept_estimate: Annotated[
+        bool,
+        typer.Option(
+            "--accept-estimate",
+            help="start even when the estimated LLM spend's high end is above budget.usd",
+        ),
+    ] = False,
+    serve: Annotated[
+        bool, typer.Option(help="serve a live view of the run on 127.0.0.1 while it goes")
+    ] = False,
+    port: Annotated[
+        int, typer.Option(help="the live view's port (with --serve; 0: any free one)", min=0)
+    ] = 8765,
 ) -> None:
     """Start a search from CONFIG (YAML), or from an OpenEvolve or ShinkaEvolve problem folder
     as it is; CLI options override the file."""
     with _user_errors():
-        cfg = _config(config)
-        if llm is not None and cfg.llm is not None and cfg.llm.models is not None:
-            # --llm names the one model to use: it replaces the file's list of models.
-            cfg = cfg.with_overrides(llm={**cfg.llm.model_dump(exclude={"models"}), "model": llm})
-        elif api_base is not None and cfg.llm is not None and cfg.llm.models is not None:
-            # --api-base with a list of models: every one of them is served there.
-            served = [{**m.model_dump(), "api_base": api_base} for m in cfg.llm.models]
-            cfg = cfg.with_overrides(**{"llm.models": served})
-            api_base = None
-        cfg = cfg.with_overrides(
+        cfg = _with_options(
+            _config(config),
+            llm=llm,
+            api_base=api_base,
             run_dir=str(run_dir) if run_dir else None,
             seed=seed,
             executor=executor,
@@ -84,13 +91,46 @@ def run(
                 "budget.hours": hours,
                 "budget.usd": usd,
                 "sandbox.workers": workers,
-                "llm.model": llm,
-                "llm.api_base": api_base,
                 "agent_llm.model": agent_llm,
                 "agent_llm.api_base": agent_api_base,
             },
         )
-        _search_and_report(cfg, resume=False, progress=progress)
+        view = _live_view(cfg.resolved_run_dir, port) if serve else None
+        try:
+            _search_and_report(
+                cfg, resume=False, progress=progress, accept_estimate=accept_estimate
+            )
+        finally:
+            if view is not None:
+                view.close()
+
+
+def _with_options(
+    cfg: RunConfig, *, llm: str | None, api_base: str | None, **overrides: Any
+) -> RunConfig:
+    """The configuration with the command line's options applied: --llm replaces a list of
+    models by the one named, --api-base serves every listed model; the rest override as
+    `RunConfig.with_overrides` does (None: not given)."""
+    if llm is not None and cfg.llm is not None and cfg.llm.models is not None:
+        cfg = cfg.with_overrides(llm={**cfg.llm.model_dump(exclude={"models"}), "model": llm})
+    elif api_base is not None and cfg.llm is not None and cfg.llm.models is not None:
+        served = [{**m.model_dump(), "api_base": api_base} for m in cfg.llm.models]
+        cfg = cfg.with_overrides(**{"llm.models": served})
+        api_base = None
+    return cfg.with_overrides(**overrides, **{"llm.model": llm, "llm.api_base": api_base})
+
+
+def _live_view(run_dir: Path, port: int) -> Any:
+    """The run's live view (`agentic-design serve`), served by a process of its own that ends
+    with the search."""
+    from agentic_design.report.live import LiveViewError, start_live_view
+
+    try:
+        view = start_live_view(run_dir, port=port)
+    except LiveViewError as exc:
+        _fail(f"--serve: {exc}")
+    err.print(f"[bold]live view:[/] {view.url} (read-only; it stops with the search)")
+    return view
 
 
 def _config(path: Path) -> RunConfig:
@@ -124,10 +164,17 @@ def resume(
         _search_and_report(search.config, resume=True, progress=progress, search=search)
 
 
-def _search_and_report(cfg: RunConfig, *, resume: bool, progress: bool, search: Any = None) -> None:
+def _search_and_report(
+    cfg: RunConfig,
+    *,
+    resume: bool,
+    progress: bool,
+    search: Any = None,
+    accept_estimate: bool = False,
+) -> None:
     from agentic_design.run.search import Search  # the CLI's other commands stay fast to start
 
-    search = search or Search(cfg, console=err, progress=progress)
+    search = search or Search(cfg, console=err, progress=progress, accept_estimate=accept_estimate)
     try:
         result = search.run()
     except SandboxError as exc:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import random
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from typing import Any
 
 from agentic_design.config import MetaAgentConfig
@@ -64,7 +65,6 @@ class MetaAgentProposer:
     ) -> None:
         self.llms = {llms.model: llms} if isinstance(llms, LLM) else dict(llms)
         self.choice = choice or FixedWeights({name: 1.0 for name in self.llms}, seed)
-        self._structured = {name: structured_output(llm.config) for name, llm in self.llms.items()}
         self.task = task
         self.settings = settings
         self.seed = seed
@@ -76,6 +76,13 @@ class MetaAgentProposer:
         # With `parents: selection`, the strategy parents come from, fed incrementally.
         self.selection = selection if settings.parents == "selection" else None
         self._read_upto = 0
+
+    @cached_property
+    def _structured(self) -> dict[str, bool]:
+        """Per model, whether it is asked for the provider's structured output. Worked out at
+        the first proposal, not here: asking litellm means importing it (seconds), and a search
+        evaluates its seeds meanwhile."""
+        return {name: structured_output(llm.config) for name, llm in self.llms.items()}
 
     # -- planning (search thread) ---------------------------------------------------------------
     def plan(self, archive: Archive, number: int, upto: int) -> Plan:

@@ -26,7 +26,6 @@ from typing import Any
 import jinja2
 from markupsafe import Markup
 
-from agentic_design.report.sections import SECTIONS, RunView
 from agentic_design.resources import shipped_dir
 from agentic_design.store.archive import Archive
 
@@ -80,6 +79,10 @@ def build_report(archive: Archive, control: str | Path | None = None) -> Report:
     """The report of the run in `archive` (finished, running, empty or imported); beside it the
     run `control` (a run directory), or else the one of the same task and the other kind (its
     control, or the search it is the control of) found beside it (`report.control`)."""
+    # Here, not at the top: the sections load matplotlib (half a second), and the command line
+    # imports this package for `capped` in commands that draw nothing.
+    from agentic_design.report.sections import SECTIONS, RunView
+
     env = environment()
     view = RunView(archive, Path(control) if control is not None else None)
     sections, failed = [], []

@@ -261,23 +261,47 @@ def llms_for(config: LLMConfig, store: CallStore | None, replay: bool) -> dict[s
     }
 
 
-def preflight(config: RunConfig) -> None:
+def preflight(config: RunConfig, blocks: tuple[str, ...] = ("llm", "agent_llm")) -> None:
     """With an LLM configured (the meta-agent's, unless evolution proposes, or the agents'), one
-    cheap call to each model before anything starts; ConfigError (exit 2) naming the block
-    whose model failed."""
+    cheap call to each model of `blocks` before it is used; ConfigError (exit 2) naming the
+    block whose model failed."""
     from agentic_design.llm import LLM, LLMConfigurationError
 
-    # `search.proposer: evolution` writes no design with the meta-agent's model: not asked.
-    asked = config.llm is not None and config.search.proposer != "evolution"
-    checks = [("llm", e) for e in (config.llm.endpoints() if asked and config.llm else [])]
-    agent_llm = config.agent_llm
-    if agent_llm is not None and agent_llm.model != "simulated":
-        checks += [("agent_llm", e) for e in agent_llm.endpoints()]
+    checks = [(block, e) for block in blocks for e in checked_endpoints(config, block)]
     for block, endpoint in checks:
         try:
             LLM(endpoint).preflight()
         except LLMConfigurationError as exc:
             raise ConfigError(f"{block}: {exc}") from None
+
+
+def cheap_levels(config: RunConfig, task: Task) -> tuple[float, ...]:
+    """The shares of a full evaluation a design climbs before its full one (`search.fidelity`:
+    its levels, else the task's own), or () when every evaluation is a full one."""
+    settings = config.search.fidelity
+    if not settings.enabled:
+        return ()
+    offered = task.fidelities()
+    if settings.levels is not None and not offered:
+        raise ConfigError(
+            f"search.fidelity.levels: the task {task.name} offers no cheap evaluations "
+            "(its fidelities() is empty); leave levels out, or set enabled: false"
+        )
+    levels = settings.levels if settings.levels is not None else offered
+    return tuple(sorted({float(share) for share in levels if 0 < share < 1}))
+
+
+def checked_endpoints(config: RunConfig, block: str) -> list[LLMConfig]:
+    """The models of `block` ("llm", the meta-agent's; "agent_llm", the agents') that the
+    preflight asks: `search.proposer: evolution` writes no design with the meta-agent's model,
+    and the simulated agent model answers offline."""
+    if block == "llm":
+        used = config.llm is not None and config.search.proposer != "evolution"
+        return config.llm.endpoints() if used and config.llm else []
+    agent_llm = config.agent_llm
+    if agent_llm is None or agent_llm.model == "simulated":
+        return []
+    return agent_llm.endpoints()
 
 
 def proposer_for(

@@ -140,6 +140,7 @@ class Pipeline:
         behaviour: bool = False,
         proposal_cost: float = 0.0,
         complete: Callable[[str], str] = str,
+        watch: Future[Any] | None = None,
     ) -> None:
         self.archive = archive
         self.proposer = proposer
@@ -160,6 +161,8 @@ class Pipeline:
         self.eta = eta
         self.behaviour = behaviour
         self.complete = complete  # `Task.complete`
+        # Work beside the pipeline (the models' check) whose failure stops it at once.
+        self.watch = watch
         self.stopped_by: Stop | None = None
         self.reason = ""  # what stopped it early, in words
         self._spent_out = False  # the next design would go over budget.evaluations
@@ -195,8 +198,9 @@ class Pipeline:
                 more = self.stopped_by is None and not self._spent_out
                 if not self._wait_and_collect(more):
                     break
-        except KeyboardInterrupt:
-            self.stopped_by = Stop.INTERRUPTED
+        except BaseException as exc:  # Ctrl-C, or the failure of the work watched
+            if isinstance(exc, KeyboardInterrupt):
+                self.stopped_by = Stop.INTERRUPTED
             propose_pool.shutdown(wait=False, cancel_futures=True)
             evaluate_pool.shutdown(wait=False, cancel_futures=True)
             raise
@@ -375,7 +379,10 @@ class Pipeline:
                 raise RuntimeError("a proposal cannot be committed")  # ids are dense: a bug
             # Proposals committed as unusable leave nothing in flight; planning goes on.
             return more
-        done, _ = wait(waiting, return_when=FIRST_COMPLETED)
+        watched = [self.watch] if self.watch is not None and not self.watch.done() else []
+        done, _ = wait([*waiting, *watched], return_when=FIRST_COMPLETED)
+        if self.watch is not None and self.watch.done() and self.watch.exception() is not None:
+            raise self.watch.exception()  # type: ignore[misc]  # checked: not None
         for future in done:
             if future in self._evaluations:
                 design_id = self._evaluations.pop(future)

@@ -12,7 +12,8 @@ import signal
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -26,9 +27,11 @@ from agentic_design.config import ConfigError, RunConfig
 from agentic_design.proposers.base import Proposer
 from agentic_design.proposers.evolution import EvolutionProposer
 from agentic_design.proposers.meta_agent import MetaAgentProposer
-from agentic_design.records import ArchiveError, Design, Evaluation, Origin, StopReason
+from agentic_design.records import ArchiveError, Design, Evaluation, Origin, Proposal, StopReason
 from agentic_design.run.assemble import (
     build_task,
+    cheap_levels,
+    checked_endpoints,
     device_plan,
     evaluation_parts,
     preflight,
@@ -42,6 +45,7 @@ from agentic_design.tasks import Task
 
 if TYPE_CHECKING:
     from agentic_design.proposers.by_parts import Checker
+    from agentic_design.run.estimate import CostEstimate
     from agentic_design.run.ray_executor import RayEvaluator
 
 
@@ -72,9 +76,16 @@ class Search:
     """One search: `Search(config).run()` starts it, `Search.resume(run_dir).run()` goes on."""
 
     def __init__(
-        self, config: RunConfig, *, console: Console | None = None, progress: bool = True
+        self,
+        config: RunConfig,
+        *,
+        console: Console | None = None,
+        progress: bool = True,
+        accept_estimate: bool = False,
     ) -> None:
         self.config = config.with_overrides(task=resolve_task_ref(config.task))
+        # Start even where the LLM spend's estimate is above budget.usd (`estimate`).
+        self.accept_estimate = accept_estimate
         self.console = console or Console(stderr=True)
         self.show_progress = progress
         self.run_dir = self.config.resolved_run_dir
@@ -117,11 +128,46 @@ class Search:
         return search
 
     # -- set-up ---------------------------------------------------------------------------------
-    def preflight(self) -> None:
-        """With an LLM configured (the meta-agent's or the agents'), one cheap call before
-        anything starts (exit 2 on failure); none when replaying a recording."""
-        if self._replay_store is None:
-            preflight(self.config)
+    def preflight(self, estimate_for: Task | None = None) -> Future[None] | None:
+        """With an LLM configured, one cheap call to each model (exit 2 on failure); none when
+        replaying a recording. The agents' models are checked now, before their seeds call
+        them; the meta-agent's on a thread of their own (`model_check`), which the first
+        proposal waits for, and which then says what the budget is likely to cost
+        (`estimate_for`'s task; `_refuse_above_budget` said it already where it may refuse)."""
+        if self._replay_store is not None:
+            return None
+        preflight(self.config, ("agent_llm",))
+        if not checked_endpoints(self.config, "llm"):
+            return None
+        say = (lambda: self._say_estimate(estimate_for)) if estimate_for is not None else None
+        return model_check(self.config, self.run_dir, then=say)
+
+    def _refuse_above_budget(self, task: Task) -> bool:
+        """Where `budget.usd` caps an LLM search (a new one, not a replay), its expected spend
+        (`run.estimate`) said before anything starts, and the search refused
+        (EstimateExceedsBudget, exit 2) when the estimate's high end is above the cap, unless
+        accepted. True when it was estimated here. Estimating imports litellm (seconds):
+        without a cap to hold, it is left to the models' check, beside the seeds."""
+        if self._resuming or self._replay_store is not None or self.config.budget.usd is None:
+            return False
+        from agentic_design.run.estimate import check_estimate
+
+        estimate = self._say_estimate(task)
+        if estimate is not None:
+            check_estimate(estimate, self.config.budget.usd, accept=self.accept_estimate)
+        return True
+
+    def _say_estimate(self, task: Task | None) -> CostEstimate | None:
+        """Print the expected LLM spend of the budget (None for a search that spends none)."""
+        if task is None or self._resuming or self._replay_store is not None:
+            return None
+        from agentic_design.run.estimate import estimate_cost
+
+        estimate = estimate_cost(self.config, task)
+        if estimate.free:
+            return None
+        self.console.print(f"[bold]estimate:[/] {estimate.summary()}", highlight=False)
+        return estimate
 
     def _llm_store(self) -> Archive:
         """The meta-agent's call store: the recording it replays, or a connection of its own
@@ -149,20 +195,21 @@ class Search:
             devices = device_plan(self.config, task)  # a GPU the machine lacks: before anything
             if devices.note:
                 self.console.print(f"[bold]devices:[/] {devices.note}", highlight=False)
-        self.preflight()
+        estimated = self._refuse_above_budget(task)
+        check = self.preflight(None if estimated else task)
         try:
             task.prepare()
         except OSError as exc:  # the data cache cannot be written: the user's setting to fix
             raise ConfigError(str(exc)) from None
         archive = open_run(self.config, task, self.run_dir, resuming=self._resuming)
         try:
-            return self._search(archive, task)
+            return self._search(archive, task, check)
         finally:
             archive.close()
             for store in self._stores:
                 store.close()
 
-    def _search(self, archive: Archive, task: Task) -> SearchResult:
+    def _search(self, archive: Archive, task: Task, check: Future[None] | None) -> SearchResult:
         note, test, reason = "", None, ""
         try:
             proposer, note = proposer_for(
@@ -184,7 +231,9 @@ class Search:
                     proposer.behaviour = lambda code: evaluator.behaviour(code, seed=seed)
                     proposer.behaviour_tries = self.config.search.behaviour_tries
                 proposer = self._with_tuning(proposer, evaluator, task)
-                stopped_by, reason = self._loop(archive, evaluator, proposer, task)
+                if check is not None:
+                    proposer = AfterCheck(proposer, check)
+                stopped_by, reason = self._loop(archive, evaluator, proposer, task, check)
                 if stopped_by not in (StopReason.INTERRUPTED, StopReason.DIVERGED):
                     test = final_test(archive, evaluator, task)
         except KeyboardInterrupt:  # outside the loop: while the sandbox starts, say
@@ -245,7 +294,12 @@ class Search:
         self.console.print(f"[bold]report:[/] {path}{failed}", highlight=False)
 
     def _loop(
-        self, archive: Archive, evaluator: Evaluates, proposer: Proposer, task: Task
+        self,
+        archive: Archive,
+        evaluator: Evaluates,
+        proposer: Proposer,
+        task: Task,
+        check: Future[None] | None,
     ) -> tuple[StopReason, str]:
         budget = self.config.budget
         searched_before = float(archive.meta("searched_s", 0.0))
@@ -283,6 +337,7 @@ class Search:
                     behaviour=fingerprints(self.config, task),
                     proposal_cost=self._tuning_cost(task),
                     complete=task.complete,
+                    watch=check,
                 )
                 stopped_by = pipeline.run()
                 reason = pipeline.reason
@@ -373,20 +428,50 @@ class Search:
         progress.update(bar, completed=finished, description=label)
 
 
-def cheap_levels(config: RunConfig, task: Task) -> tuple[float, ...]:
-    """The shares of a full evaluation a design climbs before its full one (`search.fidelity`:
-    its levels, else the task's own), or () when every evaluation is a full one."""
-    settings = config.search.fidelity
-    if not settings.enabled:
-        return ()
-    offered = task.fidelities()
-    if settings.levels is not None and not offered:
-        raise ConfigError(
-            f"search.fidelity.levels: the task {task.name} offers no cheap evaluations "
-            "(its fidelities() is empty); leave levels out, or set enabled: false"
-        )
-    levels = settings.levels if settings.levels is not None else offered
-    return tuple(sorted({float(share) for share in levels if 0 < share < 1}))
+def model_check(
+    config: RunConfig, run_dir: Path, then: Callable[[], Any] | None = None
+) -> Future[None]:
+    """The meta-agent's models checked (`assemble.preflight`) on a thread of their own, beside
+    the set-up and the seeds' evaluations: importing litellm alone takes seconds, and no model
+    is asked anything before the first proposal, which waits for the check (`AfterCheck`). A
+    check that fails stops the pipeline at once (its `watch`); one that passes goes on to
+    `then` (saying the estimate), which nothing waits for."""
+    future: Future[None] = Future()
+
+    def check() -> None:
+        try:
+            preflight(config, ("llm",))
+        except ConfigError as exc:
+            saved = f"the search stopped; what it evaluated before is saved in {run_dir}"
+            future.set_exception(ConfigError(f"{exc} ({saved})"))
+        except BaseException as exc:  # raised again on the search's thread
+            future.set_exception(exc)
+        else:
+            future.set_result(None)
+        if then is not None and future.exception() is None:
+            with suppress(Exception):  # words for the user (the estimate): never a failure
+                then()
+
+    threading.Thread(target=check, name="model-check", daemon=True).start()
+    return future
+
+
+class AfterCheck:
+    """A proposer that plans its first proposal only once the models' check has passed (one
+    that failed raises its error: exit 2, what was evaluated meanwhile kept)."""
+
+    def __init__(self, inner: Proposer, check: Future[None]) -> None:
+        self.inner = inner
+        self.check = check
+        self.name = inner.name
+        self.repair_attempts = inner.repair_attempts
+
+    def plan(self, archive: Archive, number: int, upto: int) -> Any:
+        self.check.result()  # raises what the check raised
+        return self.inner.plan(archive, number, upto)
+
+    def write(self, plan: Any) -> Proposal:
+        return self.inner.write(plan)
 
 
 def cheapest_share(config: RunConfig, task: Task) -> float:
