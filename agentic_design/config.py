@@ -49,7 +49,9 @@ class Budget(_Strict):
 class SandboxConfig(_Strict):
     """How designs are isolated and limited."""
 
-    workers: int = Field(2, ge=1, le=64)
+    workers: int = Field(
+        2, ge=1, le=64, description="evaluations at once, each in a sandboxed process of its own"
+    )
     wall_s: float = Field(60.0, gt=0, description="hard wall-clock limit per evaluation")
     memory_mb: int | None = Field(
         4096,
@@ -87,8 +89,12 @@ class EvolutionConfig(_Strict):
     """Regularized (aging) evolution, the offline proposer."""
 
     population: int = Field(16, ge=2, description="window of recent ok designs parents come from")
-    tournament: int = Field(4, ge=1)
-    crossover_rate: float = Field(0.1, ge=0, le=1)
+    tournament: int = Field(
+        4, ge=1, description="designs drawn from the population; the fittest is the parent"
+    )
+    crossover_rate: float = Field(
+        0.1, ge=0, le=1, description="the share of children made by crossing two parents"
+    )
     mutations_per_child: int = Field(
         2, ge=1, le=8, description="each child gets 1..N mutations stacked"
     )
@@ -100,8 +106,8 @@ class EvolutionConfig(_Strict):
 class Prices(_Strict):
     """US dollars per million tokens, for a model litellm's cost map does not know."""
 
-    input_per_mtok: float = Field(..., ge=0)
-    output_per_mtok: float = Field(..., ge=0)
+    input_per_mtok: float = Field(..., ge=0, description="USD per million prompt tokens")
+    output_per_mtok: float = Field(..., ge=0, description="USD per million answer tokens")
 
 
 AnswerFormat = Literal["auto", "fenced", "json_schema"]
@@ -141,8 +147,8 @@ class LLMConfig(_Strict):
         "provider's structured output; auto: json_schema where litellm says the model "
         "supports it and no api_base is set, else fenced",
     )
-    temperature: float = Field(0.8, ge=0, le=2)
-    max_tokens: int = Field(4096, ge=1)
+    temperature: float = Field(0.8, ge=0, le=2, description="sampling temperature")
+    max_tokens: int = Field(4096, ge=1, description="the most tokens one answer may hold")
     timeout_s: float = Field(120.0, gt=0, description="per call")
     retries: int = Field(5, ge=1, le=20, description="attempts per call, the first included")
     concurrency: int = Field(4, ge=1, description="calls in flight at once")
@@ -214,11 +220,20 @@ class MetaAgentConfig(_Strict):
         default_factory=_default_modes,
         description="relative weights of the proposal modes",
     )
-    reflexion_rounds: int = Field(2, ge=0, le=10)
-    repair_attempts: int = Field(3, ge=0, le=10)
-    context_best: int = Field(4, ge=0, le=50)
-    context_diverse: int = Field(3, ge=0, le=50)
-    context_failures: int = Field(3, ge=0, le=50)
+    reflexion_rounds: int = Field(
+        2, ge=0, le=10, description="rounds of review and revision before a design is evaluated"
+    )
+    repair_attempts: int = Field(
+        3,
+        ge=0,
+        le=10,
+        description="times a failed design is sent back with its error (each repair a design)",
+    )
+    context_best: int = Field(4, ge=0, le=50, description="the best designs a prompt shows")
+    context_diverse: int = Field(
+        3, ge=0, le=50, description="the most different designs a prompt shows"
+    )
+    context_failures: int = Field(3, ge=0, le=50, description="recent failures a prompt shows")
     max_code_chars: int = Field(4000, ge=200, description="per design shown in a prompt")
     max_parent_chars: int = Field(
         16000, ge=200, description="the parent shown whole when edits against it are asked"
@@ -254,7 +269,9 @@ class SelectionConfig(_Strict):
     """How parents are chosen (agentic_design.proposers.selection); population and tournament sizes
     come from search.evolution."""
 
-    strategy: Literal["regularized", "best_k", "map_elites", "islands"] = "regularized"
+    strategy: Literal["regularized", "best_k", "map_elites", "islands"] = Field(
+        "regularized", description="how parents are chosen (see the selection concepts page)"
+    )
     k: int = Field(8, ge=1, description="best_k: how many of the best parents come from")
     descriptors: list[str] | None = Field(
         None, description="map_elites: the task's descriptors the grid spans (default: all)"
@@ -387,11 +404,15 @@ FOLDER_FORMATS = {"openevolve": "openevolve", "shinka": "shinka", "folder": "aut
 class RunConfig(_Strict):
     """Everything a search needs; the resolved form is saved as `config.yaml` in the run dir."""
 
-    name: str = Field("run", min_length=1)
+    name: str = Field(
+        "run", min_length=1, description="the run's name; its directory defaults to runs/<name>"
+    )
     task: str = Field(..., description="a built-in task name or path/to/file.py:ClassName")
-    task_params: dict[str, Any] = Field(default_factory=dict)
+    task_params: dict[str, Any] = Field(
+        default_factory=dict, description="keyword arguments of the task's constructor"
+    )
     run_dir: Path | None = Field(None, description="defaults to runs/<name>")
-    seed: int = 0
+    seed: int = Field(0, description="the run's seed: the same seed, the same designs")
     budget: Budget = Field(default_factory=Budget)
     task_budget: dict[str, Any] = Field(
         default_factory=dict,

@@ -76,3 +76,8 @@ def test_run_serve_serves_the_live_view_and_stops_it_with_the_search(tmp_path):
     assert "live view: http://127.0.0.1:" in result.stderr
     assert "estimate:" in result.stderr  # said beside the seeds, with no cap to hold
     assert "ok" in _statuses(tmp_path / "run")
+    # A run resumed (here one that had finished) can be watched too.
+    with server:
+        resumed = cli("resume", str(tmp_path / "run"), "--no-progress", "--serve", "--port", "0")
+    assert resumed.returncode == 0, resumed.stderr
+    assert "live view: http://127.0.0.1:" in resumed.stderr

@@ -3,6 +3,8 @@ it found. The search itself loads only when one is run, so the other commands st
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -95,14 +97,10 @@ def run(
                 "agent_llm.api_base": agent_api_base,
             },
         )
-        view = _live_view(cfg.resolved_run_dir, port) if serve else None
-        try:
+        with _live_view(cfg.resolved_run_dir, port, serve):
             _search_and_report(
                 cfg, resume=False, progress=progress, accept_estimate=accept_estimate
             )
-        finally:
-            if view is not None:
-                view.close()
 
 
 def _with_options(
@@ -120,9 +118,13 @@ def _with_options(
     return cfg.with_overrides(**overrides, **{"llm.model": llm, "llm.api_base": api_base})
 
 
-def _live_view(run_dir: Path, port: int) -> Any:
-    """The run's live view (`agentic-design serve`), served by a process of its own that ends
-    with the search."""
+@contextmanager
+def _live_view(run_dir: Path, port: int, serve: bool) -> Iterator[None]:
+    """With `serve`, the run's live view (`agentic-design serve`) for as long as the block
+    runs, served by a process of its own."""
+    if not serve:
+        yield
+        return
     from agentic_design.report.live import LiveViewError, start_live_view
 
     try:
@@ -130,7 +132,8 @@ def _live_view(run_dir: Path, port: int) -> Any:
     except LiveViewError as exc:
         _fail(f"--serve: {exc}")
     err.print(f"[bold]live view:[/] {view.url} (read-only; it stops with the search)")
-    return view
+    with view:
+        yield
 
 
 def _config(path: Path) -> RunConfig:
@@ -154,6 +157,12 @@ def _config(path: Path) -> RunConfig:
 def resume(
     run_dir: Annotated[Path, typer.Argument(help="the run directory to continue")],
     progress: Annotated[bool, typer.Option(help="show the progress bar")] = True,
+    serve: Annotated[
+        bool, typer.Option(help="serve a live view of the run on 127.0.0.1 while it goes")
+    ] = False,
+    port: Annotated[
+        int, typer.Option(help="the live view's port (with --serve; 0: any free one)", min=0)
+    ] = 8765,
 ) -> None:
     """Continue a stopped or killed run without repeating finished evaluations."""
     _refuse_imported(run_dir, "resumed")
@@ -161,7 +170,8 @@ def resume(
         from agentic_design.run.search import Search
 
         search = Search.resume(run_dir, console=err, progress=progress)
-        _search_and_report(search.config, resume=True, progress=progress, search=search)
+        with _live_view(run_dir, port, serve):
+            _search_and_report(search.config, resume=True, progress=progress, search=search)
 
 
 def _search_and_report(
