@@ -25,6 +25,14 @@ from agentic_design.config import RunConfig
 from agentic_design.records import StopReason
 from agentic_design.sandbox import SandboxError
 
+# The live view's options, which `run` and `resume` share.
+Serve = Annotated[
+    bool, typer.Option(help="serve a live view of the run on 127.0.0.1 while it goes")
+]
+Port = Annotated[
+    int, typer.Option(help="the live view's port (with --serve; 0: any free one)", min=0)
+]
+
 
 @app.command()
 def run(
@@ -70,12 +78,8 @@ def run(
             help="start even when the estimated LLM spend's high end is above budget.usd",
         ),
     ] = False,
-    serve: Annotated[
-        bool, typer.Option(help="serve a live view of the run on 127.0.0.1 while it goes")
-    ] = False,
-    port: Annotated[
-        int, typer.Option(help="the live view's port (with --serve; 0: any free one)", min=0)
-    ] = 8765,
+    serve: Serve = False,
+    port: Port = 8765,
 ) -> None:
     """Start a search from CONFIG (YAML), or from an OpenEvolve or ShinkaEvolve problem folder
     as it is; CLI options override the file."""
@@ -157,12 +161,8 @@ def _config(path: Path) -> RunConfig:
 def resume(
     run_dir: Annotated[Path, typer.Argument(help="the run directory to continue")],
     progress: Annotated[bool, typer.Option(help="show the progress bar")] = True,
-    serve: Annotated[
-        bool, typer.Option(help="serve a live view of the run on 127.0.0.1 while it goes")
-    ] = False,
-    port: Annotated[
-        int, typer.Option(help="the live view's port (with --serve; 0: any free one)", min=0)
-    ] = 8765,
+    serve: Serve = False,
+    port: Port = 8765,
 ) -> None:
     """Continue a stopped or killed run without repeating finished evaluations."""
     _refuse_imported(run_dir, "resumed")
