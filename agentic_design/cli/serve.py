@@ -3,7 +3,10 @@
 
 from __future__ import annotations
 
+import signal
+import threading
 from pathlib import Path
+from types import FrameType
 from typing import Annotated
 
 import typer
@@ -48,8 +51,18 @@ def serve(
         highlight=False,
         soft_wrap=True,
     )
+
+    # Ctrl-C (or SIGTERM) is the way to stop a server: no "interrupted", no exit 130. The
+    # handler asks the loop to end from a thread of its own rather than raising wherever the
+    # main thread happens to be (starting a request's thread, closing the socket).
+    def stop(signum: int, frame: FrameType | None) -> None:
+        threading.Thread(target=server.shutdown, name="stop", daemon=True).start()
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         with server:
             server.serve_forever(poll_interval=0.5)
-    except KeyboardInterrupt:  # the way to stop a server: no "interrupted", no exit 130
-        out.print("stopped")
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    out.print("stopped")
