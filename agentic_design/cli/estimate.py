@@ -3,38 +3,38 @@ anything starts (no network call, no sandbox)."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.markup import escape
 
 from agentic_design.cli.app import _user_errors, app, out
-from agentic_design.cli.search import _config, _with_options
+from agentic_design.cli.search import (
+    AgentApiBase,
+    AgentLlm,
+    ApiBase,
+    ConfigPath,
+    Evaluations,
+    Llm,
+    Usd,
+    _config,
+    _with_options,
+)
 
 
 @app.command()
 def estimate(
-    config: Annotated[
-        Path,
-        typer.Argument(
-            help="the run's YAML configuration, or an OpenEvolve or ShinkaEvolve problem folder"
-        ),
-    ],
-    llm: Annotated[str | None, typer.Option(help="litellm model string for the meta-agent")] = None,
-    api_base: Annotated[str | None, typer.Option(help="OpenAI-compatible server URL")] = None,
-    evaluations: Annotated[int | None, typer.Option(help="budget: designs evaluated")] = None,
-    usd: Annotated[float | None, typer.Option(help="budget: LLM spend in USD")] = None,
+    config: ConfigPath,
+    llm: Llm = None,
+    api_base: ApiBase = None,
+    evaluations: Evaluations = None,
+    usd: Usd = None,
     proposer: Annotated[
         str | None,
         typer.Option(help="search.proposer: auto, evolution, meta_agent or random_sampling"),
     ] = None,
-    agent_llm: Annotated[
-        str | None, typer.Option(help="the model agents call (litellm string, or simulated)")
-    ] = None,
-    agent_api_base: Annotated[
-        str | None, typer.Option(help="an OpenAI-compatible server for --agent-llm")
-    ] = None,
+    agent_llm: AgentLlm = None,
+    agent_api_base: AgentApiBase = None,
 ) -> None:
     """The expected tokens and USD of CONFIG's budget (a range), as `run` would spend it with
     the same options; says whether the high end passes budget.usd, where `run` refuses to

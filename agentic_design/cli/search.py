@@ -25,6 +25,23 @@ from agentic_design.config import RunConfig
 from agentic_design.records import StopReason
 from agentic_design.sandbox import SandboxError
 
+# Options `run` shares with `estimate`.
+ConfigPath = Annotated[
+    Path,
+    typer.Argument(
+        help="the run's YAML configuration, or an OpenEvolve or ShinkaEvolve problem folder"
+    ),
+]
+Llm = Annotated[str | None, typer.Option(help="litellm model string for the meta-agent")]
+ApiBase = Annotated[str | None, typer.Option(help="OpenAI-compatible server URL")]
+Evaluations = Annotated[int | None, typer.Option(help="budget: designs evaluated")]
+Usd = Annotated[float | None, typer.Option(help="budget: LLM spend in USD")]
+AgentLlm = Annotated[
+    str | None, typer.Option(help="the model agents call (litellm string, or simulated)")
+]
+AgentApiBase = Annotated[
+    str | None, typer.Option(help="an OpenAI-compatible server for --agent-llm")
+]
 # The live view's options, which `run` and `resume` share.
 Serve = Annotated[
     bool, typer.Option(help="serve a live view of the run on 127.0.0.1 while it goes")
@@ -36,18 +53,13 @@ Port = Annotated[
 
 @app.command()
 def run(
-    config: Annotated[
-        Path,
-        typer.Argument(
-            help="the run's YAML configuration, or an OpenEvolve or ShinkaEvolve problem folder"
-        ),
-    ],
+    config: ConfigPath,
     run_dir: Annotated[Path | None, typer.Option(help="where the run is stored")] = None,
-    llm: Annotated[str | None, typer.Option(help="litellm model string for the meta-agent")] = None,
-    api_base: Annotated[str | None, typer.Option(help="OpenAI-compatible server URL")] = None,
-    evaluations: Annotated[int | None, typer.Option(help="budget: designs evaluated")] = None,
+    llm: Llm = None,
+    api_base: ApiBase = None,
+    evaluations: Evaluations = None,
     hours: Annotated[float | None, typer.Option(help="budget: wall-clock hours")] = None,
-    usd: Annotated[float | None, typer.Option(help="budget: LLM spend in USD")] = None,
+    usd: Usd = None,
     workers: Annotated[int | None, typer.Option(help="parallel evaluations")] = None,
     seed: Annotated[int | None, typer.Option(help="the run's seed")] = None,
     proposer: Annotated[
@@ -64,12 +76,8 @@ def run(
             "node; joins $RAY_ADDRESS or ray.address, else starts a local cluster)"
         ),
     ] = None,
-    agent_llm: Annotated[
-        str | None, typer.Option(help="the model agents call (litellm string, or simulated)")
-    ] = None,
-    agent_api_base: Annotated[
-        str | None, typer.Option(help="an OpenAI-compatible server for --agent-llm")
-    ] = None,
+    agent_llm: AgentLlm = None,
+    agent_api_base: AgentApiBase = None,
     progress: Annotated[bool, typer.Option(help="show the progress bar")] = True,
     accept_estimate: Annotated[
         bool,
