@@ -213,6 +213,32 @@ class DecomposeConfig(_Strict):
     concurrency: int = Field(4, ge=1, le=32, description="parts written at once")
 
 
+class VariantsConfig(_Strict):
+    """Instruction variants of the propose prompt that evolve: each proposal is written under
+    one, chosen by UCB1 on the improvements its designs brought over their parents; now and
+    then the meta-agent writes a new one from the best, which replaces the worst."""
+
+    enabled: bool = Field(False, description="evolve the propose prompt's instruction")
+    texts: list[str] | None = Field(
+        None,
+        min_length=1,
+        description="the starting variants (default: three built-in ones)",
+    )
+    population: int = Field(4, ge=2, le=16, description="variants in use at once")
+    mutate_every: int = Field(
+        12, ge=1, description="designs between two new variants written by the meta-agent"
+    )
+    exploration: float = Field(1.0, ge=0, description="UCB1's exploration coefficient")
+    max_chars: int = Field(1200, ge=100, le=8000, description="the longest variant kept")
+
+    @field_validator("texts")
+    @classmethod
+    def _not_blank(cls, value: list[str] | None) -> list[str] | None:
+        if value is not None and any(not text.strip() for text in value):
+            raise ValueError("a variant's text may not be blank")
+        return value
+
+
 class MetaAgentConfig(_Strict):
     """The LLM meta-agent's proposals: modes, reflexion, repair, and the bounded context."""
 
@@ -254,6 +280,17 @@ class MetaAgentConfig(_Strict):
         description="where a mutation's or crossover's parents come from: the prompt's "
         "context (the best and the most different), or search.selection's strategy",
     )
+    notes_every: int = Field(
+        0,
+        ge=0,
+        description="designs between two versions of the run's insight notes (one LLM call "
+        "each, shown in later prompts; 0: no notes)",
+    )
+    notes_chars: int = Field(1500, ge=200, le=20000, description="the longest notes a prompt shows")
+    notes_designs: int = Field(
+        12, ge=1, le=100, description="improved and failed designs, each, one notes call reads"
+    )
+    variants: VariantsConfig = Field(default_factory=VariantsConfig)
 
 
 class SimulatedConfig(_Strict):
@@ -285,6 +322,15 @@ class SelectionConfig(_Strict):
     islands: int = Field(4, ge=2, le=64, description="islands: how many")
     migrate_every: int = Field(
         20, ge=1, description="islands: designs between migrations of each island's best"
+    )
+    stagnation: int | None = Field(
+        None,
+        ge=1,
+        description="islands: designs without a new best after which a new island is seeded "
+        "from a diverse design (off: never)",
+    )
+    max_islands: int = Field(
+        16, ge=2, le=256, description="islands: the most islands stagnation may grow to"
     )
 
 
@@ -332,6 +378,56 @@ class TuneConfig(_Strict):
     )
 
 
+class NoveltyConfig(_Strict):
+    """Novelty before evaluation: a proposal judged too close to a design before it is sent
+    back once for a different idea, then recorded as not_novel without being evaluated."""
+
+    embedding: str | None = Field(
+        None,
+        min_length=1,
+        description="a litellm embedding model; the proposal's code is "
+        "compared with the designs before it by cosine similarity",
+    )
+    api_base: str | None = Field(None, description="the embedding model's server URL")
+    api_key_env: str | None = Field(
+        None, description="the variable holding its key (default: the provider's)"
+    )
+    prices: Prices | None = Field(None, description="the embedding model's prices")
+    threshold: float = Field(
+        0.98,
+        gt=0,
+        le=1,
+        description="similarity to the nearest design at or above which a proposal is not "
+        "new (with judge: which the judge is asked about)",
+    )
+    judge: bool = Field(
+        False,
+        description="ask the proposal's model whether it is meaningfully new, the closest "
+        "designs shown (with embedding: only above the threshold)",
+    )
+    closest: int = Field(3, ge=1, le=10, description="the closest designs the judge is shown")
+    max_chars: int = Field(8000, ge=200, description="the most code embedded per design")
+
+    @model_validator(mode="after")
+    def _some_check(self) -> NoveltyConfig:
+        if self.embedding is None and not self.judge:
+            raise ValueError("give an embedding model, judge: true, or both")
+        if self.embedding is None and (self.api_base or self.api_key_env or self.prices):
+            raise ValueError("api_base, api_key_env and prices are the embedding model's")
+        return self
+
+    def endpoint(self) -> LLMConfig | None:
+        """The embedding model as a one-model LLM config (None without one)."""
+        if self.embedding is None:
+            return None
+        return LLMConfig(
+            model=self.embedding,
+            api_base=self.api_base,
+            api_key_env=self.api_key_env,
+            prices=self.prices,
+        )
+
+
 class SearchConfig(_Strict):
     """How proposals are made."""
 
@@ -356,6 +452,9 @@ class SearchConfig(_Strict):
     selection: SelectionConfig = Field(default_factory=SelectionConfig)
     evolution: EvolutionConfig = Field(default_factory=EvolutionConfig)
     meta_agent: MetaAgentConfig = Field(default_factory=MetaAgentConfig)
+    novelty: NoveltyConfig | None = Field(
+        None, description="novelty before evaluation, for the meta-agent's proposals (off: none)"
+    )
     report: bool = Field(
         True,
         description="write RUN_DIR/report.html whenever the search stops (`agentic-design "

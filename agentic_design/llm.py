@@ -12,6 +12,7 @@ search starts.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import os
@@ -60,6 +61,27 @@ class RecordingWarning(UserWarning):
 
 class ReplayMiss(LLMError):
     """Replaying a recording, a request came that the recording does not hold."""
+
+
+@dataclass(frozen=True)
+class _Call:
+    """One request as it is recorded: its key, messages, parameters, design and purpose."""
+
+    key: str
+    messages: list[Message]
+    params: dict[str, Any]
+    design_id: int | None
+    purpose: str | None
+
+
+@dataclass(frozen=True)
+class Embeddings:
+    """The vectors of one embedding request, as float32 little-endian bytes, one per text."""
+
+    vectors: list[bytes]
+    tokens: int
+    usd: float
+    replayed: bool = False
 
 
 @dataclass(frozen=True)
@@ -224,6 +246,12 @@ class LLM:
         self._recording: dict[tuple[int | None, str], deque[dict[str, Any]]] = defaultdict(deque)
         for call in answered:
             self._recording[self._slot(call.get("design_id"), call["key"])].append(call)
+        # What a request that was never answered failed with: a replay fails it the same way.
+        self._failed: dict[tuple[int | None, str], str] = {
+            self._slot(call.get("design_id"), call["key"]): call["error"]
+            for call in (store.recorded_llm_calls() if store is not None and replay else [])
+            if call.get("error") is not None
+        }
 
     # -- the call --------------------------------------------------------------------------------
     def complete(
@@ -233,11 +261,13 @@ class LLM:
         sample: int = 0,
         design_id: int | None = None,
         cancelled: Callable[[], bool] | None = None,
+        purpose: str | None = None,
         **params: Any,
     ) -> LLMReply:
         """One completion; `sample` tells apart repeated identical requests (a record key).
         `cancelled`, asked before every attempt (after waiting for a free slot, and between
-        retries), stops the call with LLMCancelled once it says so."""
+        retries), stops the call with LLMCancelled once it says so. `purpose` (design, notes,
+        judge, ...) is recorded with the call, for the run's accounting."""
         params = {
             "temperature": self.config.temperature,
             "max_tokens": self.config.max_tokens,
@@ -252,7 +282,40 @@ class LLM:
             recorded = self._recorded(design_id, request_key(self.model, messages, plain, sample))
         if recorded is not None:
             return recorded
+        call = _Call(key, messages, params, design_id, purpose)
+        return self._retrying(lambda: self._attempt(call), call, cancelled)
+
+    def embed(
+        self, texts: list[str], *, design_id: int | None = None, sample: int = 0
+    ) -> Embeddings:
+        """The embedding of each text (an embedding model: `litellm.embedding`), recorded and
+        replayed as completions are: the vectors as float32 bytes, as the store keeps them."""
+        messages: list[Message] = [{"role": "input", "content": text} for text in texts]
+        params: dict[str, Any] = {"embedding": True}
+        key = request_key(self.model, messages, params, sample)
+        reply = self._recorded(design_id, key)
+        if reply is None:
+            call = _Call(key, messages, params, design_id, "embedding")
+            reply = self._retrying(lambda: self._embed_attempt(call, texts), call, None)
+        try:
+            vectors = [base64.b64decode(text) for text in json.loads(reply.text)]
+        except (ValueError, TypeError) as exc:
+            raise LLMError(f"{self.model}: a recorded embedding is unreadable: {exc}") from None
+        return Embeddings(vectors, reply.prompt_tokens, reply.usd, reply.replayed)
+
+    def _retrying(
+        self,
+        attempt_once: Callable[[], LLMReply],
+        call: _Call,
+        cancelled: Callable[[], bool] | None,
+    ) -> LLMReply:
+        """One call, retried as the module says. A replay never calls: a request the recording
+        saw fail for good fails again, with the recorded error; one it never saw diverges."""
+        design_id = call.design_id
         if self.replaying:
+            failed = self._failed.get(self._slot(design_id, call.key))
+            if failed is not None:
+                raise LLMError(f"{self.model}: {failed} (as recorded)")
             raise ReplayMiss(
                 "the recording holds no answer for this request"
                 + (f" of design #{design_id}" if design_id is not None else "")
@@ -273,7 +336,7 @@ class LLM:
                                 f"{self.model}: the call was cancelled",
                                 sent=attempt.retry_state.attempt_number > 1,
                             )
-                        return self._attempt(key, messages, params, design_id)
+                        return attempt_once()
         except LLMError:
             raise
         except Exception as exc:
@@ -293,15 +356,13 @@ class LLM:
         hinted = _retry_after(state.outcome.exception() if state.outcome else None)
         return max(backoff, hinted) if hinted is not None else backoff
 
-    def _attempt(
-        self, key: str, messages: list[Message], params: dict[str, Any], design_id: int | None
-    ) -> LLMReply:
+    def _attempt(self, call: _Call) -> LLMReply:
         litellm = _litellm()
         started = time.monotonic()
         try:
             response = litellm.completion(
                 model=self.model,
-                messages=messages,
+                messages=call.messages,
                 api_base=self.config.api_base,
                 api_key=self._api_key(),
                 timeout=self.config.timeout_s,
@@ -310,14 +371,12 @@ class LLM:
                 # A setting the model does not take (an o-series model's temperature, which a
                 # folder's config may still give) is left out, as the provider requires.
                 drop_params=True,
-                **params,
+                **call.params,
             )
             if not response.choices:
                 raise _EmptyReply("the server returned no choices")
         except Exception as exc:
-            self._record(
-                key, messages, params, design_id, started, error=_describe(exc, self.config)
-            )
+            self._record(call, started, error=_describe(exc, self.config))
             raise
         text = response.choices[0].message.content or ""
         usage = getattr(response, "usage", None)
@@ -331,7 +390,52 @@ class LLM:
             latency_s=time.monotonic() - started,
             model=self.model,
         )
-        self._record(key, messages, params, design_id, started, reply=reply)
+        self._record(call, started, reply=reply)
+        return reply
+
+    def _embed_attempt(self, call: _Call, texts: list[str]) -> LLMReply:
+        """One embedding request; its reply's text is the vectors, a JSON list of base64
+        float32 (little-endian) strings, as recorded."""
+        import numpy as np
+
+        litellm = _litellm()
+        started = time.monotonic()
+        try:
+            response = litellm.embedding(
+                model=self.model,
+                input=texts,
+                api_base=self.config.api_base,
+                api_key=self._api_key(),
+                timeout=self.config.timeout_s,
+                num_retries=0,
+                max_retries=0,
+            )
+            data = sorted(response.data or [], key=lambda item: _field(item, "index") or 0)
+            if len(data) != len(texts):
+                raise _EmptyReply(f"the server returned {len(data)} embeddings for {len(texts)}")
+            vectors = []
+            for item in data:
+                vector = _field(item, "embedding")
+                if isinstance(vector, str):  # base64 float32, as the OpenAI API may send it
+                    vector = np.frombuffer(base64.b64decode(vector), dtype="<f4")
+                array = np.asarray(vector, dtype="<f4")
+                if array.ndim != 1 or array.size == 0 or not np.isfinite(array).all():
+                    raise LLMError(f"{self.model}: the server returned an unusable embedding")
+                vectors.append(base64.b64encode(array.tobytes()).decode())
+        except Exception as exc:
+            self._record(call, started, error=_describe(exc, self.config))
+            raise
+        usage = getattr(response, "usage", None)
+        prompt = int(getattr(usage, "prompt_tokens", 0) or 0)
+        reply = LLMReply(
+            text=json.dumps(vectors),
+            prompt_tokens=prompt,
+            completion_tokens=0,
+            usd=self._usd(response, prompt, 0, call_type="embedding"),
+            latency_s=time.monotonic() - started,
+            model=self.model,
+        )
+        self._record(call, started, reply=reply)
         return reply
 
     def _api_key(self) -> str | None:
@@ -341,23 +445,23 @@ class LLM:
             return "none"  # local OpenAI-compatible servers (vLLM, Ollama) take any key
         return None  # litellm reads the provider's own variable
 
-    def _usd(self, response: Any, prompt: int, completion: int) -> float:
+    def _usd(
+        self, response: Any, prompt: int, completion: int, call_type: str = "completion"
+    ) -> float:
         """Prices from the config win (a model litellm does not know, or a negotiated rate)."""
         prices = self.config.prices
         if prices is not None:
             return (prompt * prices.input_per_mtok + completion * prices.output_per_mtok) / 1e6
         try:
-            return float(_litellm().completion_cost(completion_response=response))
+            cost = _litellm().completion_cost(completion_response=response, call_type=call_type)
+            return float(cost)
         except Exception:  # litellm raises several types for a model it cannot price
             return 0.0
 
     # -- recording and replay ----------------------------------------------------------------
     def _record(
         self,
-        key: str,
-        messages: list[Message],
-        params: dict[str, Any],
-        design_id: int | None,
+        call: _Call,
         started: float,
         *,
         reply: LLMReply | None = None,
@@ -367,16 +471,17 @@ class LLM:
             return
         with self._store_lock:
             self.store.record_llm_call(
-                key=key,
+                key=call.key,
                 model=self.model,
-                request={"messages": messages, "params": params},
+                request={"messages": call.messages, "params": call.params},
                 response=reply.text if reply else None,
                 error=error,
                 prompt_tokens=reply.prompt_tokens if reply else 0,
                 completion_tokens=reply.completion_tokens if reply else 0,
                 usd=reply.usd if reply else 0.0,
                 latency_s=time.monotonic() - started,
-                design_id=design_id,
+                design_id=call.design_id,
+                purpose=call.purpose,
             )
 
     def _slot(self, design_id: int | None, key: str) -> tuple[int | None, str]:
@@ -414,12 +519,21 @@ class LLM:
     def preflight(self) -> None:
         """One cheap call; raise LLMConfigurationError with a clear message if it fails."""
         try:
-            self.complete([{"role": "user", "content": "Reply with the word ok."}], max_tokens=4)
+            self.complete(
+                [{"role": "user", "content": "Reply with the word ok."}],
+                max_tokens=4,
+                purpose="check",
+            )
         except LLMError as exc:
             raise LLMConfigurationError(
                 f"the LLM is not usable: {exc}. Check the model name, the API key "
                 f"({self.config.api_key_env or 'the provider variable'}) and --api-base."
             ) from None
+
+
+def _field(item: Any, name: str) -> Any:
+    """A field of one item of an embedding response, a dict or an object as litellm gives."""
+    return item.get(name) if isinstance(item, dict) else getattr(item, name, None)
 
 
 def _describe(exc: BaseException, config: LLMConfig) -> str:

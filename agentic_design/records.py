@@ -51,10 +51,24 @@ class Status(str, Enum):
     # Not evaluated, or not in full: the search knew enough to spare the evaluation.
     DUPLICATE = "duplicate"  # behaves as an earlier design (`behaviour_of`): not evaluated
     SCREENED_OUT = "screened_out"  # its cheap evaluation did not rank among the best
+    NOT_NOVEL = "not_novel"  # judged too close to a design before it, sent back once: not evaluated
 
     @property
     def final(self) -> bool:
         return self is not Status.PENDING
+
+
+#: The statuses of designs that failed: evaluated and broke, or unusable as proposed.
+FAILURES = frozenset(
+    {
+        Status.INVALID,
+        Status.ERROR,
+        Status.TIMEOUT,
+        Status.MEMORY,
+        Status.KILLED,
+        Status.OUTPUT_LIMIT,
+    }
+)
 
 
 def code_hash(code: str) -> str:
@@ -85,6 +99,45 @@ def near_hash(code: str) -> str:
 
 
 @dataclass(frozen=True)
+class Note:
+    """One version of a run's insight notes: what the meta-agent learned from the designs up to
+    `upto` (written while planning design `design_id`, by `model`)."""
+
+    version: int
+    upto: int
+    text: str
+    design_id: int | None = None
+    model: str = ""
+    at: float = 0.0
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One instruction variant of the propose prompt. A mutated one names its `parent`, the
+    variant it `replaces` in the population (retired), the snapshot it was written from
+    (`upto`) and the design whose planning asked for it (`design_id`)."""
+
+    id: int
+    text: str
+    parent: int | None = None
+    replaces: int | None = None
+    upto: int = 0
+    design_id: int | None = None
+    model: str = ""
+    at: float = 0.0
+
+
+@dataclass(frozen=True)
+class Embedding:
+    """A design's code as a vector (float32 bytes) from an embedding model, cached in the store.
+    `design_id` None: the design of the proposal carrying it."""
+
+    model: str
+    vector: bytes
+    design_id: int | None = None
+
+
+@dataclass(frozen=True)
 class Proposal:
     """A design as a proposer hands it to the search, before it has an id or a score.
 
@@ -111,6 +164,14 @@ class Proposal:
     behaviour: str | None = None  # its behavioural fingerprint, when the proposer took it
     cost: float = 0.0  # evaluations spent making it (a tuning step's trials), in full ones
     trials: tuple[dict[str, Any], ...] = ()  # those evaluations (a tuning step's), to record
+    variant: int | None = None  # the propose prompt's instruction variant it was written under
+    # How its novelty was judged before evaluation: similarity, closest design, the judge's
+    # verdict, whether it was sent back; `novel` False means it is recorded as not_novel.
+    novelty: dict[str, Any] | None = None
+    # What the run learned while it was written, recorded with it in one transaction.
+    notes: tuple[Note, ...] = ()
+    variants: tuple[Variant, ...] = ()
+    embeddings: tuple[Embedding, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -157,6 +218,8 @@ class Design:
     behaviour_of: int | None = None  # the design it behaves as, when a duplicate
     fidelity: float = 1.0  # the share of a full evaluation its result comes from
     evaluation_cost: float = 1.0  # what it spent of budget.evaluations, in full evaluations
+    variant: int | None = None  # the propose prompt's instruction variant (schema 7 on)
+    novelty: dict[str, Any] | None = None  # how its novelty was judged (schema 7 on)
     error: str | None = None
     fitness: float | None = None
     ci_low: float | None = None
@@ -201,6 +264,8 @@ class Design:
             "behaviour_of": self.behaviour_of,
             "fidelity": self.fidelity,
             "evaluation_cost": self.evaluation_cost,
+            "variant": self.variant,
+            "novelty": self.novelty,
             "diff": self.diff,
             "summary": self.summary,
             "error": self.error,

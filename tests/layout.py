@@ -36,7 +36,7 @@ FLOORS: tuple[tuple[str, ...], ...] = (
     ("store", "llm"),
     ("mutations", "graph", "agents"),
     ("tasks",),
-    ("proposers",),
+    ("proposers", "learning"),
     ("run", "report"),
     ("cli", "entry", "__main__", ""),
 )

@@ -13,8 +13,12 @@ It only ever binds to the loopback address.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import random
+import re
+import struct
 import threading
 import time
 from collections import deque
@@ -24,6 +28,22 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 Answer = Callable[[dict[str, Any]], str]
+Embed = Callable[[str], list[float]]
+
+_TOKEN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|[0-9]+")
+
+
+def hashed_embedding(text: str, dim: int = 64) -> list[float]:
+    """A deterministic embedding for tests: the text's words and identifiers, each hashed (with
+    hashlib: Python's own hash() is salted per process) into one of `dim` buckets, counted.
+    Code that differs by a line comes out about 0.99 similar; unrelated code far less."""
+    vector = [0.0] * dim
+    for token in _TOKEN.findall(text):
+        digest = hashlib.blake2b(token.encode(), digest_size=8).digest()
+        vector[int.from_bytes(digest, "little") % dim] += 1.0
+    if not any(vector):
+        vector[0] = 1.0  # an embedding model never answers the zero vector
+    return vector
 
 
 @dataclass(frozen=True)
@@ -70,7 +90,12 @@ class Fault:
 @dataclass
 class ScriptedLLM:
     """The server. `answer(request)` writes the content of replies not taken from the queue;
-    `fault_rate` injects a random retryable fault (seeded) into that share of requests."""
+    `fault_rate` injects a random retryable fault (seeded) into that share of requests.
+
+    It also answers OpenAI embeddings requests (a path ending in /embeddings) with `embed`'s
+    vector for each input; they take their turn in the same queue of faults (a string queued
+    is ignored for them: the vectors always come from `embed`) and are kept in `requests` and
+    in `embedding_requests`."""
 
     answer: Answer = field(default=lambda request: "ok")
     delay_s: float = 0.0
@@ -79,6 +104,8 @@ class ScriptedLLM:
     requests: list[dict[str, Any]] = field(default_factory=list)
     faults_served: list[str] = field(default_factory=list)
     authorizations: list[str | None] = field(default_factory=list)  # each request's header
+    embed: Embed = hashed_embedding
+    embedding_requests: list[dict[str, Any]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self._script: deque[str | Fault] = deque()
@@ -115,15 +142,17 @@ class ScriptedLLM:
             self._server.server_close()
             self._server = None
 
-    def _next(self, request: dict[str, Any]) -> str | Fault:
+    def _next(self, request: dict[str, Any], *, embedding: bool = False) -> str | Fault:
         with self._lock:
             self.requests.append(request)
+            if embedding:
+                self.embedding_requests.append(request)
             if self._script:
                 return self._script.popleft()
             if self.fault_rate and self._rng.random() < self.fault_rate:
                 kinds = ("rate_limit", "server_error", "truncated", "drop", "empty", "prose")
                 return Fault(self._rng.choice(kinds), retry_after=0.05)
-        return self.answer(request)
+        return "" if embedding else self.answer(request)
 
 
 def _completion(request: dict[str, Any], content: str) -> dict[str, Any]:
@@ -149,6 +178,28 @@ def _completion(request: dict[str, Any], content: str) -> dict[str, Any]:
     }
 
 
+def _embeddings(server: ScriptedLLM, request: dict[str, Any]) -> dict[str, Any]:
+    """The OpenAI embeddings response: one vector per input, as floats or, when the client
+    asks for base64, as base64 of little-endian float32."""
+    texts = request.get("input", "")
+    texts = [texts] if isinstance(texts, str) else list(texts)
+    as_base64 = request.get("encoding_format") == "base64"
+    data = []
+    for index, text in enumerate(texts):
+        vector = [float(x) for x in server.embed(str(text))]
+        embedding: Any = vector
+        if as_base64:
+            embedding = base64.b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode()
+        data.append({"object": "embedding", "index": index, "embedding": embedding})
+    tokens = max(1, sum(len(str(t)) for t in texts) // 4)
+    return {
+        "object": "list",
+        "data": data,
+        "model": request.get("model", "scripted"),
+        "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+    }
+
+
 def _handler_for(server: ScriptedLLM) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -163,11 +214,16 @@ def _handler_for(server: ScriptedLLM) -> type[BaseHTTPRequestHandler]:
             length = int(self.headers.get("Content-Length", 0))
             request = json.loads(self.rfile.read(length) or b"{}")
             server.authorizations.append(self.headers.get("Authorization"))
-            step = server._next(request)
+            embedding = self.path.rstrip("/").endswith("/embeddings")
+            step = server._next(request, embedding=embedding)
             if server.delay_s:
                 time.sleep(server.delay_s)
+
+            def reply(content: str) -> dict[str, Any]:
+                return _embeddings(server, request) if embedding else _completion(request, content)
+
             if isinstance(step, str):
-                self._json(200, _completion(request, step))
+                self._json(200, reply(step))
                 return
             server.faults_served.append(step.kind)
             if step.kind == "rate_limit":
@@ -186,15 +242,18 @@ def _handler_for(server: ScriptedLLM) -> type[BaseHTTPRequestHandler]:
                 self._json(step.status, {"error": {"message": message, "type": "echo"}})
             elif step.kind == "hang":
                 time.sleep(step.seconds)
-                self._json(200, _completion(request, "too late"))
+                self._json(200, reply("too late"))
             elif step.kind == "empty":
-                self._json(200, _completion(request, ""))
+                nothing = _embeddings(server, {**request, "input": []}) if embedding else None
+                self._json(200, nothing or _completion(request, ""))
+            elif step.kind == "prose" and embedding:  # no chatter around vectors
+                self._json(200, _embeddings(server, request))
             elif step.kind == "prose":
-                reply = server.answer(request)
-                text = f"Sure! Here is what I came up with:\n\n{reply}\n\nHope it helps."
+                answer = server.answer(request)
+                text = f"Sure! Here is what I came up with:\n\n{answer}\n\nHope it helps."
                 self._json(200, _completion(request, text))
             elif step.kind == "truncated":
-                body = json.dumps(_completion(request, "cut")).encode()
+                body = json.dumps(reply("cut")).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))

@@ -1,6 +1,7 @@
 """`status` and `show`: what a run holds, read from its store while it is live, finished
 or imported: its progress, budget and spend, and its designs as a table, one in full, JSON or
-the Pareto front.
+the Pareto front; and what the search learned beside its designs (its notes, novelty checks
+and prompt variants).
 
 Everything a run holds was written by a model, a user or another tool's archive (a design named
 `[/x]`, an error quoting markup), so every such text is escaped before rich reads it as markup.
@@ -8,6 +9,7 @@ Everything a run holds was written by a model, a user or another tool's archive 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import sys
@@ -22,7 +24,7 @@ from rich.table import Table
 
 from agentic_design.cli.app import _fail, _open, _user_errors, app, out
 from agentic_design.cli.scores import _interval, _scored
-from agentic_design.records import Design, Status
+from agentic_design.records import Design, Note, Status
 from agentic_design.report.capped import capped
 from agentic_design.store.archive import Archive
 from agentic_design.store.import_adas import INTERVAL_PROBLEM, transfer_scores
@@ -61,6 +63,7 @@ def status(run_dir: Annotated[Path, typer.Argument(help="a run directory")]) -> 
             out.print(f"  {line}", highlight=False)
     out.print(f"LLM spend: {spend['calls']} calls, {spend['tokens']} tokens, ${spend['usd']:.4f}")
     _print_models(archive)
+    _print_learned(archive)
     if best is not None:
         out.print(f"best: {_scored(best, name)}", highlight=False, markup=False)
     test = meta.get("test") or {}
@@ -106,14 +109,22 @@ def _budget_lines(
 
 
 def _print_models(archive: Archive) -> None:
-    """Calls, spend and success rate per model, where the meta-agent had several."""
+    """Calls, spend and success rate per model, where the meta-agent had several; and how many
+    of each model's designs were checked for novelty, sent back and recorded not_novel."""
     models = archive.model_spend()
+    novelty = archive.novelty_counts()
     if len(models) < 2:
+        if novelty:  # one model: a line says what the table would
+            out.print(_novelty_line(novelty), highlight=False, markup=False)
         return
     table = Table(title="the meta-agent's models")
-    for column in ("model", "calls", "failed calls", "tokens", "USD", "designs", "ok", "success"):
+    columns = ["model", "calls", "failed calls", "tokens", "USD", "designs", "ok", "success"]
+    if novelty:
+        columns += ["sent back", "not novel"]
+    for column in columns:
         table.add_column(column, justify="left" if column == "model" else "right")
     for model, m in models.items():
+        checks = [str(m.get("sent_back", 0)), str(m.get("not_novel", 0))] if novelty else []
         table.add_row(
             escape(model),
             str(m["calls"]),
@@ -123,8 +134,42 @@ def _print_models(archive: Archive) -> None:
             str(m["designs"]),
             str(m["ok"]),
             f"{m['success_rate']:.0%}" if m["designs"] else "-",
+            *checks,
         )
     out.print(table)
+    if novelty:
+        out.print(_novelty_line(novelty), highlight=False, markup=False)
+
+
+def _novelty_line(novelty: dict[str, dict[str, int]]) -> str:
+    """'novelty: 14 checked, 5 sent back, 2 not_novel (openai/m)', one clause per model."""
+    return "novelty: " + "; ".join(
+        f"{n['checked']} checked, {n['sent_back']} sent back, {n['not_novel']} not_novel ({model})"
+        for model, n in novelty.items()
+    )
+
+
+def _print_learned(archive: Archive) -> None:
+    """The notes in force and the prompt variants, when the run has them."""
+    notes = archive.notes()
+    if notes:
+        latest = notes[-1]
+        out.print(
+            f"notes: v{latest.version} in force, from designs up to #{latest.upto} "
+            f"({len(notes)} versions; show --notes prints them)",
+            highlight=False,
+            markup=False,
+        )
+    variants = archive.variants()
+    if variants:
+        retired = {v.replaces for v in variants if v.replaces is not None}
+        mutated = sum(1 for v in variants if v.parent is not None)
+        out.print(
+            f"prompt variants: {len(variants)} ({len(variants) - len(retired)} active, "
+            f"{mutated} written by the meta-agent)",
+            highlight=False,
+            markup=False,
+        )
 
 
 def _alive(pid: Any) -> bool:
@@ -148,9 +193,20 @@ def show(
     pareto: Annotated[
         bool, typer.Option("--pareto", help="only the Pareto front of fitness against cost")
     ] = False,
+    notes: Annotated[
+        bool, typer.Option("--notes", help="every version of the run's insight notes instead")
+    ] = False,
 ) -> None:
     """The run's designs, best first (or one design in full with --id, or the Pareto front of
-    fitness against the task's cost with --pareto, cheapest first)."""
+    fitness against the task's cost with --pareto, cheapest first, or every version of the
+    notes the meta-agent wrote with --notes, oldest first)."""
+    if notes:
+        given = {"--top": top is not None, "--id": design_id is not None, "--pareto": pareto}
+        chosen = [name for name, on in given.items() if on]
+        if chosen:
+            _fail(f"--notes shows the run's notes, not designs: leave out {', '.join(chosen)}")
+        _show_notes(_open(run_dir).notes(), as_json)
+        return
     archive = _open(run_dir)
     cost_metric = archive.meta("cost_metric")
     with _user_errors():
@@ -215,6 +271,27 @@ def show(
 
 
 TABLE_ROWS = 20  # the table's default length; --json lists every design
+
+
+def _show_notes(notes: list[Note], as_json: bool) -> None:
+    """Every version of the notes, oldest first: a header, then the text as the model wrote it."""
+    if as_json:
+        sys.stdout.write(json.dumps([dataclasses.asdict(n) for n in notes], indent=2) + "\n")
+        return
+    if not notes:
+        out.print("this run has no notes")
+        return
+    for note in notes:
+        written = f", written with design #{note.design_id}" if note.design_id is not None else ""
+        by = f" by {note.model}" if note.model else ""
+        out.print(
+            f"[bold]notes v{note.version}[/] — from designs up to #{note.upto}{written}"
+            + escape(by),
+            highlight=False,
+        )
+        # As written: neither markup nor emoji codes read in it.
+        out.print(note.text, highlight=False, markup=False, emoji=False)
+        out.print()
 
 
 def name_of(archive: Archive) -> str:
@@ -288,6 +365,10 @@ def _show_one(d: Design, fitness_name: str, graph: str | None = None) -> None:
         f"parents: {list(d.parents) or 'none'}   proposer: {d.proposer}   via: {d.operator}",
         markup=False,
     )
+    if d.variant is not None:
+        out.print(f"written under prompt variant {d.variant}", highlight=False)
+    for line in _novelty_lines(d.novelty):
+        out.print(line, highlight=False, markup=False)
     if d.thought:
         out.print(f"thought: {d.thought}", markup=False)
     if d.metrics:
@@ -306,3 +387,30 @@ def _show_one(d: Design, fitness_name: str, graph: str | None = None) -> None:
         for line in outline(loads(graph)):
             out.print(f"  {line}", highlight=False, markup=False)
     out.print(Syntax(d.code, "python", line_numbers=True))
+
+
+def _novelty_lines(novelty: dict[str, Any] | None) -> list[str]:
+    """A design's novelty record in words: the check its code passed or failed, the first
+    check when it was sent back, and why it was not evaluated."""
+    if not novelty:
+        return []
+    lines = ["novelty: " + _verdict(novelty)]
+    first = novelty.get("first")
+    if novelty.get("sent_back") and isinstance(first, dict):
+        lines.append("  sent back once for a different idea; the first answer: " + _verdict(first))
+    if novelty.get("why"):
+        lines.append(f"  {novelty['why']}")
+    return lines
+
+
+def _verdict(check: dict[str, Any]) -> str:
+    said = "novel" if check.get("novel") else "not novel"
+    similarity, closest = check.get("similarity"), check.get("closest")
+    if isinstance(similarity, int | float):
+        near = f" to #{closest}" if closest is not None else ""
+        said += f", similarity {similarity:.3f}{near}"
+    if check.get("judge"):
+        said += f"; the judge: {check['judge']}"
+        if check.get("reason"):
+            said += f" ({check['reason']})"
+    return said

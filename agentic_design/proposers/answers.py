@@ -61,13 +61,13 @@ class Answer:
     diff: str | None = None
 
 
-_REASONING = re.compile(
+REASONING = re.compile(
     r"<(think|thinking|thought|reasoning|reflection)>.*?</\1>", re.DOTALL | re.IGNORECASE
 )
 # Some servers strip the opening tag and send the reasoning and a lone closing tag.
-_CLOSING_ONLY = re.compile(r"\A.*</(?:think|thinking|reasoning)>", re.DOTALL | re.IGNORECASE)
-_UNCLOSED = re.compile(r"<(think|thinking|reasoning)>", re.IGNORECASE)
-_FENCE = re.compile(
+CLOSING_ONLY = re.compile(r"\A.*</(?:think|thinking|reasoning)>", re.DOTALL | re.IGNORECASE)
+UNCLOSED = re.compile(r"<(think|thinking|reasoning)>", re.IGNORECASE)
+FENCE = re.compile(
     r"^[ \t]*(?P<mark>`{3,}|~{3,})[ \t]*(?P<lang>[\w+.-]*)[^\n]*\n"
     r"(?P<body>.*?)^[ \t]*(?P=mark)[ \t]*$",
     re.DOTALL | re.MULTILINE,
@@ -127,7 +127,7 @@ def parse_answer(
 
 
 def _parse_body(body: str, interface: Collection[str], parent: str | None) -> Answer:
-    fences = list(_FENCE.finditer(body))
+    fences = list(FENCE.finditer(body))
     opened = _open_fence(body, fences)
     # The bare module (no fence at all) may hold dict literals with "name" or "code" keys:
     # they are code, not the answer's metadata. A JSON answer parses as Python too, but as an
@@ -177,14 +177,14 @@ def _parse_body(body: str, interface: Collection[str], parent: str | None) -> An
 
 def _without_reasoning(text: str) -> tuple[str, bool]:
     """The answer without its reasoning, and whether a reasoning tag was left open."""
-    body = _REASONING.sub("", text)
-    body = _CLOSING_ONLY.sub("", body)
-    opened = _UNCLOSED.search(body)
+    body = REASONING.sub("", text)
+    body = CLOSING_ONLY.sub("", body)
+    opened = UNCLOSED.search(body)
     if opened is None:
         return body, False
-    if not _FENCE.search(body, opened.end()) and "{" not in body[opened.end() :]:
+    if not FENCE.search(body, opened.end()) and "{" not in body[opened.end() :]:
         return body[: opened.start()], True  # never closed, with nothing usable after it
-    return _UNCLOSED.sub("", body), True
+    return UNCLOSED.sub("", body), True
 
 
 def _is_code_fence(match: re.Match[str]) -> bool:
@@ -296,7 +296,7 @@ def _json_code(objects: list[dict[str, Any]]) -> Iterator[tuple[str, str]]:
             # The module as a list of lines: a file's lines, so it ends with a newline.
             code = "".join(line if line.endswith("\n") else line + "\n" for line in code)
         if isinstance(code, str) and code.strip():
-            inner = _FENCE.search(code)
+            inner = FENCE.search(code)
             yield "code", inner["body"] if inner else code
 
 

@@ -9,6 +9,11 @@ its proposal. A design that fails evaluation goes back through `repair.j2` with 
 Mutations and repairs may answer with SEARCH/REPLACE edits against the parent
 (`edit_format`); the applied change is stored with the design.
 
+What the run learns goes into the prompts too (`agentic_design.learning`): the run's insight
+notes (`notes_every`), an instruction variant of the propose prompt that evolves (`variants`),
+and a check that a proposal is a new idea before it is evaluated (`search.novelty`), which
+sends one judged not new back once.
+
 Planning (reading the archive) happens on the search's thread; writing (the LLM calls) may run
 on any thread, so that several proposals are in flight at once.
 """
@@ -17,11 +22,15 @@ from __future__ import annotations
 
 import random
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any
 
-from agentic_design.config import MetaAgentConfig
+from agentic_design.config import MetaAgentConfig, NoveltyConfig
+from agentic_design.learning.gate import Asked, GatePlan, NoveltyGate, Verdict
+from agentic_design.learning.insights import InsightNotes, NotesRef
+from agentic_design.learning.instructions import PromptVariants, VariantRef
 from agentic_design.llm import LLM, LLMError, Message, ReplayMiss, structured_output
 from agentic_design.prompts import render
 from agentic_design.proposers.answers import Answer, MalformedAnswer, parse_answer
@@ -29,7 +38,7 @@ from agentic_design.proposers.by_parts import Checker, PartsRequest, write_by_pa
 from agentic_design.proposers.edits import unified_diff
 from agentic_design.proposers.model_choice import FixedWeights, ModelChoice
 from agentic_design.proposers.selection import Strategy, Uniform
-from agentic_design.records import Design, Proposal, Status
+from agentic_design.records import FAILURES, Design, Embedding, Proposal
 from agentic_design.store.archive import Archive
 from agentic_design.tasks import Task
 
@@ -46,6 +55,9 @@ class Plan:
     context: dict[str, Any] = field(default_factory=dict)
     model: str = ""  # which of the configured models writes it
     edits: bool = False  # asked to answer with SEARCH/REPLACE edits against the parent
+    notes: NotesRef | None = None  # the run's notes it shows (and a new version it records)
+    variant: VariantRef | None = None  # its instruction variant (and the variants it records)
+    gate: GatePlan | None = None  # what its novelty check needs
 
 
 class MetaAgentProposer:
@@ -62,6 +74,8 @@ class MetaAgentProposer:
         seed: int,
         choice: ModelChoice | None = None,
         selection: Strategy | None = None,
+        novelty: NoveltyConfig | None = None,
+        embedder: LLM | None = None,
     ) -> None:
         self.llms = {llms.model: llms} if isinstance(llms, LLM) else dict(llms)
         self.choice = choice or FixedWeights({name: 1.0 for name in self.llms}, seed)
@@ -76,6 +90,26 @@ class MetaAgentProposer:
         # With `parents: selection`, the strategy parents come from, fed incrementally.
         self.selection = selection if settings.parents == "selection" else None
         self._read_upto = 0
+        # What the run learns: the notes, the variants and the novelty check, whose LLM calls
+        # run as jobs of their own beside the proposals that wait for them.
+        self._jobs = ThreadPoolExecutor(2, thread_name_prefix="learn")
+        first = next(iter(self.llms.values()))
+        describe = self.task.describe
+        self.notes = (
+            InsightNotes(first, settings, describe, task.fitness_name, self._render, self._jobs)
+            if settings.notes_every
+            else None
+        )
+        self.variants = (
+            PromptVariants(first, settings.variants, seed, describe, self._render, self._jobs)
+            if settings.variants.enabled
+            else None
+        )
+        self.gate = (
+            NoveltyGate(novelty, embedder, self._render, describe, task.fitness_name)
+            if novelty is not None
+            else None
+        )
 
     @cached_property
     def _structured(self) -> dict[str, bool]:
@@ -84,10 +118,29 @@ class MetaAgentProposer:
         evaluates its seeds meanwhile."""
         return {name: structured_output(llm.config) for name, llm in self.llms.items()}
 
+    def close(self) -> None:
+        """Let the learning jobs finish and close the novelty check's store reader."""
+        self._jobs.shutdown(wait=False, cancel_futures=True)
+        if self.gate is not None:
+            self.gate.close()
+
     # -- planning (search thread) ---------------------------------------------------------------
     def plan(self, archive: Archive, number: int, upto: int) -> Plan:
         """Plan design `number` from the snapshot of designs with ids up to `upto`: a repair of
-        the newest failure that has attempts left, else a new proposal in a weighted mode."""
+        the newest failure that has attempts left, else a new proposal in a weighted mode;
+        with what the run learned by then."""
+        plan = self._plan(archive, number, upto)
+        notes = self.notes.plan(archive, number, upto) if self.notes else None
+        variant = None
+        if self.variants is not None:
+            variant = self.variants.plan(archive, number, upto, notes.shown if notes else None)
+        gate = None
+        if self.gate is not None and plan.mode in _CHECKED:
+            nearby = [p.id for p in plan.parents] + [e["id"] for e in plan.context["archive"]]
+            gate = self.gate.plan(archive, number, upto, list(dict.fromkeys(nearby)))
+        return replace(plan, notes=notes, variant=variant, gate=gate)
+
+    def _plan(self, archive: Archive, number: int, upto: int) -> Plan:
         repair = self._next_repair(archive, upto)
         if repair is not None:
             design, attempt = repair
@@ -167,6 +220,17 @@ class MetaAgentProposer:
 
     # -- writing (any thread) -------------------------------------------------------------------
     def write(self, plan: Plan) -> Proposal:
+        proposal = self._write(plan)
+        notes = plan.notes.wait()[1] if plan.notes else None
+        made = plan.variant.wait()[1] if plan.variant else ()
+        return replace(
+            proposal,
+            notes=(notes,) if notes else (),
+            variants=proposal.variants + made,
+            variant=plan.variant.id if plan.variant and plan.mode in _CHECKED else None,
+        )
+
+    def _write(self, plan: Plan) -> Proposal:
         if plan.mode == "repair":
             return self._repair(plan)
         if plan.mode == "decompose":
@@ -200,16 +264,79 @@ class MetaAgentProposer:
                     reask=False,
                 )
                 answer = revised or answer  # a garbled revision keeps the last good proposal
+        novelty: dict[str, Any] | None = None
+        embeddings: tuple[Embedding, ...] = ()
+        if answer is not None and plan.gate is not None and self.gate is not None:
+            answer, novelty, embeddings = self._novel(plan, plan.gate, dialogue, answer, base)
         parents = tuple(p.id for p in plan.parents)
         generation = 1 + max((p.generation for p in plan.parents), default=0)
-        return dialogue.proposal(answer, f"llm {plan.mode}", parents, generation)
+        proposal = dialogue.proposal(answer, f"llm {plan.mode}", parents, generation)
+        return replace(proposal, novelty=novelty, embeddings=embeddings)
+
+    def _novel(
+        self, plan: Plan, gate_plan: GatePlan, dialogue: _Dialogue, answer: Answer, base: str | None
+    ) -> tuple[Answer, dict[str, Any], tuple[Embedding, ...]]:
+        """Check the answer's novelty; one judged not new goes back once for a different idea.
+        Returns the answer kept, what the store records of the check, and the embeddings made
+        (the answer's own last, when it was judged new)."""
+        assert self.gate is not None
+        gate = self.gate
+
+        def check(candidate: Answer, attempt: int) -> Verdict:
+            verdict = gate.check(
+                Asked(
+                    gate_plan,
+                    candidate.code,
+                    candidate.name,
+                    candidate.thought,
+                    dialogue.llm,
+                    attempt,
+                    plan.mode,
+                )
+            )
+            dialogue.tokens += verdict.tokens
+            dialogue.usd += verdict.usd
+            return verdict
+
+        verdict = check(answer, 0)
+        made = list(verdict.embedded)
+        record = verdict.record()
+        if not verdict.novel:
+            dialogue.base = base  # edits in the new idea apply to the parent again
+            retry = dialogue.ask(
+                self._render(
+                    "meta/novelty_retry.j2",
+                    closest={
+                        "id": verdict.closest,
+                        "name": verdict.closest_name,
+                        "similarity": verdict.similarity,
+                    },
+                    reason=verdict.reason if verdict.judge else "",
+                    **dialogue.format(),
+                )
+            )
+            first = record
+            if retry is not None:
+                answer, verdict = retry, check(retry, 1)
+                made += verdict.embedded
+            record = {**verdict.record(), "sent_back": True, "first": first}
+        if verdict.novel and verdict.vector is not None:
+            gate.admit(plan.number, verdict.vector)
+            made.append(Embedding(gate.model, verdict.vector))
+        elif not verdict.novel:
+            record["why"] = verdict.why()
+        return answer, record, tuple(made)
 
     def propose_prompt(self, plan: Plan) -> str:
         """The first user message of a proposal: task, mode, parents, the bounded archive."""
         limit = self.settings.max_parent_chars if plan.edits else None
+        note = plan.notes.wait()[0] if plan.notes else None
+        shown = self.notes.shown(note) if self.notes else {"notes": "", "notes_version": 0}
         return self._render(
             "meta/propose.j2",
             task_description=self._description,
+            instruction=plan.variant.wait()[0] if plan.variant else "",
+            **shown,
             mode=plan.mode,
             parents=[{**self._entry(p), "code": self._code(p.code, limit)} for p in plan.parents],
             **plan.context,
@@ -274,14 +401,12 @@ class MetaAgentProposer:
 
 
 _PARENTS = {"new": 0, "mutate": 1, "crossover": 2, "decompose": 0}
-_REPAIRABLE = {
-    Status.INVALID,
-    Status.ERROR,
-    Status.TIMEOUT,
-    Status.MEMORY,
-    Status.KILLED,
-    Status.OUTPUT_LIMIT,
-}
+#: The modes whose proposals are written under a variant and checked for novelty: a repair is
+#: meant to stay close to what it repairs, and a design written by parts checks its parts.
+_CHECKED = ("new", "mutate", "crossover")
+
+
+_REPAIRABLE = FAILURES
 
 
 class _Dialogue:
@@ -315,7 +440,11 @@ class _Dialogue:
         if self.agent._structured[self.model]:
             params["response_format"] = _schema(self.edits)
         reply = self.llm.complete(
-            list(self.messages), sample=self.sample, design_id=self.design_id, **params
+            list(self.messages),
+            sample=self.sample,
+            design_id=self.design_id,
+            purpose="design",
+            **params,
         )
         self.sample += 1
         self.tokens += reply.tokens

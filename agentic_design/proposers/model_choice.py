@@ -6,8 +6,9 @@ Two strategies behind one interface, `choose(archive, number, upto) -> model`:
 - `UCB1`: a bandit that shifts proposals towards the model that improves designs most per US
   dollar. A design's reward is how far it beat its parent (the better parent of a crossover;
   for a design with no parent, the best design that came before it), zero if it did not or
-  failed; a model's value is its total reward over its total spend, scaled so that the best
-  model's is 1, and UCB1 adds `exploration * sqrt(2 ln N / n)` for a model asked n of N times.
+  failed (`Improvements`, the rule the prompt variants' credit uses too); a model's value is
+  its total reward over its total spend, scaled so that the best model's is 1, and UCB1 adds
+  `exploration * sqrt(2 ln N / n)` for a model asked n of N times.
 
 Both decide from the pipeline's fixed snapshot (designs with ids up to `upto`, all finished)
 and a random stream seeded by the run's seed and the proposal's number — never from timing — so
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import math
 import random
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -47,6 +49,39 @@ class FixedWeights:
         return _rng(self.seed, number).choices(self.models, weights=self.weights)[0]
 
 
+class Improvements:
+    """The reward rule the bandits share: how far a design beat its parent (the better parent
+    of a crossover; for a design with no parent, the best design counted before it), zero if it
+    did not, failed, or has nothing to be measured against.
+
+    Feed it finished designs in id order, each once: it keeps the fitness of the ok ones, for
+    their children, and the best so far. To start from the middle of a run, give it what came
+    before: the fitness of the parents to come (`fitness`) and the best fitness (`best`)."""
+
+    def __init__(
+        self, fitness: Mapping[int, float] | None = None, best: float | None = None
+    ) -> None:
+        self.fitness: dict[int, float] = dict(fitness or {})  # ok designs' fitness, by id
+        self.best = best  # the best fitness among the designs observed
+
+    def observe(self, design: Design) -> float:
+        """`design`'s reward, measured against the designs observed before it; then it is
+        counted too."""
+        reward = self.reward(design)
+        if design.status is Status.OK and design.fitness is not None:
+            self.fitness[design.id] = design.fitness
+            self.best = design.fitness if self.best is None else max(self.best, design.fitness)
+        return reward
+
+    def reward(self, design: Design) -> float:
+        """`design`'s reward against the designs observed so far, without counting it."""
+        if design.status is not Status.OK or design.fitness is None:
+            return 0.0
+        parents = [self.fitness[p] for p in design.parents if p in self.fitness]
+        baseline = max(parents) if parents else self.best
+        return max(0.0, design.fitness - baseline) if baseline is not None else 0.0
+
+
 @dataclass
 class Arm:
     """What one model has done so far, in the snapshot."""
@@ -64,8 +99,7 @@ class UCB1:
         self.seed = seed
         self.exploration = exploration
         self._seen = 0  # designs up to this id are counted
-        self._fitness: dict[int, float] = {}  # ok designs' fitness, for their children's reward
-        self._best: float | None = None  # the best fitness among the designs counted
+        self._improvements = Improvements()
 
     def choose(self, archive: Archive, number: int, upto: int) -> str:
         self._observe(archive, upto)
@@ -93,23 +127,13 @@ class UCB1:
         if upto <= self._seen:
             return
         for design in archive.designs(after=self._seen, upto=upto):
+            reward = self._improvements.observe(design)
             arm = self.arms.get(design.proposer)
             if arm is not None:
                 arm.proposals += 1
                 arm.usd += design.llm_usd
-                arm.reward += self._improvement(design)
-            if design.status is Status.OK and design.fitness is not None:
-                self._fitness[design.id] = design.fitness
-                best = self._best
-                self._best = design.fitness if best is None else max(best, design.fitness)
+                arm.reward += reward
         self._seen = upto
-
-    def _improvement(self, design: Design) -> float:
-        if design.status is not Status.OK or design.fitness is None:
-            return 0.0
-        parents = [self._fitness[p] for p in design.parents if p in self._fitness]
-        baseline = max(parents) if parents else self._best
-        return max(0.0, design.fitness - baseline) if baseline is not None else 0.0
 
 
 def model_choice(

@@ -10,7 +10,8 @@ to choose parents (`pick`), so choosing costs the same at design 100,000 as at d
   example...), each cell keeping its best design; parents from cells drawn uniformly, so every
   kind of design that works keeps breeding;
 - `islands`: several regularized populations evolving apart; a child joins its first parent's
-  island, and every `migrate_every` designs each island's best joins the next island;
+  island, and every `migrate_every` designs each island's best joins the next island; with
+  `stagnation`, a new island seeded from a diverse design when the best stops improving;
 - `uniform`: no selection pressure at all, every working design equally likely (the control
   run, `search.proposer: random_sampling`, which shows what the others add).
 
@@ -25,7 +26,7 @@ import math
 import random
 from abc import ABC, abstractmethod
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import TYPE_CHECKING, ClassVar
 
 from agentic_design.records import Design, Status
@@ -217,17 +218,41 @@ class MapElites(Strategy):
 class Islands(Strategy):
     """`count` regularized windows. A design joins its first parent's island (a seed, or a
     design without parents, the island of its id); design `number`'s parents come from island
-    `number % count`. Every `migrate_every` designs added, each island's best is copied into
-    the next island (a ring)."""
+    `number % len(islands)`. Every `migrate_every` designs added, each island's best is copied
+    into the next island (a ring, new islands included).
+
+    Stagnation islands (`stagnation`, off by default; ShinkaEvolve's answer to a stalled
+    search): once `stagnation` designs in a row, of any status, bring no new best, and while
+    fewer than `max_islands` islands exist, a new island is appended, seeded with one diverse
+    working design (`diverse`), and the count starts again. The seed is copied into the new
+    island and its lineage moves there: its later children, whichever island they were bred
+    on, join the new island, which grows from it. Every spawn is listed in `spawned` as (the
+    id of the design whose arrival triggered it, the new island's index, the seed's id). It
+    all depends only on the designs fed in id order, so a resumed run, fed them again,
+    spawns the same islands at the same designs."""
 
     name = "islands"
 
-    def __init__(self, count: int, size: int, tournament_size: int, migrate_every: int) -> None:
+    def __init__(
+        self,
+        count: int,
+        size: int,
+        tournament_size: int,
+        migrate_every: int,
+        stagnation: int | None = None,
+        max_islands: int = 16,
+    ) -> None:
         super().__init__(tournament_size)
+        self.size = size
         self.islands = [Regularized(size, tournament_size) for _ in range(count)]
         self.home: dict[int, int] = {}
         self.migrate_every = migrate_every
         self.added = 0
+        self.stagnation = stagnation
+        self.max_islands = max_islands
+        self.best: Design | None = None  # the fittest working design so far, earliest of equals
+        self.since_best = 0  # designs added since the best last improved (or the last spawn)
+        self.spawned: list[tuple[int, int, int]] = []
 
     def island_of(self, design: Design) -> int:
         if design.parents and design.parents[0] in self.home:
@@ -239,8 +264,28 @@ class Islands(Strategy):
         self.home[design.id] = island
         self.islands[island].add(design)
         self.added += 1
+        if self.stagnation is not None:
+            self._watch(design)
         if self.added % self.migrate_every == 0:
             self._migrate()
+
+    def _watch(self, design: Design) -> None:
+        """Count the designs since the best last improved; seed a new island when they reach
+        `stagnation`."""
+        if works(design) and (self.best is None or _fitness(design) > _fitness(self.best)):
+            self.best, self.since_best = design, 0
+            return
+        if self.best is None:  # nothing works yet: nothing to seed an island with
+            return
+        self.since_best += 1
+        if self.since_best >= (self.stagnation or 0) and len(self.islands) < self.max_islands:
+            seed = diverse(self.held(), self.best, self.home, used={s for _, _, s in self.spawned})
+            self.islands.append(Regularized(self.size, self.tournament_size))
+            index = len(self.islands) - 1
+            self.islands[index].add(seed)
+            self.home[seed.id] = index
+            self.spawned.append((design.id, index, seed.id))
+            self.since_best = 0
 
     def _migrate(self) -> None:
         best = [
@@ -265,6 +310,73 @@ class Islands(Strategy):
         return own or sorted(
             {d.id: d for i in self.islands for d in i.window}.values(), key=lambda d: d.id
         )
+
+
+def _fitness(design: Design) -> float:
+    return design.fitness if design.fitness is not None else -math.inf
+
+
+def _scaled(value: float) -> float | None:
+    # Log scale, as MapElites bins: a parameter count's doubling weighs as much at 1,000 as at
+    # 1,000,000. A value that is not finite takes no part in a distance.
+    if not math.isfinite(value):
+        return None
+    return math.copysign(math.log2(1.0 + abs(value)), value)
+
+
+def diverse(
+    held: Sequence[Design], best: Design, home: dict[int, int], used: Collection[int] = ()
+) -> Design:
+    """A held working design far from `best`, to seed a new island with: never the best itself
+    while another works, nor a design that seeded an island before (`used`) while another
+    remains; ties go to the smaller id.
+
+    Only the fitter half of the candidates is considered (the fitter of equals first): the
+    farthest design is otherwise the worst one, wherever a descriptor follows the fitness (bin
+    packing's excess). Among them, with descriptors: the farthest from the best in descriptor
+    space, each descriptor on a log scale divided by its range among the held designs and the
+    best (a descriptor that does not vary, or that the best lacks, counts for nothing).
+    Without them (or when every distance is zero), by lineage, since a skeleton has no code to
+    compare: of the islands the designs come from (their home), other than the best's, the one
+    whose fittest design is least fit, i.e. the lineage that has drifted farthest from the
+    best; its fittest design. When every one shares the best's lineage, the oldest."""
+    pool = {d.id: d for d in held if works(d) and d.id != best.id}
+    fresh = [d for d in pool.values() if d.id not in used]
+    ranked = sorted(fresh or pool.values(), key=lambda d: (-_fitness(d), d.id))
+    if not ranked:
+        return best
+    candidates = sorted(ranked[: (len(ranked) + 1) // 2], key=lambda d: d.id)
+    names = sorted(best.descriptors)
+    ranges: dict[str, float] = {}
+    for name in names:
+        values = [_scaled(d.descriptors.get(name, math.nan)) for d in [*pool.values(), best]]
+        finite = [v for v in values if v is not None]
+        if finite and max(finite) > min(finite):
+            ranges[name] = max(finite) - min(finite)
+
+    def distance(design: Design) -> float:
+        total = 0.0
+        for name, span in ranges.items():
+            a = _scaled(design.descriptors.get(name, math.nan))
+            b = _scaled(best.descriptors[name])
+            if a is not None and b is not None:
+                total += ((a - b) / span) ** 2
+        return math.sqrt(total)
+
+    if ranges:
+        far = max(candidates, key=distance)  # max keeps the first, the smaller id, of equals
+        if distance(far) > 0:
+            return far
+    lineages: dict[int, Design] = {}  # home island -> its fittest held design
+    for design in candidates:
+        island = home.get(design.id, -1)
+        if island != home.get(best.id, -1):
+            fittest = lineages.get(island)
+            if fittest is None or _fitness(design) > _fitness(fittest):
+                lineages[island] = design
+    if not lineages:
+        return candidates[0]
+    return min(lineages.values(), key=lambda d: (_fitness(d), d.id))
 
 
 class Uniform(Strategy):
@@ -351,5 +463,12 @@ def make_strategy(config: SelectionConfig, population: int, tournament_size: int
     if config.strategy == "map_elites":
         return MapElites(tournament_size, config.descriptors, config.bins, config.per_octave)
     if config.strategy == "islands":
-        return Islands(config.islands, population, tournament_size, config.migrate_every)
+        return Islands(
+            config.islands,
+            population,
+            tournament_size,
+            config.migrate_every,
+            stagnation=config.stagnation,
+            max_islands=config.max_islands,
+        )
     return Regularized(population, tournament_size)

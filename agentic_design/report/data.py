@@ -1,14 +1,21 @@
 """What the report reads from a run, kept small whatever the run's size: every design as a few
 numbers (`Point`), and bounded selections of it (the best so far, the Pareto front, the
-ancestry of the best designs)."""
+ancestry of the best designs); and what the search learned, recomputed from the designs as the
+search computed it (the credit of its prompt variants, the islands it spawned)."""
 
 from __future__ import annotations
 
 import math
 from collections import deque
 from dataclasses import dataclass
+from typing import Any
 
-from agentic_design.records import Design, Status
+from pydantic import ValidationError
+
+from agentic_design.config import SearchConfig
+from agentic_design.learning.variants import VariantCredit, VariantStats
+from agentic_design.proposers.selection import make_strategy
+from agentic_design.records import Design, Status, Variant
 from agentic_design.store.archive import Archive
 from agentic_design.store.pareto import pareto_front
 
@@ -111,3 +118,80 @@ def ancestry(by_id: dict[int, Point], roots: list[int], limit: int) -> Ancestry:
         queue.extend(p for p in by_id[design_id].parents if p in by_id and p not in seen)
     ids = list(seen)
     return Ancestry(ids=ids[:limit], omitted=max(0, len(ids) - limit))
+
+
+@dataclass(frozen=True)
+class VariantRecord:
+    """A prompt variant with what the designs written under it brought (`VariantCredit`)."""
+
+    variant: Variant
+    stats: VariantStats
+    active: bool  # still in the population: no later variant replaced it
+    copied: bool  # the meta-agent's mutation gave nothing usable: its parent's text, copied
+
+
+def variant_records(archive: Archive, variants: list[Variant]) -> list[VariantRecord]:
+    """Every variant with its credit, computed as the search computes it: the finished
+    designs fed to `VariantCredit` in id order."""
+    credit = VariantCredit(seed=0)  # the seed only draws choices; the credit does not use it
+    credit.observe(d for d in archive.designs(outline=True) if d.status is not Status.PENDING)
+    stats = credit.stats()
+    retired = {v.replaces for v in variants if v.replaces is not None}
+    texts = {v.id: v.text for v in variants}
+    return [
+        VariantRecord(
+            variant=v,
+            stats=stats.get(v.id, VariantStats()),
+            active=v.id not in retired,
+            copied=v.parent is not None and not v.model and texts.get(v.parent) == v.text,
+        )
+        for v in variants
+    ]
+
+
+def winning_variant(records: list[VariantRecord]) -> VariantRecord | None:
+    """The variant with the highest mean reward among those tried (the older of equals)."""
+    tried = [r for r in records if r.stats.proposals > 0]
+    return min(tried, key=lambda r: (-r.stats.mean, r.variant.id)) if tried else None
+
+
+def variant_history(records: list[VariantRecord], variant_id: int) -> list[VariantRecord]:
+    """A variant and its parents, back to a starting variant (the variant first)."""
+    by_id = {r.variant.id: r for r in records}
+    chain: list[VariantRecord] = []
+    current: int | None = variant_id
+    while current is not None and current in by_id and all(r.variant.id != current for r in chain):
+        chain.append(by_id[current])
+        current = by_id[current].variant.parent
+    return chain
+
+
+@dataclass(frozen=True)
+class Spawn:
+    """A stagnation island: the design whose arrival spawned it, its index, its seed design."""
+
+    at: int
+    island: int
+    seed: int
+
+
+def island_spawns(archive: Archive, config: Any) -> list[Spawn]:
+    """The islands a run's stagnation spawned, recomputed by feeding its selection strategy
+    the finished designs in id order, as the search did (`selection.Islands`). None unless the
+    run's saved configuration (`config`, the raw mapping) has islands with `stagnation` set."""
+    search = config.get("search") if isinstance(config, dict) else None
+    if not isinstance(search, dict):
+        return []
+    try:
+        settings = SearchConfig.model_validate(search)
+    except ValidationError:  # a configuration this version no longer reads
+        return []
+    selection = settings.selection
+    if selection.strategy != "islands" or getattr(selection, "stagnation", None) is None:
+        return []
+    strategy = make_strategy(
+        selection, settings.evolution.population, settings.evolution.tournament
+    )
+    for design in archive.skeletons():
+        strategy.add(design)
+    return [Spawn(*spawn) for spawn in getattr(strategy, "spawned", [])]

@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from agentic_design.records import Design, Status
+from agentic_design.records import Design, Note, Status, Variant
 from agentic_design.report import control as controls
 from agentic_design.report import data, plots
 from agentic_design.report.capped import capped
@@ -34,6 +34,13 @@ CODE_CHARS = 20_000
 TEXT_CHARS = 4_000  # a thought, an error, a design's metrics
 LINE_CHARS = 300  # an operator or a summary in a table
 SETTINGS_ROWS = 200
+NOTE_VERSIONS = 40  # earlier versions of the notes listed, newest first
+NOT_NOVEL_ROWS = 10  # the latest designs found not novel
+VARIANT_ROWS = 60  # variants in the table: the active ones and the winner's line first
+VARIANT_CHARS = 600
+SPAWN_ROWS = 100
+#: The purposes of LLM calls in the order the cost table lists them (others after, by name).
+PURPOSES = ("design", "notes", "judge", "embedding", "variant", "check", "other")
 
 
 @dataclass(frozen=True)
@@ -242,7 +249,7 @@ def top_designs(view: RunView) -> dict[str, Any]:
 
 
 #: Final, but not failures: the search spared these an evaluation, or a full one.
-SPARED = (Status.DUPLICATE, Status.SCREENED_OUT)
+SPARED = (Status.DUPLICATE, Status.SCREENED_OUT, Status.NOT_NOVEL)
 
 
 def failures(view: RunView) -> dict[str, Any]:
@@ -260,6 +267,132 @@ def failures(view: RunView) -> dict[str, Any]:
         "latest": latest,
         "spared": sorted(spared.items()),
     }
+
+
+def learning(view: RunView) -> dict[str, Any]:
+    """What the search learned beside its designs: its notes, the novelty checks, the prompt
+    variants and their credit, the islands stagnation spawned, and what learning cost."""
+    notes = view.archive.notes()
+    novelty = view.archive.novelty_counts()
+    variants = view.archive.variants()
+    spawns = data.island_spawns(view.archive, view.meta.get("config"))
+    learned = bool(notes or novelty or variants or spawns)
+    if not learned:
+        return {"learned": False}
+    return {
+        "learned": True,
+        **_notes(notes),
+        "novelty": sorted(novelty.items()),
+        "not_novel": _not_novel(view),
+        **_variants(view, variants),
+        "spawns": [{"at": s.at, "island": s.island, "seed": s.seed} for s in spawns[:SPAWN_ROWS]],
+        "spawns_more": max(0, len(spawns) - SPAWN_ROWS),
+        **_learning_cost(view),
+    }
+
+
+def _notes(notes: list[Note]) -> dict[str, Any]:
+    if not notes:
+        return {"notes": None, "earlier": [], "earlier_more": 0}
+    latest, earlier = notes[-1], notes[-2::-1]  # earlier versions newest first
+    return {
+        "notes": {**_note(latest), "text": clip(latest.text, CODE_CHARS)},
+        "earlier": [
+            {**_note(n), "first": clip(n.text.strip().split("\n", 1)[0], LINE_CHARS)}
+            for n in earlier[:NOTE_VERSIONS]
+        ],
+        "earlier_more": max(0, len(earlier) - NOTE_VERSIONS),
+    }
+
+
+def _note(note: Note) -> dict[str, Any]:
+    return {
+        "version": note.version,
+        "upto": note.upto,
+        "design_id": note.design_id,
+        "model": clip(note.model, LINE_CHARS),
+    }
+
+
+def _not_novel(view: RunView) -> list[dict[str, Any]]:
+    """The latest designs recorded not_novel, newest first, with the check that found them so."""
+    ids = [p.id for p in view.points if p.status is Status.NOT_NOVEL][-NOT_NOVEL_ROWS:][::-1]
+    found = view.archive.designs_by_id(ids, outline=True)
+    rows = []
+    for design_id in ids:
+        d = found[design_id]
+        check = d.novelty or {}
+        rows.append(
+            {
+                "id": d.id,
+                "name": clip(d.name, LINE_CHARS),
+                "proposer": clip(d.proposer, LINE_CHARS),
+                "closest": check.get("closest"),
+                "similarity": check.get("similarity"),
+                "judge": clip(str(check.get("judge") or ""), LINE_CHARS),
+                "reason": clip(str(check.get("reason") or ""), TEXT_CHARS),
+                "sent_back": bool(check.get("sent_back")),
+            }
+        )
+    return rows
+
+
+def _variants(view: RunView, variants: list[Variant]) -> dict[str, Any]:
+    if not variants:
+        return {"variants": [], "winner": None, "history": [], "variants_more": 0}
+    records = data.variant_records(view.archive, variants)
+    winner = data.winning_variant(records)
+    history = data.variant_history(records, winner.variant.id) if winner else []
+    # Bounded: the active variants and the winner's line always, then the newest others.
+    keep = {r.variant.id for r in records if r.active} | {r.variant.id for r in history}
+    for r in reversed(records):
+        if len(keep) >= VARIANT_ROWS:
+            break
+        keep.add(r.variant.id)
+    shown = [r for r in records if r.variant.id in keep]
+    return {
+        "variants": [_variant(r) for r in shown],
+        "winner": winner.variant.id if winner else None,
+        "history": [_variant(r) for r in history],
+        "variants_more": len(records) - len(shown),
+    }
+
+
+def _variant(record: data.VariantRecord) -> dict[str, Any]:
+    v, stats = record.variant, record.stats
+    return {
+        "id": v.id,
+        "parent": v.parent,
+        "replaces": v.replaces,
+        "upto": v.upto,
+        "model": clip(v.model, LINE_CHARS),
+        "text": clip(v.text, VARIANT_CHARS),
+        "proposals": stats.proposals,
+        "improvements": stats.improvements,
+        "mean": stats.mean if stats.proposals else None,
+        "active": record.active,
+        "copied": record.copied,
+    }
+
+
+def _learning_cost(view: RunView) -> dict[str, Any]:
+    """The run's LLM spend by purpose, and per design the meta-agent wrote (every finished
+    design of a model that was called)."""
+    by_purpose = view.archive.spend_by_purpose()
+    designs = sum(int(m["designs"]) for m in view.archive.model_spend().values())
+    order = {purpose: i for i, purpose in enumerate(PURPOSES)}
+    rows = [
+        {
+            "purpose": purpose,
+            **spent,
+            "tokens_per_design": spent["tokens"] / designs if designs else None,
+            "usd_per_design": spent["usd"] / designs if designs else None,
+        }
+        for purpose, spent in sorted(
+            by_purpose.items(), key=lambda item: (order.get(item[0], len(order)), item[0])
+        )
+    ]
+    return {"purposes": rows, "designs_written": designs}
 
 
 def settings(view: RunView) -> dict[str, Any]:
@@ -320,6 +453,7 @@ SECTIONS = (
     ("lineage", "Lineage of the best designs", lineage),
     ("top", "The best designs", top_designs),
     ("failures", "Failures", failures),
+    ("learning", "What the search learned", learning),
     ("settings", "Settings", settings),
     ("sandbox", "Sandbox protections", sandbox),
 )

@@ -265,7 +265,7 @@ def preflight(config: RunConfig, blocks: tuple[str, ...] = ("llm", "agent_llm"))
     """With an LLM configured (the meta-agent's, unless evolution proposes, or the agents'), one
     cheap call to each model of `blocks` before it is used; ConfigError (exit 2) naming the
     block whose model failed."""
-    from agentic_design.llm import LLM, LLMConfigurationError
+    from agentic_design.llm import LLM, LLMConfigurationError, LLMError
 
     checks = [(block, e) for block in blocks for e in checked_endpoints(config, block)]
     for block, endpoint in checks:
@@ -273,6 +273,16 @@ def preflight(config: RunConfig, blocks: tuple[str, ...] = ("llm", "agent_llm"))
             LLM(endpoint).preflight()
         except LLMConfigurationError as exc:
             raise ConfigError(f"{block}: {exc}") from None
+    novelty = config.search.novelty
+    embedding = novelty.endpoint() if novelty is not None else None
+    if "llm" in blocks and embedding is not None and checked_endpoints(config, "llm"):
+        try:
+            LLM(embedding).embed(["ok"])
+        except LLMError as exc:
+            raise ConfigError(
+                f"search.novelty.embedding: the embedding model is not usable: {exc}. Check "
+                "the model name, its key and api_base."
+            ) from None
 
 
 def cheap_levels(config: RunConfig, task: Task) -> tuple[float, ...]:
@@ -304,6 +314,17 @@ def checked_endpoints(config: RunConfig, block: str) -> list[LLMConfig]:
     return agent_llm.endpoints()
 
 
+def learns_without_llm(config: RunConfig) -> None:
+    """ConfigError where the config asks for what only the meta-agent does (novelty checks,
+    notes, variants) of a search it does not propose for: before anything starts."""
+    meta = config.llm is not None and config.search.proposer != "evolution"
+    if config.search.novelty is not None and not meta:
+        raise ConfigError(
+            "search.novelty checks the meta-agent's proposals: give an llm block (or --llm), "
+            "or leave novelty out for offline evolution"
+        )
+
+
 def proposer_for(
     config: RunConfig, task: Task, llm_store: Callable[[], CallStore], replay: bool
 ) -> tuple[Proposer, str]:
@@ -314,6 +335,7 @@ def proposer_for(
     `search.proposer: random_sampling` is the control run: the same proposer, its parents
     drawn uniformly from every working design (`selection.Uniform`) instead of by fitness,
     so that the report can show what selection adds at equal evaluations."""
+    from agentic_design.llm import LLM
     from agentic_design.proposers.evolution import EvolutionProposer
     from agentic_design.proposers.meta_agent import MetaAgentProposer
     from agentic_design.proposers.model_choice import model_choice
@@ -341,17 +363,24 @@ def proposer_for(
             settings = settings.model_copy(
                 update={"parents": "selection", "context_best": 0, "context_diverse": 0}
             )
+        store = llm_store()
+        novelty = config.search.novelty
+        embedding = novelty.endpoint() if novelty is not None else None
         proposer = MetaAgentProposer(
-            llms_for(llm_config, llm_store(), replay),
+            llms_for(llm_config, store, replay),
             task,
             settings,
             config.seed,
             choice,
             selection=selection,
+            novelty=novelty,
+            embedder=LLM(embedding, store=store, replay=replay) if embedding else None,
         )
         mode = " (replaying its recorded answers, no network)" if replay else ""
         meta_agent = f"LLM meta-agent {models_note(llm_config)}{mode}"
         return proposer, f"{control_note}{meta_agent})" if control else meta_agent
+
+    learns_without_llm(config)
 
     def uniform() -> Strategy:
         # No selection pressure: evolution's mutations, crossover and novelty checks, each

@@ -28,12 +28,12 @@ Every evaluation should teach the search something, so two checks come before on
   have their result at that share, so it does not depend on timing. Seeds always go on: they
   are the references.
 
-The budget counts cost: a full evaluation 1, a cheap one its share, a duplicate nothing (an
-unusable proposal 1, as it was paid for). Design `n` is planned while what the designs before
-it spent is below `budget.evaluations`: judged from the snapshot when that is certain either
-way (with the most a design may cost for each design planned since), else once every design
-before `n` has finished. So a run spends its budget to the last design, and the same designs
-are planned whatever the timing.
+The budget counts cost: a full evaluation 1, a cheap one its share, a duplicate or a proposal
+judged not new (`Proposal.novelty`) nothing (an unusable proposal 1, as it was paid for).
+Design `n` is planned while what the designs before it spent is below `budget.evaluations`:
+judged from the snapshot when that is certain either way (with the most a design may cost for
+each design planned since), else once every design before `n` has finished. So a run spends
+its budget to the last design, and the same designs are planned whatever the timing.
 """
 
 from __future__ import annotations
@@ -285,7 +285,9 @@ class Pipeline:
                 self._stop(Stop.DIVERGED, f"design {commit_id}: {exc}")
                 self._drop_proposals()
                 return commit_id
-            proposal = self._unless_duplicate(proposal)
+            judged = proposal.novelty is not None and proposal.novelty.get("novel") is False
+            if not judged:  # one judged not new is recorded so, a near copy or not
+                proposal = self._unless_duplicate(proposal)
             twin = None
             if proposal.error is None and proposal.behaviour is not None:
                 twin = self.archive.behaviour_twin(proposal.behaviour)
@@ -308,6 +310,16 @@ class Pipeline:
                 )
                 # Paid for all the same: its own cost (a tuning step's trials), or 1.
                 self._finish(design_id, unusable, cost=0.0 if proposal.cost else 1.0)
+            elif judged:
+                assert proposal.novelty is not None  # judged
+                not_novel = Evaluation(
+                    status=Status.NOT_NOVEL,
+                    split="validation",
+                    seed=self.eval_seed,
+                    error=proposal.novelty.get("why") or "judged not new: not evaluated",
+                    metrics={"stage": "novelty"},
+                )
+                self._finish(design_id, not_novel, cost=0.0)
             elif twin is not None:
                 duplicate = Evaluation(
                     status=Status.DUPLICATE,

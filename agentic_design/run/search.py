@@ -34,6 +34,7 @@ from agentic_design.run.assemble import (
     checked_endpoints,
     device_plan,
     evaluation_parts,
+    learns_without_llm,
     preflight,
     proposer_for,
 )
@@ -191,6 +192,7 @@ class Search:
         # configuration the run saves: its resume, replays and Ray workers build the same task.
         self.config = self.config.with_overrides(task_params=task.run_params())
         cheap_levels(self.config, task)  # a share the task cannot run: before anything starts
+        learns_without_llm(self.config)
         if self.config.executor == "local":  # Ray's workers check their own nodes' devices
             devices = device_plan(self.config, task)  # a GPU the machine lacks: before anything
             if devices.note:
@@ -211,10 +213,12 @@ class Search:
 
     def _search(self, archive: Archive, task: Task, check: Future[None] | None) -> SearchResult:
         note, test, reason = "", None, ""
+        made: Proposer | None = None
         try:
             proposer, note = proposer_for(
                 self.config, task, self._llm_store, replay=self._replay_store is not None
             )
+            made = proposer
             archive.set_meta("proposer", note)
             self.console.print(f"[bold]proposer:[/] {note}")
             if archive.total() == 0:  # the seeds go in together, or not at all
@@ -239,6 +243,9 @@ class Search:
         except KeyboardInterrupt:  # outside the loop: while the sandbox starts, say
             stopped_by = StopReason.INTERRUPTED
             self._say_interrupted()
+        finally:
+            if isinstance(made, MetaAgentProposer):
+                made.close()
         try:
             best = record_stop(archive, stopped_by, reason, test)
         except KeyboardInterrupt:  # a stop while the end is being recorded stops it there

@@ -17,8 +17,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from agentic_design.config import RunConfig
-from agentic_design.records import ArchiveError, Design, Evaluation, Proposal, Status, near_hash
-from agentic_design.store import llm_calls
+from agentic_design.records import (
+    ArchiveError,
+    Design,
+    Evaluation,
+    Note,
+    Proposal,
+    Status,
+    Variant,
+    near_hash,
+)
+from agentic_design.store import learned, llm_calls
 from agentic_design.store.context import (
     DIVERSITY_CANDIDATES,
     Context,
@@ -142,6 +151,7 @@ class Archive:
     ) -> int:
         design_id = insert_design(db, self.run_name, proposal, eval_seed, task_fingerprint)
         insert_event(db, "proposed", design_id, operator=proposal.operator)
+        learned.insert_learned(db, design_id, proposal)
         for trial in proposal.trials:  # a tuning step's evaluations
             insert_event(db, "tune_trial", design_id, **trial)
         return design_id
@@ -436,8 +446,35 @@ class Archive:
 
     def model_spend(self) -> dict[str, dict[str, float]]:
         """Per model that was called: its calls (failed attempts among them), tokens and USD,
-        and the designs it wrote — how many, how many scored (status ok), and the share."""
-        return llm_calls.model_spend(self._db)
+        and the designs it wrote — how many, how many scored (status ok), and the share; how
+        many of them were sent back as not new, and how many were recorded not_novel."""
+        stats = llm_calls.model_spend(self._db)
+        novelty = learned.novelty_counts(self._db)
+        for model, row in stats.items():
+            counts = novelty.get(model, {})
+            row.update(sent_back=counts.get("sent_back", 0), not_novel=counts.get("not_novel", 0))
+        return stats
+
+    def spend_by_purpose(self) -> dict[str, dict[str, float]]:
+        """The calls, tokens and USD of the run's LLM calls by what they were for."""
+        return learned.spend_by_purpose(self._db)
+
+    # -- what the run learned -------------------------------------------------------------------
+    def notes(self) -> list[Note]:
+        """Every version of the run's insight notes, oldest first."""
+        return learned.notes(self._db)
+
+    def variants(self) -> list[Variant]:
+        """Every instruction variant of the propose prompt the run has had, in order."""
+        return learned.variants(self._db)
+
+    def embeddings(self, model: str) -> Iterator[tuple[int, bytes]]:
+        """The designs' cached code embeddings by `model`: (design id, float32 bytes)."""
+        return learned.embeddings(self._db, model)
+
+    def novelty_counts(self) -> dict[str, dict[str, int]]:
+        """Per model: designs whose novelty was checked, sent back once, and not_novel."""
+        return learned.novelty_counts(self._db)
 
     # -- selection ------------------------------------------------------------------------------
     def select_context(

@@ -49,7 +49,7 @@ def bounded_context(
     failed = db.execute(
         # Neither a duplicate nor a design screened out by its cheap evaluation failed.
         "SELECT * FROM designs WHERE status NOT IN ('ok', 'pending', 'duplicate', "
-        "'screened_out') AND id <= ? "
+        "'screened_out', 'not_novel') AND id <= ? "
         "ORDER BY id DESC LIMIT ?",
         (limit, n_failures),
     ).fetchall()

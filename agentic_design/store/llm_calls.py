@@ -31,14 +31,15 @@ def record_llm_calls(db: sqlite3.Connection, calls: Sequence[dict[str, Any]]) ->
             call.get("usd", 0.0),
             call.get("latency_s"),
             call.get("design_id"),
+            call.get("purpose"),
         )
         for call in calls
     ]
     with db:  # commits on success, rolls back on error
         db.executemany(
             "INSERT INTO llm_calls (at, key, model, request, response, error, prompt_tokens, "
-            "completion_tokens, usd, latency_s, design_id) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "completion_tokens, usd, latency_s, design_id, purpose) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             rows,
         )
 

@@ -33,8 +33,8 @@ def insert_design(
         "INSERT INTO designs (run, name, thought, code, code_hash, status, parents, "
         "generation, proposer, operator, origin, repair_of, attempt, diff, eval_seed, "
         "task_fingerprint, llm_tokens, llm_usd, created_at, near_hash, behaviour, "
-        "evaluation_cost) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "evaluation_cost, variant, novelty) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             run,
             proposal.name,
@@ -58,6 +58,8 @@ def insert_design(
             near_hash(proposal.code),
             proposal.behaviour,
             proposal.cost,
+            proposal.variant,
+            json.dumps(proposal.novelty) if proposal.novelty is not None else None,
         ),
     )
     design_id = int(cursor.lastrowid or 0)
@@ -165,6 +167,8 @@ def design_from_row(row: sqlite3.Row) -> Design:
         behaviour_of=row["behaviour_of"] if "behaviour_of" in columns else None,
         fidelity=row["fidelity"] if "fidelity" in columns else 1.0,
         evaluation_cost=row["evaluation_cost"] if "evaluation_cost" in columns else 1.0,
+        variant=row["variant"] if "variant" in columns else None,
+        novelty=json.loads(row["novelty"]) if "novelty" in columns and row["novelty"] else None,
         error=row["error"],
         fitness=row["fitness"],
         ci_low=row["ci_low"],

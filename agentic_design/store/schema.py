@@ -10,7 +10,7 @@ from pathlib import Path
 
 from agentic_design.records import ArchiveError
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (
@@ -94,7 +94,8 @@ CREATE TABLE IF NOT EXISTS llm_calls (
     completion_tokens INTEGER NOT NULL DEFAULT 0,
     usd REAL NOT NULL DEFAULT 0,
     latency_s REAL,
-    design_id INTEGER
+    design_id INTEGER,
+    purpose TEXT                                -- design | notes | judge | variant | ... (v7)
 );
 CREATE INDEX IF NOT EXISTS llm_calls_key ON llm_calls (key);
 CREATE INDEX IF NOT EXISTS llm_calls_design ON llm_calls (design_id);
@@ -104,6 +105,30 @@ CREATE TABLE IF NOT EXISTS graphs (
     name TEXT NOT NULL,
     data TEXT NOT NULL,                         -- node-link JSON (agentic_design.graph)
     design_id INTEGER                           -- the design it produced (version 4)
+);
+CREATE TABLE IF NOT EXISTS notes (             -- the run's insight notes, versioned (v7)
+    version INTEGER PRIMARY KEY,
+    upto INTEGER NOT NULL,                      -- written from the designs up to this id
+    text TEXT NOT NULL,
+    design_id INTEGER,                          -- recorded with this design's proposal
+    model TEXT NOT NULL DEFAULT '',
+    at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS embeddings (        -- designs' code as vectors, by model (v7)
+    design_id INTEGER NOT NULL,
+    model TEXT NOT NULL,
+    vector BLOB NOT NULL,                       -- float32, little-endian
+    PRIMARY KEY (design_id, model)
+);
+CREATE TABLE IF NOT EXISTS prompt_variants (   -- the propose prompt's instruction variants (v7)
+    id INTEGER PRIMARY KEY,
+    text TEXT NOT NULL,
+    parent INTEGER,                             -- the variant it was mutated from
+    replaces INTEGER,                           -- the variant it retired from the population
+    upto INTEGER NOT NULL DEFAULT 0,            -- written from the designs up to this id
+    design_id INTEGER,                          -- recorded with this design's proposal
+    model TEXT NOT NULL DEFAULT '',
+    at REAL NOT NULL
 );
 """
 
@@ -120,9 +145,12 @@ ADDED_COLUMNS = {
     "behaviour_of": "INTEGER",
     "fidelity": "REAL NOT NULL DEFAULT 1",
     "evaluation_cost": "REAL NOT NULL DEFAULT 1",
+    "variant": "INTEGER",  # version 7: the propose prompt's variant, and the novelty check
+    "novelty": "TEXT",
 }
-# ...and to `evaluations`.
+# ...and to `evaluations`, and `llm_calls`.
 ADDED_EVALUATION_COLUMNS = {"fidelity": "REAL NOT NULL DEFAULT 1"}  # version 6
+ADDED_CALL_COLUMNS = {"purpose": "TEXT"}  # version 7
 
 
 def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
@@ -165,6 +193,7 @@ def upgrade(db: sqlite3.Connection) -> None:
     present = {row[1] for row in db.execute("PRAGMA table_info(designs)")}
     graph_columns = {row[1] for row in db.execute("PRAGMA table_info(graphs)")}
     evaluation_columns = {row[1] for row in db.execute("PRAGMA table_info(evaluations)")}
+    call_columns = {row[1] for row in db.execute("PRAGMA table_info(llm_calls)")}
     with db:
         if "design_id" not in graph_columns:  # version 4: graphs belong to designs
             db.execute("ALTER TABLE graphs ADD COLUMN design_id INTEGER")
@@ -182,6 +211,9 @@ def upgrade(db: sqlite3.Connection) -> None:
         for name, declaration in ADDED_EVALUATION_COLUMNS.items():
             if name not in evaluation_columns:
                 db.execute(f"ALTER TABLE evaluations ADD COLUMN {name} {declaration}")
+        for name, declaration in ADDED_CALL_COLUMNS.items():
+            if name not in call_columns:
+                db.execute(f"ALTER TABLE llm_calls ADD COLUMN {name} {declaration}")
         db.execute("CREATE INDEX IF NOT EXISTS designs_near ON designs (near_hash)")
         db.execute("CREATE INDEX IF NOT EXISTS designs_behaviour ON designs (behaviour)")
         db.execute(  # the best first, read in order: `top` and the context's scans

@@ -1,0 +1,1 @@
+"""What the meta-agent learns from its own run: novelty, insight notes, prompt variants."""
