@@ -1,6 +1,6 @@
 """The cost estimate against what a loopback-model search actually spent, for three budgets.
 
-    python benchmarks/cost_estimate.py [--evaluations 5 15 40]
+    python benchmarks/cost_estimate.py [--evaluations 5 15 40] [--learning]
 
 For each budget, `estimate_cost` is asked first (no network), then a real bin-packing search
 (400 items, two instances: seconds an evaluation) runs against a loopback OpenAI-protocol server
@@ -9,7 +9,11 @@ lines, revised on review, one proposal in five broken (its reviews miss it, so r
 a reasoning preamble now and then. Prices: 3 USD per million prompt tokens, 15 per million answer
 tokens (`llm.prices`). The spend is the store's `llm_calls` summed; the table says whether it
 lies in the estimated range. The server counts tokens as characters / 4; the estimate uses litellm's
-tokenizer, as it would for a real model.
+tokenizer, as it would for a real model. With `--learning`, the meta-agent also learns: insight
+notes every 5 designs, prompt variants (a new one every 8 designs), and novelty checks (the
+server's embeddings, priced at 0.02 USD per million tokens, and the judge); this model answers
+those requests with code, as a model that ignores them would, and their calls are paid all the
+same.
 """
 
 from __future__ import annotations
@@ -99,49 +103,61 @@ class BinPackModel:
         return f"{preamble}NAME: {name}\nTHOUGHT: {thought}\n```python\n{code}```\n"
 
 
-def config(run_dir: Path, evaluations: int, api_base: str) -> RunConfig:
-    return RunConfig.from_dict(
-        {
-            "name": run_dir.name,
-            "task": "binpack",
-            "task_params": {"distribution": "weibull", "items": 400, "instances": 2},
-            "run_dir": str(run_dir),
-            "seed": 0,
-            "budget": {"evaluations": evaluations},
-            "sandbox": {"workers": 2, "wall_s": 60},
-            "llm": {
-                "model": "openai/scripted",
-                "api_base": api_base,
-                "prices": PRICES,
-                "concurrency": 2,
-                "timeout_s": 30,
-            },
-            "search": {"report": False, "behaviour": False, "fidelity": {"enabled": False}},
+def config(run_dir: Path, evaluations: int, api_base: str, learning: bool = False) -> RunConfig:
+    data: dict[str, Any] = {
+        "name": run_dir.name,
+        "task": "binpack",
+        "task_params": {"distribution": "weibull", "items": 400, "instances": 2},
+        "run_dir": str(run_dir),
+        "seed": 0,
+        "budget": {"evaluations": evaluations},
+        "sandbox": {"workers": 2, "wall_s": 60},
+        "llm": {
+            "model": "openai/scripted",
+            "api_base": api_base,
+            "prices": PRICES,
+            "concurrency": 2,
+            "timeout_s": 30,
+        },
+        "search": {"report": False, "behaviour": False, "fidelity": {"enabled": False}},
+    }
+    if learning:
+        data["search"]["meta_agent"] = {
+            "notes_every": 5,
+            "variants": {"enabled": True, "mutate_every": 8},
         }
-    )
+        data["search"]["novelty"] = {
+            "embedding": "openai/embed",
+            "api_base": api_base,
+            "prices": {"input_per_mtok": 0.02, "output_per_mtok": 0.0},
+            "judge": True,
+        }
+    return RunConfig.from_dict(data)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--evaluations", type=int, nargs="+", default=[5, 15, 40])
+    parser.add_argument("--learning", action="store_true", help="notes, variants and novelty on")
     args = parser.parse_args()
     rows = []
     with tempfile.TemporaryDirectory() as tmp, ScriptedLLM(answer=BinPackModel()) as server:
         for evaluations in args.evaluations:
-            cfg = config(Path(tmp) / f"e{evaluations}", evaluations, server.url)
+            cfg = config(Path(tmp) / f"e{evaluations}", evaluations, server.url, args.learning)
             started = time.monotonic()
             estimate = estimate_cost(cfg)
             estimated_s = time.monotonic() - started
             Search(cfg, progress=False).run()
             with Archive.open(cfg.resolved_run_dir, readonly=True) as archive:
                 spent = archive.spend()
+                by_purpose = archive.spend_by_purpose()
                 repairs = sum(d.repair_of is not None for d in archive.designs())
-            rows.append((evaluations, estimate, spent, repairs, estimated_s))
+            rows.append((evaluations, estimate, spent, repairs, estimated_s, by_purpose))
     print(
         f"{'budget':>6} {'designs':>7} {'repairs':>7} {'calls':>5} | {'tokens estimated':>18} "
         f"{'spent':>8} {'in':>3} | {'USD estimated':>17} {'spent':>8} {'in':>3}"
     )
-    for evaluations, e, spent, repairs, _ in rows:
+    for evaluations, e, spent, repairs, _, _ in rows:
         assert e.usd is not None
         tokens_in = e.tokens.low <= spent["tokens"] <= e.tokens.high
         usd_in = e.usd.low <= spent["usd"] <= e.usd.high
@@ -152,6 +168,21 @@ def main() -> None:
             f"${e.usd.low:>7.4f}–${e.usd.high:<8.4f} ${spent['usd']:>7.4f} "
             f"{'yes' if usd_in else 'NO':>3}"
         )
+    purposes = {
+        "insight notes": "notes",
+        "prompt variants": "variant",
+        "embeddings": "embedding",
+        "novelty judge": "judge",
+    }
+    for evaluations, e, _, _, _, by_purpose in rows:
+        for cost in e.learning:
+            used = by_purpose.get(purposes.get(cost.kind, ""), {"calls": 0, "tokens": 0})
+            print(
+                f"{evaluations:>6} {cost.kind:>15}: calls {cost.calls.low:,.0f}–"
+                f"{cost.calls.high:,.0f} spent {used['calls']:,}, tokens {cost.tokens.low:,.0f}–"
+                f"{cost.tokens.high:,.0f} spent {used['tokens']:,.0f}"
+                + (" (in the design calls)" if cost.kind == "sent back" else "")
+            )
     print(f"estimate's own time: {max(r[4] for r in rows):.2f} s at most (litellm loaded once)")
 
 

@@ -46,8 +46,9 @@ def _pairs(text: str) -> list[tuple[str, str]]:
 class LearningModel:
     """Designs that improve (ImprovingModel), except every third proposal, which repeats its
     parent's coefficients in other words; sent back, it answers a new design, except every
-    second time, when it repeats itself again. Notes, judgements and variants as models write
-    them. Thread-safe: the search asks several things at once."""
+    second time, when it repeats itself again; asked to review, it stands by its proposal.
+    Notes, judgements and variants as models write them. Thread-safe: the search asks several
+    things at once."""
 
     def __init__(self) -> None:
         self.designer = ImprovingModel()
@@ -63,6 +64,8 @@ class LearningModel:
             return NOTES_REPLY
         if "The instruction to vary" in prompt:
             return VARIANT_REPLY
+        if prompt.startswith("Review your proposal"):
+            return str(request["messages"][-2]["content"])  # it stands by its proposal
         if "Judge whether the proposed design" in prompt:
             return self._judge(prompt)
         if "Your proposal is too close" in prompt:

@@ -1,6 +1,7 @@
 """The cost estimate before an LLM search: rendered from the real templates and the task's own
 description, with no network call; a range that holds what a search spends; a refusal above
-budget.usd unless accepted; no USD (and no refusal) for a model nobody prices."""
+budget.usd unless accepted; no USD (and no refusal) for a model nobody prices; the calls of what
+the meta-agent learns (notes, variants, novelty checks) on lines of their own, in the totals."""
 
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ from agentic_design.run.estimate import (
 
 from .conftest import cli
 from .curve_designs import CURVE_TASK, ImprovingModel, curve_code, curve_config
+from .learning_designs import LearningModel, learning_config
 from .llm_server import ScriptedLLM
 
 PRICES = {"input_per_mtok": 3.0, "output_per_mtok": 15.0}
@@ -194,3 +196,170 @@ def test_the_estimate_command(tmp_path):
     assert offline.returncode == 0 and "LLM cost: none" in offline.stdout
     bad = cli("estimate", str(config), "--evaluations", "0")
     assert bad.returncode == 2 and "budget.evaluations" in bad.stderr
+
+
+# -- what the meta-agent learns ------------------------------------------------------------------
+
+
+def learning(
+    evaluations: int = 40, novelty: dict[str, Any] | None = None, **meta: Any
+) -> RunConfig:
+    """curve() with the meta-agent's learning settings (and `search.novelty`)."""
+    data = curve(evaluations).model_dump(mode="json")
+    data["search"]["meta_agent"].update(meta)
+    data["search"]["novelty"] = novelty
+    return RunConfig.from_dict(data)
+
+
+def kinds(estimate: Any) -> dict[str, Any]:
+    return {cost.kind: cost for cost in estimate.learning}
+
+
+def designs_alone(estimate: Any) -> tuple[float, float]:
+    """The whole budget's tokens less the learning calls: the designs' dialogues."""
+    [model] = estimate.models
+    return estimate.designs.low * model.tokens.low, estimate.designs.high * model.tokens.high
+
+
+def test_with_nothing_learned_the_estimate_is_the_designs_alone():
+    data = curve(40).model_dump(mode="json")
+    data["search"]["meta_agent"].update(notes_every=0, variants={"enabled": False})
+    data["search"]["novelty"] = None
+    off = estimate_cost(RunConfig.from_dict(data))
+    default = estimate_cost(curve(40))
+    assert off == default and off.learning == ()
+    assert (off.tokens.low, off.tokens.high) == designs_alone(off)
+    text = "\n".join(off.describe())
+    assert "notes" not in text and "judge" not in text and "learns" not in off.summary()
+
+
+def test_notes_every_five_on_forty_evaluations_add_about_eight_notes_calls():
+    plain, noted = estimate_cost(curve(40)), estimate_cost(learning(40, notes_every=5))
+    notes = kinds(noted)["insight notes"]
+    # 38 designs after 2 seeds; the last is planned from the snapshot of designs 1..36 (the
+    # lag: llm.concurrency 2 + sandbox.workers 2), which crossed 5, 10, ... 35: 7 versions.
+    assert notes.calls.low == notes.calls.high == 7
+    assert notes.model == "openai/scripted" and notes.usd is not None
+    # Each call: the notes prompt, from the first (nothing to read) to one whose previous notes
+    # and designs read are at their bounds; answered short (low) or max_tokens long (high).
+    assert notes.prompt.low < notes.prompt.high and notes.completion.high == 4096
+    assert notes.tokens.high == 7 * (notes.prompt.high + 4096)
+    # The notes also lengthen later propose prompts, up to notes_chars (1500, ~300+ tokens).
+    [before], [after] = plain.models, noted.models
+    grown = after.kinds[0].prompt.high - before.kinds[0].prompt.high
+    assert 1500 / 8 < grown < 1500
+    assert after.kinds[0].prompt.low == before.kinds[0].prompt.low  # no notes yet at first
+    # The whole budget: the designs' dialogues plus the notes calls, nothing else.
+    low, high = designs_alone(noted)
+    assert noted.tokens.low == pytest.approx(low + notes.tokens.low)
+    assert noted.tokens.high == pytest.approx(high + notes.tokens.high)
+    assert noted.tokens.high - plain.tokens.high > notes.tokens.high
+    assert noted.usd is not None and plain.usd is not None and noted.usd.high > plain.usd.high
+    line = next(x for x in noted.describe() if "insight notes" in x)
+    assert line.startswith("  insight notes (openai/scripted): 7 calls")
+    assert "learns" in noted.summary()
+
+
+def test_prompt_variants_cost_one_call_per_mutate_every_designs():
+    estimate = estimate_cost(
+        learning(40, variants={"enabled": True, "mutate_every": 12, "max_chars": 1200})
+    )
+    variants = kinds(estimate)["prompt variants"]
+    # Snapshots 2..36 cross 12, 24 and 36; a mutation waits for a design written under a
+    # variant to be in the snapshot (design 3 on), which none of them precedes.
+    assert (variants.calls.low, variants.calls.high) == (3, 3)
+    # The prompt grows with the variants' length: four at max_chars at most (~300 tokens each).
+    assert variants.prompt.high > 4 * 1200 / 8 > variants.prompt.low / 4
+    # Every proposal is written under a variant: the propose prompt carries one.
+    [model], [plain] = estimate.models, estimate_cost(curve(40)).models
+    assert model.kinds[0].prompt.low > plain.kinds[0].prompt.low
+
+
+def test_novelty_with_an_embedding_model_and_a_judge():
+    novelty = {
+        "embedding": "openai/embed",
+        "api_base": closed_port(),
+        "prices": {"input_per_mtok": 0.02, "output_per_mtok": 0.0},
+        "judge": True,
+        "closest": 2,
+        "max_chars": 2000,
+    }
+    estimate = estimate_cost(learning(20, novelty=novelty))
+    found = kinds(estimate)
+    assert set(found) == {"embeddings", "novelty judge", "sent back"}
+    embeddings, judge, sent_back = found["embeddings"], found["novelty judge"], found["sent back"]
+    # 18 designs: each checked proposal embedded once (twice when sent back), the 2 seeds once.
+    assert embeddings.calls.high == 2 * 18 + 2 and embeddings.calls.low >= 2
+    assert embeddings.completion.high == 0 and embeddings.price_source == "novelty.prices"
+    assert embeddings.usd is not None
+    assert embeddings.usd.high == pytest.approx(embeddings.tokens.high * 0.02 / 1e6)
+    # Embedded code is cut at max_chars: ~2000 characters at most.
+    assert 2000 / 8 < embeddings.prompt.high < 2000
+    # With an embedding model the judge is asked only above the threshold: none to two calls
+    # a proposal, each answer at most 600 tokens; its prompt shows `closest` designs.
+    assert (judge.calls.low, judge.calls.high) == (0, 36) and judge.completion.high == 600
+    assert judge.prompt.high > 3 * 2000 / 8
+    # Sent back: nothing at the low end, one more dialogue call per proposal at the high end,
+    # which sends the whole dialogue so far (more than the propose message alone).
+    [model] = estimate.models
+    assert sent_back.calls.low == sent_back.tokens.low == 0 and sent_back.calls.high == 18
+    assert sent_back.tokens.high > 18 * (model.kinds[0].prompt.high + sent_back.prompt.high)
+    low, high = designs_alone(estimate)
+    learned = [
+        sum(c.tokens.low for c in estimate.learning),
+        sum(c.tokens.high for c in estimate.learning),
+    ]
+    assert estimate.tokens.low == pytest.approx(low + learned[0])
+    assert estimate.tokens.high == pytest.approx(high + learned[1])
+
+
+def test_a_judge_without_an_embedding_model_is_asked_at_least_once_a_proposal():
+    data = curve(20).model_dump(mode="json")
+    data["search"]["meta_agent"].update(repair_attempts=1)
+    data["search"]["novelty"] = {"judge": True}
+    found = kinds(estimate_cost(RunConfig.from_dict(data)))
+    assert "embeddings" not in found
+    # 18 designs, each proposal followed by its one repair at the fewest: 9 proposals judged.
+    assert (found["novelty judge"].calls.low, found["novelty judge"].calls.high) == (9, 36)
+
+
+def test_an_embedding_model_nobody_prices_gets_tokens_but_no_usd():
+    novelty = {"embedding": "openai/an-embedding-model-nobody-prices", "threshold": 0.9}
+    estimate = estimate_cost(learning(20, novelty=novelty))
+    embeddings = kinds(estimate)["embeddings"]
+    assert embeddings.usd is None and embeddings.tokens.low > 0
+    assert estimate.usd is None and estimate.tokens.low > 0  # as for a completion model
+    check_estimate(estimate, 0.000001)  # no refusal on an unknown price
+    text = "\n".join(estimate.describe())
+    assert "embeddings (openai/an-embedding-model-nobody-prices)" in text
+    assert "USD unknown (not in novelty.prices nor in litellm's cost map)" in text
+    # A model litellm prices is priced from its cost map.
+    known = {"embedding": "openai/text-embedding-3-small", "threshold": 0.9}
+    priced = kinds(estimate_cost(learning(20, novelty=known)))["embeddings"]
+    assert priced.price_source == "litellm's cost map" and priced.usd is not None
+
+
+@pytest.mark.slow
+def test_a_loopback_search_that_learns_spends_within_the_estimate(tmp_path):
+    with ScriptedLLM(answer=LearningModel()) as server:
+        data = learning_config(tmp_path / "run", server, 20).model_dump(mode="json")
+        data["llm"]["prices"] = PRICES
+        data["search"]["novelty"]["prices"] = {"input_per_mtok": 0.02, "output_per_mtok": 0.0}
+        data["search"]["report"] = False
+        config = RunConfig.from_dict(data)
+        estimate = estimate_cost(config)
+        Search(config, progress=False).run()
+    with Archive.open(tmp_path / "run", readonly=True) as archive:
+        spent = archive.spend()
+        by_purpose = archive.spend_by_purpose()
+    assert {"notes", "variant", "embedding", "judge"} <= set(by_purpose), by_purpose
+    assert estimate.usd is not None
+    assert estimate.tokens.low <= spent["tokens"] <= estimate.tokens.high
+    assert estimate.usd.low <= spent["usd"] <= estimate.usd.high
+    # Each kind of learning call within its own range (the notes' and the embeddings' counts
+    # are near exact: one version per 4 designs; one embedding per proposal or design).
+    found = kinds(estimate)
+    for purpose, kind in (("notes", "insight notes"), ("embedding", "embeddings")):
+        calls, tokens = by_purpose[purpose]["calls"], by_purpose[purpose]["tokens"]
+        assert found[kind].calls.low <= calls <= found[kind].calls.high + 1, (kind, calls)
+        assert found[kind].tokens.low <= tokens <= found[kind].tokens.high, (kind, tokens)

@@ -112,15 +112,21 @@ class UnhelpfulModel(LearningModel):
                 draft = self.designs % 4 == 0
             if draft:
                 reply = reply.replace("def predict(x):", "# draft\ndef predict(x):", 1)
+            elif self.designs % 5 == 0:
+                reply = reply.replace("def predict(x):", "# wide\ndef predict(x):", 1)
         return reply
 
 
 def _embed_unless_draft(text: str) -> list[float]:
-    return [] if "# draft" in text else hashed_embedding(text)
+    """No vector for a draft; one of another length for a wide design."""
+    if "# draft" in text:
+        return []
+    return hashed_embedding(text, dim=32 if "# wide" in text else 64)
 
 
 def test_learning_calls_that_fail_or_answer_nothing_cost_the_run_nothing(tmp_path):
-    """An embedding that cannot be made lets the proposal through unchecked, a judge that says
+    """An embedding that cannot be made, or one of another length than the others, lets the
+    proposal through unchecked, a judge that says
     neither lets it through, notes answered with code keep the notes as they were (none); and
     the replay fails the same calls the same way."""
     server = ScriptedLLM(answer=UnhelpfulModel(), embed=_embed_unless_draft)
@@ -132,6 +138,7 @@ def test_learning_calls_that_fail_or_answer_nothing_cost_the_run_nothing(tmp_pat
     assert archive.notes() == []
     reasons = [d.novelty["reason"] for d in designs if d.novelty]
     assert any(r.startswith("not checked: the embedding call failed") for r in reasons), reasons
+    assert any(r.startswith("not checked: the embedding is unusable") for r in reasons), reasons
     unclear = [d for d in designs if d.novelty and d.novelty.get("judge") == "unclear"]
     assert unclear and all(d.status is not Status.NOT_NOVEL for d in unclear)
     assert not [d for d in designs if d.status is Status.NOT_NOVEL]

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
+from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -149,15 +150,18 @@ class NoveltyGate:
                 reply = self.embedder.embed(
                     [code[: self.settings.max_chars]], design_id=plan.number, sample=asked.attempt
                 )
+                nearest = self.index.nearest(
+                    from_blob(reply.vectors[0]), upto=plan.upto, k=self.settings.closest
+                )
             except ReplayMiss:
                 raise  # a replay asking what was never asked: it diverged
             except LLMError:  # unchecked rather than stopped
                 verdict.reason = "not checked: the embedding call failed (see the run's calls)"
                 return verdict
+            except ValueError as exc:  # a vector of another length than the index's, say
+                verdict.reason = f"not checked: the embedding is unusable: {exc}"[:300]
+                return verdict
             verdict.vector = reply.vectors[0]
-            nearest = self.index.nearest(
-                from_blob(verdict.vector), upto=plan.upto, k=self.settings.closest
-            )
             if nearest:
                 verdict.closest, verdict.similarity = nearest[0]
             if verdict.similarity is None or verdict.similarity < self.settings.threshold:
@@ -225,8 +229,10 @@ class NoveltyGate:
             verdict.novel = judgement.novel
 
     def admit(self, design_id: int, vector: bytes) -> None:
-        """Hold a design judged new (its proposal's vector) in the index."""
-        self.index.add(design_id, from_blob(vector))
+        """Hold a design judged new (its proposal's vector) in the index (`check` made sure
+        the index takes it; one another thread made unusable since stays out)."""
+        with suppress(ValueError):
+            self.index.add(design_id, from_blob(vector))
 
     def _embed_missing(self, missing: Sequence[tuple[int, str]]) -> list[Embedding]:
         """Embed the snapshot designs no one has yet, each once under its own id."""
@@ -237,7 +243,7 @@ class NoveltyGate:
                 if design_id in self.index:
                     continue
                 reply = self.embedder.embed([code[: self.settings.max_chars]], design_id=design_id)
-                self.index.add(design_id, from_blob(reply.vectors[0]))
+                self.index.add(design_id, from_blob(reply.vectors[0]))  # ValueError: unusable
                 made.append(Embedding(self.model, reply.vectors[0], design_id))
         return made
 
