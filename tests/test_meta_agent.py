@@ -179,9 +179,15 @@ def test_a_recorded_search_replays_exactly_without_the_server_on_a_busy_machine(
     replayed = Search.replay(tmp_path / "run", tmp_path / "replayed", progress=False).run()
     assert replayed.stopped_by.value == "evaluations", replayed.reason
     after = Archive.open(replayed.run_dir).designs()
+    # A difference says what the replayed design met (it once failed with no message kept).
+    differs = [
+        (a.id, a.status.value, a.error)
+        for b, a in zip(before, after, strict=False)
+        if (b.status, b.fitness) != (a.status, a.fitness)
+    ]
     assert [(d.code_hash, d.status, d.fitness, d.parents) for d in before] == [
         (d.code_hash, d.status, d.fitness, d.parents) for d in after
-    ]
+    ], differs
     assert [d.metrics.get("steps") for d in before] == [d.metrics.get("steps") for d in after]
 
 

@@ -110,10 +110,12 @@ def divergence(recorded: Design, replayed: Design) -> str | None:
         return f"design {replayed.id} has other code than the recorded one"
     if recorded.status is not replayed.status or recorded.fitness != replayed.fitness:
         summaries = f"; now {replayed.summary!r}, recorded {recorded.summary!r}"
+        lines = [line for line in (replayed.error or "").splitlines() if line.strip()]
+        error = f"; its error now: {' / '.join(lines[-3:])[:600]}" if lines else ""
         return (
             f"design {replayed.id} ({replayed.name}) scored {replayed.fitness!r} "
             f"({replayed.status.value}) where the recording has {recorded.fitness!r} "
-            f"({recorded.status.value})" + (summaries if recorded.summary else "")
+            f"({recorded.status.value})" + (summaries if recorded.summary else "") + error
         )
     return None
 
