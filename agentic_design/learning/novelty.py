@@ -16,7 +16,6 @@ from __future__ import annotations
 import difflib
 import io
 import json
-import math
 import re
 import threading
 import tokenize
@@ -117,15 +116,16 @@ class EmbeddingIndex:
         # The product over all rows finds the candidates fast, but its last bits depend on
         # where a row sits in the matrix (the kernels' blocking), which depends on the order
         # the vectors came in: a timing. So the candidates near the k-th best are scored again
-        # exactly (float32 products are exact in float64; fsum rounds their sum once), and
-        # ties then go to the smaller id on every run.
+        # in a way that does not (`_exact_dots`), and ties then go to the smaller id on every
+        # run.
         fast = (matrix[:count] @ query)[rows]
         if k < rows.size:
             kth = np.partition(fast, rows.size - k)[rows.size - k]
             rows = rows[fast >= kth - _MARGIN]
-        exact = [(-_exact_dot(matrix[row], query), int(ids[row])) for row in rows]
-        exact.sort()
-        return [(design_id, round(-minus, DECIMALS)) for minus, design_id in exact[:k]]
+        exact = np.round(_exact_dots(matrix[rows], query), DECIMALS)
+        found = ids[rows]
+        order = np.lexsort((found, -exact))[:k]
+        return [(int(found[i]), float(exact[i])) for i in order]
 
     def _grow(self) -> None:
         assert self._matrix is not None
@@ -138,10 +138,11 @@ class EmbeddingIndex:
         self._matrix, self._ids = matrix, ids
 
 
-def _exact_dot(row: np.ndarray, query: np.ndarray) -> float:
-    """The dot product of two float32 vectors, correctly rounded: the same on every machine
-    and whatever the order of the index's rows."""
-    return math.fsum((row.astype(np.float64) * query.astype(np.float64)).tolist())
+def _exact_dots(rows: np.ndarray, query: np.ndarray) -> np.ndarray:
+    """Each row's dot product with `query`, the same whatever the row's place: float32
+    products are exact in float64, and numpy sums each contiguous row on its own, pairwise,
+    in an order that depends only on the row's length."""
+    return (rows.astype(np.float64) * query.astype(np.float64)).sum(axis=1)
 
 
 def _unit(vector: Sequence[float] | np.ndarray) -> np.ndarray:
