@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from agentic_design.config import RunConfig
-from agentic_design.run.estimate.costs import _Cost
-from agentic_design.run.estimate.prices import _counter, _price, _prices
+from agentic_design.run.estimate.costs import _Cost, _usd
+from agentic_design.run.estimate.prices import _counter, _prices
 from agentic_design.run.estimate.records import AgentCost, Span
 from agentic_design.tasks import Task
 
@@ -38,11 +38,7 @@ def _agent_cost(config: RunConfig, task: Task, notes: list[str]) -> AgentCost | 
         model=model,
         calls=Span(low.calls, high.calls),
         tokens=Span(low.tokens, high.tokens),
-        usd=Span(
-            _price(prices, low.prompt, low.completion), _price(prices, high.prompt, high.completion)
-        )
-        if prices
-        else None,
+        usd=_usd(prices, low, high),
         price_source=source,
     )
 

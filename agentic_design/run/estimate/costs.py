@@ -23,6 +23,15 @@ class _Cost:
         return self.prompt + self.completion
 
 
+def _usd(prices: tuple[float, float] | None, low: _Cost, high: _Cost) -> Span | None:
+    """What the low and the high cost come to in USD (None for a model without prices)."""
+    if not prices:
+        return None
+    return Span(
+        _price(prices, low.prompt, low.completion), _price(prices, high.prompt, high.completion)
+    )
+
+
 def _dialogue(system: float, asks: list[float], answer: float, overhead: int = 0) -> _Cost:
     """A conversation: each call sends everything said so far, and is answered `answer` long;
     `overhead`: what each message adds beyond its text."""
@@ -60,11 +69,7 @@ def _calls(
         prompt=prompt,
         completion=completion,
         tokens=Span(low.tokens, high.tokens),
-        usd=Span(
-            _price(prices, low.prompt, low.completion), _price(prices, high.prompt, high.completion)
-        )
-        if prices
-        else None,
+        usd=_usd(prices, low, high),
         price_source=source,
     )
 
