@@ -11,6 +11,7 @@ import json
 import os
 import re
 import sqlite3
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -65,6 +66,9 @@ class Archive:
         self.run_dir = path.parent
         self.readonly = readonly
         self._db = connect(path, readonly=readonly)
+        # Several clients record their LLM calls through one connection from their own threads
+        # (the models of the meta-agent, its embedding model): one transaction at a time.
+        self._calls_lock = threading.Lock()
 
     # -- opening --------------------------------------------------------------------------------
     @classmethod
@@ -434,8 +438,10 @@ class Archive:
         self.record_llm_calls([call])
 
     def record_llm_calls(self, calls: Sequence[dict[str, Any]]) -> None:
-        """Record call attempts in one transaction (a Ray node's, made at their `at`)."""
-        llm_calls.record_llm_calls(self._db, calls)
+        """Record call attempts in one transaction (a Ray node's, made at their `at`); safe
+        from several threads at once."""
+        with self._calls_lock:
+            llm_calls.record_llm_calls(self._db, calls)
 
     def recorded_llm_calls(self, design_id: int | None = None) -> list[dict[str, Any]]:
         """Every recorded call attempt (or those made for `design_id`), in the order made."""
