@@ -360,18 +360,22 @@ class Pipeline:
         """Start evaluations of committed designs while a worker is free."""
         while self._queued and len(self._evaluations) < self.workers:
             ladder = self._ladders[self._queued.popleft()]
-            self._evaluations[pool.submit(self._evaluate, ladder)] = ladder.design_id
+            # The recording is read here, on the search's thread: its store connection is
+            # not for the evaluation threads to share.
+            recorded = self._recorded_metrics(ladder.design_id, self.levels[ladder.step])
+            future = pool.submit(self._evaluate, ladder, recorded)
+            self._evaluations[future] = ladder.design_id
 
-    def _evaluate(self, ladder: _Ladder) -> Evaluation:
-        """One evaluation of a design, at its ladder's level (in an evaluation thread); a
-        design with no fingerprint yet has it taken first."""
+    def _evaluate(self, ladder: _Ladder, recorded: dict[str, Any] | None) -> Evaluation:
+        """One evaluation of a design, at its ladder's level (in an evaluation thread), under
+        the recorded evaluation's budget when replaying; a design with no fingerprint yet has
+        it taken first."""
         if ladder.fingerprint:
             behaviour = self.evaluator.behaviour(  # type: ignore[attr-defined]
                 ladder.code, seed=ladder.seed
             )
             ladder.behaviour, ladder.fingerprint = behaviour, False
         share = self.levels[ladder.step]
-        recorded = self._recorded_metrics(ladder.design_id, share)
         cheap: dict[str, Any] = {"fidelity": share} if share < 1 else {}
         return self.evaluator.evaluate(
             ladder.code,
