@@ -139,6 +139,11 @@ def test_learning_calls_that_fail_or_answer_nothing_cost_the_run_nothing(tmp_pat
     reasons = [d.novelty["reason"] for d in designs if d.novelty]
     assert any(r.startswith("not checked: the embedding call failed") for r in reasons), reasons
     assert any(r.startswith("not checked: the embedding is unusable") for r in reasons), reasons
+    # A design that could not be embedded is left out of the comparisons, not in their way:
+    # the proposals after it are checked again (here the judge, asked, says nothing usable).
+    unchecked = [d.id for d in designs if d.novelty and d.novelty["reason"].startswith("not")]
+    judged = [d.id for d in designs if d.novelty and d.novelty.get("judge")]
+    assert judged and max(judged) > min(unchecked)
     unclear = [d for d in designs if d.novelty and d.novelty.get("judge") == "unclear"]
     assert unclear and all(d.status is not Status.NOT_NOVEL for d in unclear)
     assert not [d for d in designs if d.status is Status.NOT_NOVEL]

@@ -8,7 +8,8 @@
 
 The meta-agent sends a proposal judged not new back once (`meta/novelty_retry.j2`); judged
 not new again, it is recorded as not_novel and not evaluated. A judge or embedding call that
-fails lets the proposal through (the check is a saving, not a gate on progress).
+fails lets the proposal through (the check is a saving, not a gate on progress); an earlier
+design whose embedding fails, or comes back unusable, is left out of the comparisons.
 
 Every design of the snapshot is embedded once, under its own id (so a replay asks each the
 same question, whichever thread asks first), and cached in the store with the proposal that
@@ -115,6 +116,9 @@ class NoveltyGate:
         self._seen = -1  # designs up to this id were scanned (-1: the cache is not loaded)
         self._missing: dict[int, str] = {}  # scanned designs not embedded yet: their code
         self._embedding = threading.Lock()
+        # Designs whose embedding failed or was unusable: asked once, then left out, so that
+        # one of them does not stop every later check (nor cost a call each time).
+        self._unembeddable: set[int] = set()
         self._reader: Archive | None = None
         self._reading = threading.Lock()
 
@@ -134,7 +138,7 @@ class NoveltyGate:
                 if comparable(design) and design.id not in self.index:
                     self._missing[design.id] = design.code
             self._seen = upto
-        for design_id in [i for i in self._missing if i in self.index]:
+        for design_id in [i for i in self._missing if i in self.index or i in self._unembeddable]:
             del self._missing[design_id]
         missing = tuple((i, code) for i, code in sorted(self._missing.items()) if i <= upto)
         return GatePlan(number, upto, missing, tuple(nearby))
@@ -240,10 +244,18 @@ class NoveltyGate:
         made: list[Embedding] = []
         with self._embedding:
             for design_id, code in missing:
-                if design_id in self.index:
+                if design_id in self.index or design_id in self._unembeddable:
                     continue
-                reply = self.embedder.embed([code[: self.settings.max_chars]], design_id=design_id)
-                self.index.add(design_id, from_blob(reply.vectors[0]))  # ValueError: unusable
+                try:
+                    reply = self.embedder.embed(
+                        [code[: self.settings.max_chars]], design_id=design_id
+                    )
+                    self.index.add(design_id, from_blob(reply.vectors[0]))
+                except ReplayMiss:
+                    raise  # a replay asking what was never asked: it diverged
+                except (LLMError, ValueError):  # no vector, or one the index cannot take:
+                    self._unembeddable.add(design_id)  # left out of the comparisons for good
+                    continue
                 made.append(Embedding(self.model, reply.vectors[0], design_id))
         return made
 
