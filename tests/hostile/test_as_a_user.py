@@ -128,7 +128,9 @@ def as_user(command: list[str], home: Path, env: dict[str, str]) -> subprocess.C
 )
 def test_the_key_hostile_checks_pass_as_an_ordinary_user(python, home, disable):
     command, env = python
-    pytest_run = [*command, "-m", "pytest", "-q", "-p", "no:cacheprovider", *KEY_CHECKS]
+    # In one process (`-n 0` over pyproject's `-n 2`): the checks' processes all count against
+    # the one user's process limit, and a fork bomb in one worker would starve the other.
+    pytest_run = [*command, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "0", *KEY_CHECKS]
     result = as_user(pytest_run, home, {**env, "AGENTIC_DESIGN_HOSTILE_DISABLE": disable})
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
     assert " passed" in result.stdout.splitlines()[-1]
