@@ -413,4 +413,6 @@ def _verdict(check: dict[str, Any]) -> str:
         said += f"; the judge: {check['judge']}"
         if check.get("reason"):
             said += f" ({check['reason']})"
+    elif check.get("reason"):  # unchecked (an embedding that failed), or over the threshold
+        said += f" ({check['reason']})"
     return said
