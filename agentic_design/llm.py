@@ -102,7 +102,8 @@ class LLMReply:
 
 
 class CallStore(Protocol):
-    """Where calls are recorded and found again (the run's archive)."""
+    """Where calls are recorded and found again (the run's archive). `record_llm_call` is
+    safe from several threads at once: the clients of several models share one store."""
 
     def record_llm_call(self, **call: Any) -> None: ...
 
@@ -225,17 +226,13 @@ class LLM:
         self.store = store
         self.replaying = replay
         self._slots = threading.Semaphore(config.concurrency)
-        self._store_lock = threading.Lock()
         self._backoff = wait_exponential_jitter(multiplier=0.5, max=30.0, jitter=0.5)
         if replay and store is None:
             raise LLMConfigurationError("replaying needs a store holding a recording")
         # The recording, by design and request: each design's calls are answered from its own
         # recording, in the order that design made them, however designs interleave in time.
-        answered = [
-            call
-            for call in (store.recorded_llm_calls() if store is not None else [])
-            if call.get("error") is None
-        ]
+        recorded = store.recorded_llm_calls() if store is not None else []
+        answered = [call for call in recorded if call.get("error") is None]
         # A recording made before calls carried their design (store version < 4): answered by
         # request alone, in the order recorded, whichever design asks.
         self._by_request_only = bool(answered) and all(
@@ -249,7 +246,7 @@ class LLM:
         # What a request that was never answered failed with: a replay fails it the same way.
         self._failed: dict[tuple[int | None, str], str] = {
             self._slot(call.get("design_id"), call["key"]): call["error"]
-            for call in (store.recorded_llm_calls() if store is not None and replay else [])
+            for call in (recorded if replay else [])
             if call.get("error") is not None
         }
 
@@ -469,20 +466,19 @@ class LLM:
     ) -> None:
         if self.store is None:
             return
-        with self._store_lock:
-            self.store.record_llm_call(
-                key=call.key,
-                model=self.model,
-                request={"messages": call.messages, "params": call.params},
-                response=reply.text if reply else None,
-                error=error,
-                prompt_tokens=reply.prompt_tokens if reply else 0,
-                completion_tokens=reply.completion_tokens if reply else 0,
-                usd=reply.usd if reply else 0.0,
-                latency_s=time.monotonic() - started,
-                design_id=call.design_id,
-                purpose=call.purpose,
-            )
+        self.store.record_llm_call(
+            key=call.key,
+            model=self.model,
+            request={"messages": call.messages, "params": call.params},
+            response=reply.text if reply else None,
+            error=error,
+            prompt_tokens=reply.prompt_tokens if reply else 0,
+            completion_tokens=reply.completion_tokens if reply else 0,
+            usd=reply.usd if reply else 0.0,
+            latency_s=time.monotonic() - started,
+            design_id=call.design_id,
+            purpose=call.purpose,
+        )
 
     def _slot(self, design_id: int | None, key: str) -> tuple[int | None, str]:
         if not self._by_request_only:

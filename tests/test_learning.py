@@ -18,11 +18,12 @@ from typing import Any
 import pytest
 import yaml
 
-from agentic_design import Archive, Search
+from agentic_design import Archive, RunConfig, Search
+from agentic_design.config import ConfigError
 from agentic_design.records import Status
 
 from .conftest import cli
-from .curve_designs import prompt_of
+from .curve_designs import curve_config, prompt_of
 from .learning_designs import LearningModel, learning_config
 from .llm_server import ScriptedLLM, hashed_embedding
 
@@ -212,3 +213,12 @@ def _finished(db: Path) -> int:
         except sqlite3.OperationalError:
             return 0
     return int(count)
+
+
+def test_a_novelty_check_without_the_meta_agent_is_refused_before_anything_starts(tmp_path):
+    data = curve_config(tmp_path / "run", 4, {"model": "openai/m"})
+    del data["llm"]
+    data["search"]["novelty"] = {"judge": True}
+    with pytest.raises(ConfigError, match=r"search\.novelty checks the meta-agent's proposals"):
+        Search(RunConfig.from_dict(data), progress=False).run()
+    assert not (tmp_path / "run").exists()

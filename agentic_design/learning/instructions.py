@@ -64,14 +64,13 @@ class PromptVariants:
         self.active: list[int] = []
         self._seen = 0  # designs up to this id are credited
         self._upto = 0  # the snapshot the last mutation was asked from
-        self._started = False
 
     def plan(
         self, archive: Archive, number: int, upto: int, notes: Future[Any] | None = None
     ) -> VariantRef:
         """The variant design `number` is written under; a mutation asked for when due."""
         made: list[Future[Variant]] = []
-        if not self._started:
+        if not self._variants:  # the first plan (or a resumed run's)
             made += self._start(archive)
         if upto > self._seen:
             self.credit.observe(archive.designs(after=self._seen, upto=upto, outline=True))
@@ -86,7 +85,6 @@ class PromptVariants:
 
     def _start(self, archive: Archive) -> list[Future[Variant]]:
         """The population as recorded (a resumed run's), or the starting one, to record."""
-        self._started = True
         recorded = archive.variants()
         if recorded:
             for variant in recorded:

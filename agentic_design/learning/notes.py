@@ -23,7 +23,6 @@ from agentic_design.proposers.model_choice import Improvements
 from agentic_design.records import FAILURES, Design, Status
 
 __all__ = [
-    "FAILED",
     "bounded",
     "is_code",
     "notes_material",
@@ -33,7 +32,6 @@ __all__ = [
     "without_chatter",
 ]
 
-FAILED = FAILURES  # the designs whose errors the notes read
 SECTIONS = ("What helped", "What hurt", "Untried")
 CUT_MARK = "[... cut to fit]"
 
@@ -80,7 +78,7 @@ def notes_material(
             )
         elif design.status is Status.OK:
             unchanged += 1
-        elif design.status in FAILED:
+        elif design.status in FAILURES:
             failed.append(_failed(design, error_chars))
     improved.sort(key=lambda item: (-item[0], item[1]["id"]))
     failed.reverse()  # newest first

@@ -210,7 +210,7 @@ class MetaAgentProposer:
         if self._repaired is None:  # first call (or a resumed run): find the repairs made so far
             self._repaired = {d.repair_of for d in archive.designs() if d.repair_of is not None}
         for design in reversed(archive.recent(50, upto=upto)):
-            if design.status in _REPAIRABLE and design.id not in self._repaired:
+            if design.status in FAILURES and design.id not in self._repaired:
                 if design.metrics.get("stage") == "proposal":
                     continue  # never evaluated: an unusable answer, not a design to fix
                 attempt = 1 + design.attempt
@@ -404,9 +404,6 @@ _PARENTS = {"new": 0, "mutate": 1, "crossover": 2, "decompose": 0}
 #: The modes whose proposals are written under a variant and checked for novelty: a repair is
 #: meant to stay close to what it repairs, and a design written by parts checks its parts.
 _CHECKED = ("new", "mutate", "crossover")
-
-
-_REPAIRABLE = FAILURES
 
 
 class _Dialogue:

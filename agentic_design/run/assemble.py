@@ -380,8 +380,6 @@ def proposer_for(
         meta_agent = f"LLM meta-agent {models_note(llm_config)}{mode}"
         return proposer, f"{control_note}{meta_agent})" if control else meta_agent
 
-    learns_without_llm(config)
-
     def uniform() -> Strategy:
         # No selection pressure: evolution's mutations, crossover and novelty checks, each
         # parent drawn uniformly from every working design so far.

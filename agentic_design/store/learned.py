@@ -52,35 +52,15 @@ def _rows(db: sqlite3.Connection, sql: str, params: tuple[object, ...] = ()) -> 
 
 
 def notes(db: sqlite3.Connection) -> list[Note]:
-    """Every version of the run's notes, oldest first."""
-    return [
-        Note(
-            version=row["version"],
-            upto=row["upto"],
-            text=row["text"],
-            design_id=row["design_id"],
-            model=row["model"],
-            at=row["at"],
-        )
-        for row in _rows(db, "SELECT * FROM notes ORDER BY version")
-    ]
+    """Every version of the run's notes, oldest first (the columns are `Note`'s fields)."""
+    return [Note(**dict(row)) for row in _rows(db, "SELECT * FROM notes ORDER BY version")]
 
 
 def variants(db: sqlite3.Connection) -> list[Variant]:
-    """Every instruction variant the run has had, in the order made."""
-    return [
-        Variant(
-            id=row["id"],
-            text=row["text"],
-            parent=row["parent"],
-            replaces=row["replaces"],
-            upto=row["upto"],
-            design_id=row["design_id"],
-            model=row["model"],
-            at=row["at"],
-        )
-        for row in _rows(db, "SELECT * FROM prompt_variants ORDER BY id")
-    ]
+    """Every instruction variant the run has had, in the order made (the columns are
+    `Variant`'s fields)."""
+    rows = _rows(db, "SELECT * FROM prompt_variants ORDER BY id")
+    return [Variant(**dict(row)) for row in rows]
 
 
 def embeddings(db: sqlite3.Connection, model: str) -> Iterator[tuple[int, bytes]]:
